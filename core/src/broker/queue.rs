@@ -1,0 +1,223 @@
+//! A queue: messages wait in order until a consumer takes them; each goes to exactly one
+//! consumer, round-robin over the consumers that have room in their window. A delivered message
+//! stays in its consumer's in-flight set until acknowledged (or, in `auto` mode, written); NACK
+//! and a consumer leaving put it back at the front, marked redelivered.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
+
+use super::message::{now_ms, Message};
+use super::outbox::{Delivery, Subscriber};
+use super::stats::Stats;
+use super::{AckMode, QueueFullPolicy};
+
+/// How deep one queue may grow, counting waiting and in-flight messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueLimits {
+    /// Most messages.
+    pub max_messages: usize,
+    /// Most bytes (as [`Message::size`] counts them).
+    pub max_bytes: usize,
+}
+
+impl Default for QueueLimits {
+    fn default() -> Self {
+        QueueLimits { max_messages: 100_000, max_bytes: 256 * 1024 * 1024 }
+    }
+}
+
+/// The queue was full; wait on the notifier and try again.
+#[derive(Debug, Clone)]
+pub(crate) struct Full(pub(crate) Arc<Notify>);
+
+#[derive(Debug)]
+pub(crate) struct Queue {
+    limits: QueueLimits,
+    when_full: QueueFullPolicy,
+    state: Mutex<State>,
+    space: Arc<Notify>,
+    stats: Arc<Stats>,
+}
+
+#[derive(Debug, Clone)]
+struct Queued {
+    message: Arc<Message>,
+    redelivered: bool,
+}
+
+#[derive(Debug)]
+struct Consumer {
+    subscriber: Arc<Subscriber>,
+    window: usize,
+    in_flight: VecDeque<Queued>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    ready: VecDeque<Queued>,
+    messages: usize,
+    bytes: usize,
+    consumers: Vec<Consumer>,
+    cursor: usize,
+}
+
+impl State {
+    fn is_full(&self, limits: &QueueLimits) -> bool {
+        self.messages >= limits.max_messages || self.bytes >= limits.max_bytes
+    }
+
+    fn forget(&mut self, message: &Message) {
+        self.messages -= 1;
+        self.bytes -= message.size();
+    }
+
+    fn consumer(&mut self, subscriber: &Arc<Subscriber>) -> Option<&mut Consumer> {
+        self.consumers.iter_mut().find(|c| Arc::ptr_eq(&c.subscriber, subscriber))
+    }
+}
+
+impl Queue {
+    pub(crate) fn new(limits: QueueLimits, when_full: QueueFullPolicy, stats: Arc<Stats>) -> Queue {
+        Queue { limits, when_full, state: Mutex::default(), space: Arc::new(Notify::new()), stats }
+    }
+
+    /// What a producer meets when this queue is full.
+    pub(crate) fn when_full(&self) -> QueueFullPolicy {
+        self.when_full
+    }
+
+    /// Enqueues unless the queue is full.
+    pub(crate) fn offer(self: &Arc<Self>, message: Arc<Message>) -> Result<(), Full> {
+        let mut state = self.state.lock().expect("queue lock");
+        if state.is_full(&self.limits) {
+            return Err(Full(self.space.clone()));
+        }
+        self.enqueue(&mut state, message);
+        Ok(())
+    }
+
+    /// Enqueues even past the limits (a committed transaction, already bounded by its own cap).
+    pub(crate) fn force(self: &Arc<Self>, message: Arc<Message>) {
+        let mut state = self.state.lock().expect("queue lock");
+        self.enqueue(&mut state, message);
+    }
+
+    fn enqueue(self: &Arc<Self>, state: &mut State, message: Arc<Message>) {
+        state.messages += 1;
+        state.bytes += message.size();
+        state.ready.push_back(Queued { message, redelivered: false });
+        self.dispatch(state);
+    }
+
+    /// Adds a consumer with a window of at most `window` unacknowledged messages.
+    pub(crate) fn add_consumer(self: &Arc<Self>, subscriber: Arc<Subscriber>, window: usize) {
+        let mut state = self.state.lock().expect("queue lock");
+        state.consumers.push(Consumer { subscriber, window: window.max(1), in_flight: VecDeque::new() });
+        self.dispatch(&mut state);
+    }
+
+    /// Removes a consumer and returns its in-flight messages to the front, in order.
+    pub(crate) fn remove_consumer(self: &Arc<Self>, subscriber: &Arc<Subscriber>) {
+        let mut state = self.state.lock().expect("queue lock");
+        let Some(index) = state.consumers.iter().position(|c| Arc::ptr_eq(&c.subscriber, subscriber)) else {
+            return;
+        };
+        let consumer = state.consumers.remove(index);
+        Stats::add(&self.stats.redelivered, consumer.in_flight.len() as u64);
+        for queued in consumer.in_flight.into_iter().rev() {
+            state.ready.push_front(Queued { redelivered: true, ..queued });
+        }
+        self.dispatch(&mut state);
+    }
+
+    /// Acknowledges `message_id` (and, if `cumulative`, every earlier in-flight message of this
+    /// consumer). Returns whether it matched.
+    pub(crate) fn ack(self: &Arc<Self>, subscriber: &Arc<Subscriber>, message_id: u64, cumulative: bool) -> bool {
+        self.settle_with(subscriber, message_id, cumulative, false)
+    }
+
+    /// Rejects `message_id` (cumulatively in `client` mode): back to the front, redelivered.
+    pub(crate) fn nack(self: &Arc<Self>, subscriber: &Arc<Subscriber>, message_id: u64, cumulative: bool) -> bool {
+        self.settle_with(subscriber, message_id, cumulative, true)
+    }
+
+    /// Settles an `auto`-mode delivery once the connection has written it.
+    pub(crate) fn settle(self: &Arc<Self>, subscriber: &Arc<Subscriber>, message_id: u64) {
+        self.settle_with(subscriber, message_id, false, false);
+    }
+
+    fn settle_with(
+        self: &Arc<Self>,
+        subscriber: &Arc<Subscriber>,
+        message_id: u64,
+        cumulative: bool,
+        requeue: bool,
+    ) -> bool {
+        let mut state = self.state.lock().expect("queue lock");
+        let was_full = state.is_full(&self.limits);
+        let Some(consumer) = state.consumer(subscriber) else { return false };
+        let Some(position) = consumer.in_flight.iter().position(|q| q.message.id() == message_id) else {
+            return false;
+        };
+        let settled: Vec<Queued> = if cumulative {
+            consumer.in_flight.drain(..=position).collect()
+        } else {
+            consumer.in_flight.remove(position).into_iter().collect()
+        };
+        if requeue {
+            Stats::add(&self.stats.redelivered, settled.len() as u64);
+            for queued in settled.into_iter().rev() {
+                state.ready.push_front(Queued { redelivered: true, ..queued });
+            }
+        } else {
+            for queued in &settled {
+                state.forget(&queued.message);
+            }
+            if was_full && !state.is_full(&self.limits) {
+                self.space.notify_waiters();
+            }
+        }
+        self.dispatch(&mut state);
+        true
+    }
+
+    /// Messages waiting plus in flight.
+    pub(crate) fn depth(&self) -> usize {
+        self.state.lock().expect("queue lock").messages
+    }
+
+    /// Hands waiting messages to consumers with room, round-robin; drops expired ones.
+    fn dispatch(self: &Arc<Self>, state: &mut State) {
+        let mut now = None;
+        while let Some(front) = state.ready.front() {
+            if front.message.expires() && front.message.is_expired_at(*now.get_or_insert_with(now_ms)) {
+                let expired = state.ready.pop_front().expect("front exists");
+                state.forget(&expired.message);
+                Stats::bump(&self.stats.expired);
+                self.space.notify_waiters();
+                continue;
+            }
+            let count = state.consumers.len();
+            let Some(index) = (0..count)
+                .map(|i| (state.cursor + i) % count)
+                .find(|&i| state.consumers[i].in_flight.len() < state.consumers[i].window)
+            else {
+                break;
+            };
+            state.cursor = index + 1;
+            let queued = state.ready.pop_front().expect("front exists");
+            let consumer = &mut state.consumers[index];
+            let settle = (consumer.subscriber.ack == AckMode::Auto).then(|| self.clone());
+            consumer.subscriber.outbox.push(Delivery {
+                message: queued.message.clone(),
+                subscriber: consumer.subscriber.clone(),
+                redelivered: queued.redelivered,
+                settle,
+                counted: false,
+            });
+            consumer.in_flight.push_back(queued);
+        }
+    }
+}

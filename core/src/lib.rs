@@ -1,0 +1,27 @@
+//! stompbox-core: the protocol and the broker, with no I/O of their own.
+//!
+//! Module map:
+//! - [`frame`]: the STOMP frame model, the sans-IO parser ([`frame::FrameParser`]) and the encoder.
+//!   Incomplete input is not an error: the parser answers `Ok(None)` and waits for more bytes.
+//! - [`codec`]: [`codec::StompCodec`], a tokio-util `Decoder`/`Encoder` over the parser, told its limits.
+//! - [`version`]: protocol versions and `accept-version` negotiation.
+//! - [`heartbeat`]: heart-beat negotiation.
+//! - [`destination`]: `/topic/` and `/queue/` names and the wildcard patterns of topic subscriptions.
+//! - [`auth`]: who may connect.
+//! - [`broker`]: the synchronous broker engine. Each connection owns a [`broker::Session`];
+//!   delivery is a non-blocking push into each session's bounded [`broker::Outbox`], so the engine is
+//!   tested without an async runtime.
+//! - [`client`]: a blocking client on `std::net` sockets (heart-beat thread only when negotiated),
+//!   with a PECL-compatible raw mode for the PHP extension.
+
+pub mod auth;
+pub mod broker;
+pub mod client;
+pub mod codec;
+pub mod destination;
+pub mod frame;
+pub mod heartbeat;
+pub mod version;
+
+pub use frame::{Command, Frame, FrameError, FrameLimits, FrameParser, Parsed};
+pub use version::Version;

@@ -1,0 +1,73 @@
+//! stompbox-server: the broker as a library. The `stompbox` binary is a thin wrapper over
+//! [`run`]; tests and the Python module embed it through [`bind`] and [`serve`].
+//!
+//! Module map:
+//! - [`config`]: the TOML configuration, every limit with its default.
+//! - `listener`: bind, accept with a connection cap, spawn one task per connection.
+//! - `connection`: the per-connection task (frames in, replies and outbox out, heart-beats).
+//! - `transport`: the seam TCP (and later TLS and WebSocket) streams plug into.
+//!
+//! Shutdown: when the `shutdown` future completes, listeners stop accepting, every connection
+//! gets an ERROR saying the broker is shutting down and is closed, and [`serve`] returns once
+//! they are gone (or after a grace period).
+
+pub mod config;
+mod connection;
+mod listener;
+mod transport;
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use config::{Config, ConfigError};
+pub use listener::Bound;
+use stompbox_core::broker::Broker;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+/// How long shutdown waits for connections to finish closing.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Binds the configured listeners (so a caller can learn ephemeral ports before serving).
+pub async fn bind(config: &Config) -> io::Result<Bound> {
+    listener::bind(&config.listen).await
+}
+
+/// Serves bound listeners until `shutdown` completes, then closes every connection.
+pub async fn serve(config: Config, bound: Bound, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+    let context = Arc::new(connection::Context {
+        broker: Broker::new(config.broker_config()),
+        limits: config.frame_limits(),
+        timeouts: config.timeouts(),
+    });
+    let permits = Arc::new(Semaphore::new(config.limits.max_connections));
+    let cancel = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    for listener in bound.tcp {
+        tracker.spawn(listener::accept_loop(
+            listener,
+            context.clone(),
+            permits.clone(),
+            cancel.clone(),
+            tracker.clone(),
+        ));
+    }
+    shutdown.await;
+    info!("shutting down");
+    cancel.cancel();
+    tracker.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
+        warn!("some connections did not close within {SHUTDOWN_GRACE:?}");
+    }
+    Ok(())
+}
+
+/// Binds and serves until `shutdown` completes.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+    let bound = bind(&config).await?;
+    serve(config, bound, shutdown).await
+}

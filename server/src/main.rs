@@ -1,0 +1,102 @@
+//! The `stompbox` command: parses arguments, loads the configuration, starts logging and runs
+//! the broker library until SIGINT or SIGTERM.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use stompbox_server::Config;
+use tracing::{error, info, warn};
+use tracing_subscriber::EnvFilter;
+
+/// stompbox: a fast STOMP 1.0-1.2 message broker.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the broker (without a config: STOMP on 127.0.0.1:61613).
+    Run {
+        /// A TOML configuration file (see examples/stompbox.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Listen on this address instead of the configured ones (repeatable).
+        #[arg(long)]
+        listen: Vec<SocketAddr>,
+        /// Accept anonymous and guest logins on non-loopback addresses.
+        #[arg(long)]
+        allow_anonymous: bool,
+        /// Log filter, e.g. `info` or `stompbox_server=debug` (default: RUST_LOG, else info).
+        #[arg(long)]
+        log: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let Command::Run { config, listen, allow_anonymous, log } = Cli::parse().command;
+    let filter = match log {
+        Some(filter) => EnvFilter::new(filter),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let mut config = match config.as_deref().map(Config::load).transpose() {
+        Ok(config) => config.unwrap_or_default(),
+        Err(e) => {
+            error!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if !listen.is_empty() {
+        config.listen = listen;
+    }
+    config.allow_anonymous |= allow_anonymous;
+    if let Err(e) = config.validate() {
+        error!("{e}");
+        return ExitCode::from(2);
+    }
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => info!("open-file limit: {limit}"),
+        Err(e) => warn!("cannot raise the open-file limit: {e}"),
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            error!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(stompbox_server::run(config, shutdown_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        Err(e) => {
+            warn!("cannot watch SIGTERM: {e}");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
