@@ -242,3 +242,6 @@ impl Broker {
         Ok(queue)
     }
 }
+
+#[cfg(test)]
+mod tests;
