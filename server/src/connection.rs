@@ -153,6 +153,8 @@ impl<T: Transport> Task<T> {
             }
             let read_deadline = match self.session.version() {
                 None => Some(connect_deadline),
+                // A producer held back by a full queue is not read, so it cannot be late.
+                Some(_) if self.blocked.is_some() => None,
                 Some(_) => self.heartbeat.expect_every.map(|every| self.last_read + self.grace(every)),
             };
             let send_deadline = self.heartbeat.send_every.map(|every| self.last_write + every);
@@ -173,6 +175,7 @@ impl<T: Transport> Task<T> {
                 () = self.outbox.ready() => {}
                 () = wait_blocked(&mut self.blocked) => {
                     let blocked = self.blocked.take().expect("woken while blocked");
+                    self.last_read = Instant::now();
                     if let Err(reason) = self.submit(blocked.frame) {
                         return self.close(reason).await;
                     }
