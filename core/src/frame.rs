@@ -1,0 +1,761 @@
+//! The STOMP frame: its model, a sans-IO incremental parser and the encoder.
+//!
+//! The parser works on a caller-owned `BytesMut` and never performs I/O. A partial frame is not
+//! an error: [`FrameParser::parse`] returns `Ok(None)` and remembers how far it has scanned, so a
+//! frame arriving byte by byte is never re-parsed from its start. A frame's body is a zero-copy
+//! slice of the bytes it arrived in.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use memchr::{memchr, memchr3};
+use thiserror::Error;
+
+use crate::version::Version;
+
+/// Header names, spelled as on the wire.
+pub mod header {
+    /// `accept-version` (CONNECT).
+    pub const ACCEPT_VERSION: &str = "accept-version";
+    /// `ack` (SUBSCRIBE mode; MESSAGE ack id in 1.2).
+    pub const ACK: &str = "ack";
+    /// `content-length`.
+    pub const CONTENT_LENGTH: &str = "content-length";
+    /// `content-type`.
+    pub const CONTENT_TYPE: &str = "content-type";
+    /// `destination`.
+    pub const DESTINATION: &str = "destination";
+    /// `expires` (ms since the epoch).
+    pub const EXPIRES: &str = "expires";
+    /// `heart-beat`.
+    pub const HEART_BEAT: &str = "heart-beat";
+    /// `host`.
+    pub const HOST: &str = "host";
+    /// `id` (SUBSCRIBE, UNSUBSCRIBE, ACK/NACK in 1.2).
+    pub const ID: &str = "id";
+    /// `login`.
+    pub const LOGIN: &str = "login";
+    /// `message` (ERROR).
+    pub const MESSAGE: &str = "message";
+    /// `message-id`.
+    pub const MESSAGE_ID: &str = "message-id";
+    /// `passcode`.
+    pub const PASSCODE: &str = "passcode";
+    /// `receipt`.
+    pub const RECEIPT: &str = "receipt";
+    /// `receipt-id`.
+    pub const RECEIPT_ID: &str = "receipt-id";
+    /// `redelivered`.
+    pub const REDELIVERED: &str = "redelivered";
+    /// `server` (CONNECTED).
+    pub const SERVER: &str = "server";
+    /// `session` (CONNECTED).
+    pub const SESSION: &str = "session";
+    /// `subscription`.
+    pub const SUBSCRIPTION: &str = "subscription";
+    /// `transaction`.
+    pub const TRANSACTION: &str = "transaction";
+    /// `version`.
+    pub const VERSION: &str = "version";
+}
+
+/// A frame's command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Command {
+    /// Client: open a session.
+    Connect,
+    /// Client: open a session (1.1+ spelling of CONNECT).
+    Stomp,
+    /// Client: publish a message.
+    Send,
+    /// Client: subscribe to a destination.
+    Subscribe,
+    /// Client: end a subscription.
+    Unsubscribe,
+    /// Client: acknowledge a message.
+    Ack,
+    /// Client: reject a message.
+    Nack,
+    /// Client: open a transaction.
+    Begin,
+    /// Client: commit a transaction.
+    Commit,
+    /// Client: roll back a transaction.
+    Abort,
+    /// Client: end the session.
+    Disconnect,
+    /// Server: the session is open.
+    Connected,
+    /// Server: a message for a subscription.
+    Message,
+    /// Server: a frame with a `receipt` header was processed.
+    Receipt,
+    /// Server: something went wrong; the connection closes.
+    Error,
+}
+
+impl Command {
+    /// Every command, client commands first.
+    pub const ALL: [Command; 15] = [
+        Command::Connect,
+        Command::Stomp,
+        Command::Send,
+        Command::Subscribe,
+        Command::Unsubscribe,
+        Command::Ack,
+        Command::Nack,
+        Command::Begin,
+        Command::Commit,
+        Command::Abort,
+        Command::Disconnect,
+        Command::Connected,
+        Command::Message,
+        Command::Receipt,
+        Command::Error,
+    ];
+
+    /// The wire spelling, e.g. `"SEND"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Command::Connect => "CONNECT",
+            Command::Stomp => "STOMP",
+            Command::Send => "SEND",
+            Command::Subscribe => "SUBSCRIBE",
+            Command::Unsubscribe => "UNSUBSCRIBE",
+            Command::Ack => "ACK",
+            Command::Nack => "NACK",
+            Command::Begin => "BEGIN",
+            Command::Commit => "COMMIT",
+            Command::Abort => "ABORT",
+            Command::Disconnect => "DISCONNECT",
+            Command::Connected => "CONNECTED",
+            Command::Message => "MESSAGE",
+            Command::Receipt => "RECEIPT",
+            Command::Error => "ERROR",
+        }
+    }
+
+    /// Parses a wire spelling (case-sensitive).
+    pub fn from_bytes(bytes: &[u8]) -> Option<Command> {
+        Command::ALL.into_iter().find(|c| c.as_str().as_bytes() == bytes)
+    }
+
+    /// CONNECT, STOMP and CONNECTED never escape their headers, whatever the version.
+    pub fn is_handshake(self) -> bool {
+        matches!(self, Command::Connect | Command::Stomp | Command::Connected)
+    }
+}
+
+/// One STOMP frame. Headers keep their wire order; a repeated header stays in the list, and
+/// [`Frame::header`] returns its first value, as the spec says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// The command.
+    pub command: Command,
+    /// Headers in wire order, unescaped.
+    pub headers: Vec<(String, String)>,
+    /// The body (shared, never copied per subscriber).
+    pub body: Bytes,
+}
+
+impl Frame {
+    /// A frame with no headers and an empty body.
+    pub fn new(command: Command) -> Frame {
+        Frame { command, headers: Vec::new(), body: Bytes::new() }
+    }
+
+    /// Adds a header (builder style).
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Frame {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the body (builder style).
+    pub fn with_body(mut self, body: impl Into<Bytes>) -> Frame {
+        self.body = body.into();
+        self
+    }
+
+    /// The first value of a header.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Limits the parser enforces. Every one is configurable; the defaults suit a chat or
+/// notification broker and are documented in the server's configuration reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameLimits {
+    /// Largest whole frame (command, headers and body), in bytes.
+    pub max_frame_bytes: usize,
+    /// Most headers in one frame.
+    pub max_headers: usize,
+    /// Longest header line (name, colon and value, before unescaping), in bytes.
+    pub max_header_line_bytes: usize,
+    /// Largest body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for FrameLimits {
+    fn default() -> Self {
+        FrameLimits {
+            max_frame_bytes: 4 * 1024 * 1024 + 64 * 1024,
+            max_headers: 64,
+            max_header_line_bytes: 8 * 1024,
+            max_body_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why bytes are not a valid frame. Every variant is fatal for the connection.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum FrameError {
+    /// The frame is larger than `max_frame_bytes`.
+    #[error("frame exceeds max_frame_bytes ({limit} bytes)")]
+    FrameTooLarge {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// More headers than `max_headers`.
+    #[error("frame has more than max_headers ({limit}) headers")]
+    TooManyHeaders {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// A header line longer than `max_header_line_bytes`.
+    #[error("header line exceeds max_header_line_bytes ({limit} bytes)")]
+    HeaderLineTooLong {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// A body larger than `max_body_bytes`.
+    #[error("body exceeds max_body_bytes ({limit} bytes)")]
+    BodyTooLarge {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// The command line names no STOMP command.
+    #[error("unknown command {0:?}")]
+    UnknownCommand(String),
+    /// A header line without a colon.
+    #[error("malformed header line {0:?}")]
+    MalformedHeader(String),
+    /// A backslash escape the negotiated version does not define.
+    #[error("undefined escape sequence {0:?} in header")]
+    InvalidEscape(String),
+    /// `content-length` is not a decimal number.
+    #[error("invalid content-length {0:?}")]
+    InvalidContentLength(String),
+    /// The `content-length` bytes of body are not followed by a NUL.
+    #[error("body is not terminated by NUL after content-length bytes")]
+    MissingNul,
+    /// A command or header that is not UTF-8.
+    #[error("frame header is not valid UTF-8")]
+    NotUtf8,
+}
+
+/// What one successful [`FrameParser::parse`] call yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    /// A whole frame.
+    Frame(Frame),
+    /// A bare end-of-line between frames: a heart-beat.
+    Heartbeat,
+}
+
+/// An incremental, sans-IO STOMP frame parser with limits. See the module docs.
+///
+/// Feed it one growing buffer: between calls the caller may only append to `buf` (the parser
+/// itself removes what it returns). The parser remembers how far it has scanned, the command and
+/// headers of a frame whose header block is complete, and the frame's total length once a
+/// `content-length` is known, so no byte is searched twice.
+///
+/// Wire rules it applies:
+/// - Bare EOLs (`\n` or `\r\n`) before a frame are heart-beats, one [`Parsed::Heartbeat`] each.
+///   The optional EOLs after a frame's NUL are left in the buffer and so come back as heart-beats.
+/// - Every line may end in LF or CR LF, in every version (a trailing CR is stripped).
+/// - A header's name is everything before its first `:`, its value everything after (no
+///   trimming). Names must not be empty. Repeated headers are all kept, in wire order.
+/// - Headers are unescaped as [`escape_for`] says for the frame's command and the version set
+///   when its command line was read; an escape that version does not define is an error.
+/// - The body is exactly `content-length` bytes (first occurrence; NULs allowed) followed by a
+///   NUL, or without that header everything up to the first NUL.
+///
+/// Limits are checked on the bytes buffered so far, so nothing grows without bound: a command
+/// line is rejected as soon as it cannot become a command (so at most 12 bytes of it are ever
+/// buffered), a header line as soon as it has more than `max_header_line_bytes` bytes without an
+/// EOL, a declared `content-length` before its body arrives, and a body without one as soon as
+/// it outgrows `max_body_bytes` (or the frame `max_frame_bytes`). The frame size counts every
+/// byte from the command up to, not including, the terminating NUL; a line's length does not
+/// count its LF or CR LF. When several limits are broken, the error names the one the bytes broke
+/// first, so the same input gives the same error however it is split into reads (only the text
+/// quoted by [`FrameError::UnknownCommand`] is whatever had arrived when it was rejected).
+///
+/// After an error the parser forgets the frame it was reading; the connection should be closed.
+#[derive(Debug, Clone)]
+pub struct FrameParser {
+    limits: FrameLimits,
+    version: Version,
+    scan: Scan,
+}
+
+const LF: u8 = b'\n';
+const CR: u8 = b'\r';
+const NUL: u8 = 0;
+
+/// The most bytes of an offending line quoted in an error.
+const EXCERPT_BYTES: usize = 40;
+
+/// Where the parser is inside the frame at the front of the buffer.
+#[derive(Debug, Clone, Copy, Default)]
+enum Phase {
+    /// Reading heart-beats or the command line.
+    #[default]
+    Command,
+    /// Reading header lines up to the blank line.
+    Headers { command: Command, escaping: Escaping },
+    /// The header block is complete; the body starts at `body_start`.
+    Body { command: Command, body_start: usize },
+}
+
+/// What reading the first line of a frame gave.
+enum CommandLine {
+    /// No EOL yet (and the bytes can still become a command line).
+    Incomplete,
+    /// A bare EOL of `len` bytes.
+    Heartbeat { len: usize },
+    /// The command is read.
+    Command,
+}
+
+/// Scan state of the frame at the front of the buffer; offsets are from the buffer's start.
+#[derive(Debug, Clone, Default)]
+struct Scan {
+    phase: Phase,
+    /// Bytes already searched (for LF in the head, for NUL in a body without content-length).
+    scanned: usize,
+    /// Where the head line being read starts.
+    line_start: usize,
+    /// Headers parsed so far.
+    headers: Vec<(String, String)>,
+    /// Whether a `content-length` header was seen (only the first counts).
+    seen_content_length: bool,
+    /// The declared body length.
+    content_length: Option<usize>,
+}
+
+impl Scan {
+    /// Back to "between frames". Keeps no allocation: headers were handed out or are dropped.
+    fn reset(&mut self) {
+        self.phase = Phase::Command;
+        self.scanned = 0;
+        self.line_start = 0;
+        self.headers = Vec::new();
+        self.seen_content_length = false;
+        self.content_length = None;
+    }
+}
+
+impl FrameParser {
+    /// A parser with these limits, unescaping as STOMP 1.0 does (not at all) until told a version.
+    pub fn new(limits: FrameLimits) -> FrameParser {
+        FrameParser { limits, version: Version::V1_0, scan: Scan::default() }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &FrameLimits {
+        &self.limits
+    }
+
+    /// Sets the negotiated version, which decides header unescaping for every frame but
+    /// CONNECT, STOMP and CONNECTED.
+    ///
+    /// It applies from the next command line on: a frame whose command was already read keeps
+    /// the escaping it started with.
+    pub fn set_version(&mut self, version: Version) {
+        self.version = version;
+    }
+
+    /// Takes one frame or heart-beat off the front of `buf`. `Ok(None)`: more bytes are needed
+    /// (and the bytes seen so far are not scanned again).
+    pub fn parse(&mut self, buf: &mut BytesMut) -> Result<Option<Parsed>, FrameError> {
+        if buf.len() < self.scan.scanned {
+            // The caller consumed bytes behind our back: start over rather than misread.
+            self.scan.reset();
+        }
+        let parsed = self.parse_front(buf);
+        if parsed.is_err() {
+            self.scan.reset();
+        }
+        parsed
+    }
+
+    fn parse_front(&mut self, buf: &mut BytesMut) -> Result<Option<Parsed>, FrameError> {
+        loop {
+            match self.scan.phase {
+                Phase::Command => match self.command_line(buf)? {
+                    CommandLine::Incomplete => return Ok(None),
+                    CommandLine::Heartbeat { len } => {
+                        buf.advance(len);
+                        self.scan.reset();
+                        return Ok(Some(Parsed::Heartbeat));
+                    }
+                    CommandLine::Command => {}
+                },
+                Phase::Headers { command, escaping } => {
+                    if !self.header_lines(buf, command, escaping)? {
+                        return Ok(None);
+                    }
+                }
+                Phase::Body { command, body_start } => return self.body(buf, command, body_start),
+            }
+        }
+    }
+
+    /// Reads a heart-beat or the command line (then moves on to the headers).
+    fn command_line(&mut self, buf: &[u8]) -> Result<CommandLine, FrameError> {
+        let Some(found) = memchr(LF, &buf[self.scan.scanned..]) else {
+            self.scan.scanned = buf.len();
+            if !could_become_command_line(buf) {
+                return Err(FrameError::UnknownCommand(excerpt(buf)));
+            }
+            return Ok(CommandLine::Incomplete);
+        };
+        let lf = self.scan.scanned + found;
+        let line = strip_cr(&buf[..lf]);
+        if line.is_empty() {
+            return Ok(CommandLine::Heartbeat { len: lf + 1 });
+        }
+        let command = Command::from_bytes(line).ok_or_else(|| FrameError::UnknownCommand(excerpt(line)))?;
+        if line.len() > self.limits.max_header_line_bytes {
+            return Err(FrameError::HeaderLineTooLong { limit: self.limits.max_header_line_bytes });
+        }
+        if lf >= self.limits.max_frame_bytes {
+            return Err(FrameError::FrameTooLarge { limit: self.limits.max_frame_bytes });
+        }
+        self.scan.phase = Phase::Headers { command, escaping: escape_for(command, self.version) };
+        self.scan.scanned = lf + 1;
+        self.scan.line_start = lf + 1;
+        Ok(CommandLine::Command)
+    }
+
+    /// Reads header lines up to the blank line. `Ok(false)`: incomplete.
+    fn header_lines(&mut self, buf: &mut BytesMut, command: Command, escaping: Escaping) -> Result<bool, FrameError> {
+        let limits = self.limits;
+        loop {
+            let start = self.scan.line_start;
+            let Some(found) = memchr(LF, &buf[self.scan.scanned..]) else {
+                self.scan.scanned = buf.len();
+                let pending = buf.len() - start;
+                let needs_check = pending > limits.max_header_line_bytes
+                    || buf.len() > limits.max_frame_bytes
+                    || (self.scan.headers.len() >= limits.max_headers
+                        && !(pending == 0 || (pending == 1 && buf[start] == CR)));
+                if needs_check {
+                    if let Some(e) = self.head_limit_error(buf, start, buf.len(), buf.len()) {
+                        return Err(e);
+                    }
+                }
+                return Ok(false);
+            };
+            let lf = self.scan.scanned + found;
+            self.scan.scanned = lf + 1;
+            self.scan.line_start = lf + 1;
+            let line = strip_cr(&buf[start..lf]);
+            let blank = line.is_empty();
+            if line.len() > limits.max_header_line_bytes
+                || lf >= limits.max_frame_bytes
+                || (!blank && self.scan.headers.len() >= limits.max_headers)
+            {
+                if let Some(e) = self.head_limit_error(buf, start, lf, lf + 1) {
+                    return Err(e);
+                }
+            }
+            if blank {
+                let body_start = lf + 1;
+                if let Some(len) = self.scan.content_length {
+                    if body_start.saturating_add(len) > limits.max_frame_bytes {
+                        return Err(FrameError::FrameTooLarge { limit: limits.max_frame_bytes });
+                    }
+                }
+                self.scan.phase = Phase::Body { command, body_start };
+                return Ok(true);
+            }
+            self.header_line(line, escaping)?;
+        }
+    }
+
+    /// Which head limit the line starting at `start` broke first, if any. Its bytes before any
+    /// LF end at `end`; `buffered` is how many bytes of the frame count (the LF included).
+    ///
+    /// Each limit is given the buffer length at which it first broke; the smallest wins, so the
+    /// error does not depend on how the bytes were split into reads.
+    fn head_limit_error(&self, buf: &[u8], start: usize, end: usize, buffered: usize) -> Option<FrameError> {
+        let limits = &self.limits;
+        // The buffer length at which "a byte other than a lone trailing CR at `at`" appeared.
+        let content_byte_at = |at: usize| -> Option<usize> {
+            if at >= end {
+                None
+            } else if buf[at] != CR {
+                Some(at + 1)
+            } else if at + 1 < end {
+                Some(at + 2)
+            } else {
+                None
+            }
+        };
+        let too_many = if self.scan.headers.len() >= limits.max_headers { content_byte_at(start) } else { None };
+        let too_long = content_byte_at(start.saturating_add(limits.max_header_line_bytes));
+        let frame_at = limits.max_frame_bytes.saturating_add(1);
+        earliest([
+            (too_many, FrameError::TooManyHeaders { limit: limits.max_headers }),
+            (too_long, FrameError::HeaderLineTooLong { limit: limits.max_header_line_bytes }),
+            ((frame_at <= buffered).then_some(frame_at), FrameError::FrameTooLarge { limit: limits.max_frame_bytes }),
+        ])
+    }
+
+    /// Parses one complete, non-blank header line (EOL stripped).
+    fn header_line(&mut self, line: &[u8], escaping: Escaping) -> Result<(), FrameError> {
+        let colon = match memchr(b':', line) {
+            Some(0) | None => return Err(FrameError::MalformedHeader(excerpt(line))),
+            Some(colon) => colon,
+        };
+        let name = unescape(&line[..colon], escaping)?;
+        let value = unescape(&line[colon + 1..], escaping)?;
+        if !self.scan.seen_content_length && name == header::CONTENT_LENGTH {
+            self.scan.seen_content_length = true;
+            let len = parse_content_length(&value)?;
+            if len > self.limits.max_body_bytes {
+                return Err(FrameError::BodyTooLarge { limit: self.limits.max_body_bytes });
+            }
+            self.scan.content_length = Some(len);
+        }
+        if self.scan.headers.capacity() == 0 {
+            self.scan.headers.reserve(8);
+        }
+        self.scan.headers.push((name, value));
+        Ok(())
+    }
+
+    /// Reads the body and the NUL, and hands out the frame.
+    fn body(&mut self, buf: &mut BytesMut, command: Command, body_start: usize) -> Result<Option<Parsed>, FrameError> {
+        let (body_end, total) = match self.scan.content_length {
+            Some(len) => {
+                let body_end = body_start + len;
+                let total = body_end.saturating_add(1);
+                if buf.len() < total {
+                    buf.reserve(total - buf.len());
+                    return Ok(None);
+                }
+                if buf[body_end] != NUL {
+                    return Err(FrameError::MissingNul);
+                }
+                (body_end, total)
+            }
+            None => {
+                let from = self.scan.scanned.max(body_start);
+                match memchr(NUL, &buf[from..]) {
+                    Some(found) => {
+                        let nul = from + found;
+                        if let Some(e) = self.body_limit_error(body_start, nul) {
+                            return Err(e);
+                        }
+                        (nul, nul + 1)
+                    }
+                    None => {
+                        self.scan.scanned = buf.len();
+                        return match self.body_limit_error(body_start, buf.len()) {
+                            Some(e) => Err(e),
+                            None => Ok(None),
+                        };
+                    }
+                }
+            }
+        };
+        let body = if body_end == body_start {
+            buf.advance(total);
+            Bytes::new()
+        } else {
+            buf.split_to(total).freeze().slice(body_start..body_end)
+        };
+        let headers = std::mem::take(&mut self.scan.headers);
+        self.scan.reset();
+        Ok(Some(Parsed::Frame(Frame { command, headers, body })))
+    }
+
+    /// Which size limit a body without `content-length` broke first, `buffered` bytes of the
+    /// frame being in (the NUL not counted).
+    fn body_limit_error(&self, body_start: usize, buffered: usize) -> Option<FrameError> {
+        let limits = &self.limits;
+        let body_at = body_start.saturating_add(limits.max_body_bytes).saturating_add(1);
+        let frame_at = limits.max_frame_bytes.saturating_add(1);
+        earliest([
+            ((body_at <= buffered).then_some(body_at), FrameError::BodyTooLarge { limit: limits.max_body_bytes }),
+            ((frame_at <= buffered).then_some(frame_at), FrameError::FrameTooLarge { limit: limits.max_frame_bytes }),
+        ])
+    }
+}
+
+/// The error whose position is smallest (the first listed on a tie).
+fn earliest<const N: usize>(candidates: [(Option<usize>, FrameError); N]) -> Option<FrameError> {
+    candidates.into_iter().filter_map(|(at, e)| at.map(|at| (at, e))).min_by_key(|(at, _)| *at).map(|(_, e)| e)
+}
+
+/// Whether `pending`, the start of a command line with no LF yet, can still become a heart-beat
+/// or a command line: empty, a CR, a prefix of a command, or a command then CR.
+fn could_become_command_line(pending: &[u8]) -> bool {
+    match pending.split_last() {
+        None => true,
+        Some((&CR, before)) => before.is_empty() || Command::from_bytes(before).is_some(),
+        Some(_) => Command::ALL.iter().any(|c| c.as_str().as_bytes().starts_with(pending)),
+    }
+}
+
+/// A line without its trailing CR, if it has one.
+fn strip_cr(line: &[u8]) -> &[u8] {
+    match line.split_last() {
+        Some((&CR, rest)) => rest,
+        _ => line,
+    }
+}
+
+/// The start of an offending line, for an error message.
+fn excerpt(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(&bytes[..bytes.len().min(EXCERPT_BYTES)]).into_owned()
+}
+
+/// Decodes one header name or value: UTF-8, then the version's escapes. One allocation.
+fn unescape(raw: &[u8], escaping: Escaping) -> Result<String, FrameError> {
+    let text = std::str::from_utf8(raw).map_err(|_| FrameError::NotUtf8)?;
+    let first = match escaping {
+        Escaping::None => None,
+        Escaping::V1_1 | Escaping::V1_2 => memchr(b'\\', raw),
+    };
+    let Some(mut backslash) = first else {
+        return Ok(text.to_owned());
+    };
+    let mut out = String::with_capacity(raw.len());
+    let mut run_start = 0;
+    loop {
+        out.push_str(&text[run_start..backslash]);
+        let unescaped = match raw.get(backslash + 1) {
+            Some(b'\\') => '\\',
+            Some(b'n') => '\n',
+            Some(b'c') => ':',
+            Some(b'r') if escaping == Escaping::V1_2 => '\r',
+            _ => return Err(FrameError::InvalidEscape(text[backslash..].chars().take(2).collect())),
+        };
+        out.push(unescaped);
+        run_start = backslash + 2;
+        match memchr(b'\\', &raw[run_start..]) {
+            Some(found) => backslash = run_start + found,
+            None => break,
+        }
+    }
+    out.push_str(&text[run_start..]);
+    Ok(out)
+}
+
+/// A `content-length` value: ASCII digits only. A number too large for `usize` saturates (and
+/// so fails the body limit).
+fn parse_content_length(value: &str) -> Result<usize, FrameError> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(FrameError::InvalidContentLength(excerpt(value.as_bytes())));
+    }
+    Ok(value.bytes().fold(0usize, |n, digit| n.saturating_mul(10).saturating_add(usize::from(digit - b'0'))))
+}
+
+/// Appends `frame` to `dst` in wire form for `version`: LF line ends, headers escaped as the
+/// version says (never in CONNECT/CONNECTED), the body, then NUL and LF. Headers are written as
+/// given: the caller adds `content-length`.
+///
+/// What a version cannot carry is written raw and will not read back the same: in 1.0 and in
+/// handshake frames an LF in a name or value, or a `:` in a name; in 1.1 a CR at the end of a
+/// value (see [`write_header`]).
+pub fn encode(frame: &Frame, version: Version, dst: &mut BytesMut) {
+    let escaping = escape_for(frame.command, version);
+    let command = frame.command.as_str().as_bytes();
+    let headers: usize = frame.headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
+    dst.reserve(command.len() + 1 + headers + 1 + frame.body.len() + 2);
+    dst.extend_from_slice(command);
+    dst.put_u8(LF);
+    for (name, value) in &frame.headers {
+        write_header(dst, name, value, escaping);
+    }
+    dst.put_u8(LF);
+    dst.extend_from_slice(&frame.body);
+    dst.extend_from_slice(&[NUL, LF]);
+}
+
+/// Appends one `name:value\n` header line, escaping name and value when `escape` is set
+/// (`\\`, `\n`, `\c`, and `\r` for 1.2; see [`escape_for`]).
+///
+/// STOMP 1.1 has no escape for CR, so a CR is written raw there; it reads back unchanged except
+/// at the very end of a value, where it reads as part of a CR LF line end.
+pub fn write_header(dst: &mut BytesMut, name: &str, value: &str, escaping: Escaping) {
+    dst.reserve(name.len() + value.len() + 2);
+    write_escaped(dst, name.as_bytes(), escaping);
+    dst.put_u8(b':');
+    write_escaped(dst, value.as_bytes(), escaping);
+    dst.put_u8(LF);
+}
+
+/// Appends header text, copying the runs between special bytes whole.
+fn write_escaped(dst: &mut BytesMut, text: &[u8], escaping: Escaping) {
+    match escaping {
+        Escaping::None => dst.extend_from_slice(text),
+        // CR is rare in headers: check for it with one fast search, then copy between the three
+        // other special bytes; only text with a CR takes the byte-by-byte path.
+        Escaping::V1_2 if memchr(CR, text).is_some() => {
+            let mut run_start = 0;
+            for (at, &byte) in text.iter().enumerate() {
+                if let Some(escape) = escape_of(byte, true) {
+                    dst.extend_from_slice(&text[run_start..at]);
+                    dst.extend_from_slice(escape);
+                    run_start = at + 1;
+                }
+            }
+            dst.extend_from_slice(&text[run_start..]);
+        }
+        Escaping::V1_1 | Escaping::V1_2 => {
+            let mut run_start = 0;
+            while let Some(found) = memchr3(b'\\', LF, b':', &text[run_start..]) {
+                let at = run_start + found;
+                dst.extend_from_slice(&text[run_start..at]);
+                dst.extend_from_slice(escape_of(text[at], false).unwrap_or(b""));
+                run_start = at + 1;
+            }
+            dst.extend_from_slice(&text[run_start..]);
+        }
+    }
+}
+
+/// The escape sequence of a byte that needs one.
+fn escape_of(byte: u8, escape_cr: bool) -> Option<&'static [u8]> {
+    match byte {
+        b'\\' => Some(b"\\\\"),
+        LF => Some(b"\\n"),
+        b':' => Some(b"\\c"),
+        CR if escape_cr => Some(b"\\r"),
+        _ => None,
+    }
+}
+
+/// How header text is escaped on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escaping {
+    /// STOMP 1.0 and handshake frames: raw text.
+    None,
+    /// STOMP 1.1: `\\`, `\n`, `\c`.
+    V1_1,
+    /// STOMP 1.2: also `\r`.
+    V1_2,
+}
+
+/// The escaping a frame with this command uses in this version.
+pub fn escape_for(command: Command, version: Version) -> Escaping {
+    match version {
+        _ if command.is_handshake() => Escaping::None,
+        Version::V1_0 => Escaping::None,
+        Version::V1_1 => Escaping::V1_1,
+        Version::V1_2 => Escaping::V1_2,
+    }
+}
