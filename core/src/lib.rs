@@ -1,4 +1,5 @@
-//! stompbox-core: the protocol and the broker, with no I/O of their own.
+//! stompbox-core: the STOMP protocol, the broker engine and a blocking client. Only the client does I/O;
+//! the codec and the engine never touch a socket.
 //!
 //! Module map:
 //! - [`frame`]: the STOMP frame model, the sans-IO parser ([`frame::FrameParser`]) and the encoder.

@@ -1,0 +1,89 @@
+"""Publish throughput: stompbox.Stomp against stomp.py, on the same broker.
+
+Each client publishes N messages of SIZE bytes to its own queue, the last one with a receipt,
+and the time runs until that RECEIPT arrives (the broker has then processed every message).
+
+    python bench_publish.py                     # an embedded stompbox.Broker
+    python bench_publish.py --url tcp://127.0.0.1:61613
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import threading
+import time
+
+import stomp
+
+import stompbox
+
+
+def bench_stompbox(url: str, count: int, body: bytes, queue: str) -> float:
+    with stompbox.Stomp(url, timeout=120) as conn:
+        started = time.perf_counter()
+        for _ in range(count - 1):
+            conn.send(queue, body)
+        conn.send(queue, body, receipt=True)
+        return time.perf_counter() - started
+
+
+class _Receipts(stomp.ConnectionListener):  # type: ignore[misc]
+    def __init__(self) -> None:
+        self.seen = threading.Event()
+
+    def on_receipt(self, frame: object) -> None:
+        self.seen.set()
+
+
+def bench_stomp_py(url: str, count: int, body: bytes, queue: str) -> float:
+    host, port = url.removeprefix("tcp://").rsplit(":", 1)
+    conn = stomp.Connection12([(host, int(port))])
+    listener = _Receipts()
+    conn.set_listener("receipts", listener)
+    conn.connect(wait=True)
+    try:
+        started = time.perf_counter()
+        for _ in range(count - 1):
+            conn.send(queue, body)
+        conn.send(queue, body, headers={"receipt": "last"})
+        if not listener.seen.wait(300):
+            raise RuntimeError("stomp.py: no RECEIPT for the last message")
+        return time.perf_counter() - started
+    finally:
+        conn.disconnect()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", help="broker URL (default: start an embedded stompbox.Broker)")
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--size", type=int, default=100)
+    args = parser.parse_args()
+    body = b"x" * args.size
+
+    broker = None
+    url = args.url
+    if url is None:
+        # Generous queue limits: the benchmark fills a queue nobody consumes.
+        broker = stompbox.Broker(
+            port=0, config={"queues": {"max_messages": args.count * 2, "max_bytes": args.count * (args.size + 512) * 2}}
+        )
+        broker.start()
+        url = broker.url
+    try:
+        # Fresh queues per run, so a broker that is reused never starts with full queues.
+        ours = bench_stompbox(url, args.count, body, f"/queue/bench-stompbox-{os.getpid()}")
+        theirs = bench_stomp_py(url, args.count, body, f"/queue/bench-stomppy-{os.getpid()}")
+    finally:
+        if broker is not None:
+            broker.stop()
+    ours_rate, theirs_rate = args.count / ours, args.count / theirs
+    print(f"broker: {url}  messages: {args.count} x {args.size} bytes")
+    print(f"stompbox.Stomp: {ours:8.3f} s  {ours_rate:12,.0f} msg/s")
+    print(f"stomp.py      : {theirs:8.3f} s  {theirs_rate:12,.0f} msg/s")
+    print(f"ratio         : {ours_rate / theirs_rate:8.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""stompbox: a fast blocking STOMP client and the stompbox broker, embeddable in-process.
+
+Example::
+
+    import stompbox
+
+    with stompbox.Broker(port=0) as broker, stompbox.Stomp(broker.url) as conn:
+        conn.subscribe("/queue/jobs")
+        conn.send("/queue/jobs", b"hello", receipt=True)
+        print(conn.read_frame(timeout=5).body)   # b'hello'
+
+Exceptions all derive from :class:`StompError`: :class:`StompConnectionError`,
+:class:`BrokerError` (and its subclass :class:`AuthenticationError`), :class:`StompTimeoutError`
+and :class:`StompProtocolError`.
+"""
+
+from stompbox._stompbox import (
+    AuthenticationError,
+    Broker,
+    BrokerError,
+    Frame,
+    Stomp,
+    StompConnectionError,
+    StompError,
+    StompProtocolError,
+    StompTimeoutError,
+    __version__,
+)
+
+__all__ = [
+    "AuthenticationError",
+    "Broker",
+    "BrokerError",
+    "Frame",
+    "Stomp",
+    "StompConnectionError",
+    "StompError",
+    "StompProtocolError",
+    "StompTimeoutError",
+    "__version__",
+]

@@ -1,0 +1,154 @@
+//! Broker URLs: `tcp://host:port`, `ssl://host:port` (recognised, not yet supported) and
+//! `failover://(url,url,...)`, whose addresses are tried in order.
+
+use std::fmt;
+
+use super::error::Error;
+
+/// The port STOMP brokers listen on when a URL names none.
+pub const DEFAULT_PORT: u16 = 61613;
+
+/// One broker address from a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Host name or IP address, without the brackets of an IPv6 literal.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Parses a broker URL into the endpoints to try, in order.
+///
+/// Accepted forms: `tcp://host:port` (also `stomp://`; the port defaults to 61613),
+/// `failover://(tcp://a:1,tcp://b:2)` and ActiveMQ's `failover:(...)`, with or without the
+/// parentheses. `ssl://` and `tls://` are refused with [`Error::UnsupportedScheme`] until TLS
+/// lands.
+pub fn parse(url: &str) -> Result<Vec<Endpoint>, Error> {
+    let url = url.trim();
+    let invalid = |reason: &str| Error::InvalidUrl { url: url.to_owned(), reason: reason.to_owned() };
+    let (scheme, rest) = url.split_once(':').ok_or_else(|| invalid("expected scheme://host:port"))?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme == "failover" {
+        let list = rest.strip_prefix("//").unwrap_or(rest);
+        let list = match list.strip_prefix('(') {
+            Some(inner) => inner.strip_suffix(')').ok_or_else(|| invalid("unbalanced parenthesis"))?,
+            None => list,
+        };
+        let mut endpoints = Vec::new();
+        for member in list.split(',').map(str::trim).filter(|m| !m.is_empty()) {
+            if member.to_ascii_lowercase().starts_with("failover:") {
+                return Err(invalid("failover URLs do not nest"));
+            }
+            endpoints.extend(parse(member)?);
+        }
+        if endpoints.is_empty() {
+            return Err(invalid("failover list is empty"));
+        }
+        return Ok(endpoints);
+    }
+    let authority = rest.strip_prefix("//").ok_or_else(|| invalid("expected scheme://host:port"))?;
+    match scheme.as_str() {
+        "tcp" | "stomp" => {}
+        "ssl" | "tls" | "stomp+ssl" => return Err(Error::UnsupportedScheme(scheme)),
+        _ => return Err(Error::UnsupportedScheme(scheme)),
+    }
+    // Anything after the authority (a path or query) carries no meaning for STOMP: refuse it
+    // rather than silently ignore a typo.
+    let authority = authority.strip_suffix('/').unwrap_or(authority);
+    if authority.contains(['/', '?', '#', '@']) {
+        return Err(invalid("only scheme://host:port is supported"));
+    }
+    Ok(vec![parse_authority(authority).map_err(invalid)?])
+}
+
+/// Splits `host:port`, `host`, `[v6]:port` or `[v6]`.
+fn parse_authority(authority: &str) -> Result<Endpoint, &'static str> {
+    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
+        let (host, after) = bracketed.split_once(']').ok_or("unbalanced bracket in IPv6 address")?;
+        match after {
+            "" => (host, None),
+            _ => (host, Some(after.strip_prefix(':').ok_or("expected :port after an IPv6 address")?)),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, _)) if host.contains(':') => return Err("IPv6 addresses must be in brackets"),
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("missing host");
+    }
+    let port = match port {
+        None => DEFAULT_PORT,
+        Some(text) => text.parse::<u16>().ok().filter(|&p| p != 0).ok_or("port must be a number from 1 to 65535")?,
+    };
+    Ok(Endpoint { host: host.to_owned(), port })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ep(host: &str, port: u16) -> Endpoint {
+        Endpoint { host: host.to_owned(), port }
+    }
+
+    #[test]
+    fn tcp_url_gives_one_endpoint() {
+        assert_eq!(parse("tcp://127.0.0.1:61613").unwrap(), vec![ep("127.0.0.1", 61613)]);
+        assert_eq!(parse("tcp://broker.example:1234/").unwrap(), vec![ep("broker.example", 1234)]);
+        assert_eq!(parse("TCP://localhost").unwrap(), vec![ep("localhost", DEFAULT_PORT)]);
+        assert_eq!(parse("stomp://[::1]:5").unwrap(), vec![ep("::1", 5)]);
+        assert_eq!(parse("tcp://[::1]").unwrap(), vec![ep("::1", DEFAULT_PORT)]);
+    }
+
+    #[test]
+    fn failover_lists_endpoints_in_order() {
+        let expected = vec![ep("a", 1), ep("b", 2)];
+        assert_eq!(parse("failover://(tcp://a:1,tcp://b:2)").unwrap(), expected);
+        assert_eq!(parse("failover:(tcp://a:1, tcp://b:2)").unwrap(), expected);
+        assert_eq!(parse("failover://tcp://a:1,tcp://b:2").unwrap(), expected);
+    }
+
+    #[test]
+    fn ssl_is_refused_with_a_clear_message() {
+        let err = parse("ssl://broker:61614").unwrap_err();
+        assert!(matches!(err, Error::UnsupportedScheme(ref s) if s == "ssl"));
+        assert_eq!(err.to_string(), "unsupported scheme ssl (TLS not available yet)");
+        assert!(matches!(parse("failover://(tcp://a:1,ssl://b:2)"), Err(Error::UnsupportedScheme(_))));
+    }
+
+    #[test]
+    fn malformed_urls_are_invalid() {
+        for url in [
+            "",
+            "localhost:61613",
+            "tcp://",
+            "tcp://:1",
+            "tcp://host:0",
+            "tcp://host:70000",
+            "tcp://host:port",
+            "tcp://::1:5",
+            "tcp://[::1:5",
+            "tcp://host:1/path",
+            "tcp://user@host:1",
+            "failover://()",
+            "failover://(tcp://a:1",
+            "failover://(failover://(tcp://a:1))",
+        ] {
+            assert!(matches!(parse(url), Err(Error::InvalidUrl { .. })), "{url:?} should be invalid");
+        }
+        assert!(matches!(parse("http://host:1"), Err(Error::UnsupportedScheme(ref s)) if s == "http"));
+    }
+}
