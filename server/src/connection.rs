@@ -144,7 +144,12 @@ impl<T: Transport> Task<T> {
             }
             if !self.connection.write_buf.is_empty() {
                 if let Err(reason) = self.write_out().await {
-                    return self.close(reason).await;
+                    // A slow consumer or a shutdown noticed mid-write is told why, like one
+                    // noticed between writes; a peer that cannot be written to is not.
+                    return match reason {
+                        CloseReason::SlowConsumer { .. } | CloseReason::Shutdown => self.close_with_error(reason).await,
+                        _ => self.close(reason).await,
+                    };
                 }
             }
             if more_buffered || drained.frames > 0 {
@@ -259,18 +264,25 @@ impl<T: Transport> Task<T> {
     }
 
     /// Writes the whole write buffer, watching for shutdown, a closed outbox and the deadline.
+    ///
+    /// Written bytes leave the buffer as each write completes, so when this gives up part way
+    /// the buffer holds exactly the unsent rest, and [`Task::close`] flushes that (then the
+    /// ERROR) instead of sending the start of the buffer a second time.
     async fn write_out(&mut self) -> Result<(), CloseReason> {
         let limit = self.context.timeouts.write;
         let deadline = Instant::now() + limit;
-        let Connection { stream, write_buf, .. } = &mut self.connection;
-        let write = stream.write_all(write_buf);
-        tokio::pin!(write);
         loop {
+            let Connection { stream, write_buf, .. } = &mut self.connection;
+            if write_buf.is_empty() {
+                break;
+            }
             tokio::select! {
-                result = &mut write => {
-                    result.map_err(CloseReason::Io)?;
-                    break;
-                }
+                // Cancellation-safe: when another branch wins, nothing was written.
+                result = stream.write_buf(write_buf) => match result {
+                    Ok(0) => return Err(CloseReason::Io(std::io::ErrorKind::WriteZero.into())),
+                    Ok(_) => {}
+                    Err(error) => return Err(CloseReason::Io(error)),
+                },
                 () = sleep_until(deadline) => return Err(CloseReason::WriteTimeout(limit)),
                 () = self.cancel.cancelled() => return Err(CloseReason::Shutdown),
                 () = self.outbox.ready() => {

@@ -159,7 +159,8 @@ impl OutboxReceiver {
     }
 
     /// Encodes queued deliveries into `dst` as MESSAGE frames, up to about `max_bytes` of
-    /// output, and settles `auto` queue deliveries as written. Returns what it did.
+    /// output, and settles `auto` queue deliveries as written. Deliveries to a subscription that
+    /// has ended since are dropped. Returns what it did.
     pub fn drain(&self, dst: &mut BytesMut, max_bytes: usize) -> Drained {
         let mut batch = Vec::new();
         let closed;
@@ -181,8 +182,16 @@ impl OutboxReceiver {
                 self.shared.ready.notify_one();
             }
         }
+        let mut frames = 0;
         for delivery in &batch {
             let subscriber = &delivery.subscriber;
+            if !subscriber.is_active() {
+                // Unsubscribed after this was queued: the client has been told the subscription
+                // is gone, and a queue took the message back when the consumer left, so writing
+                // it would deliver it twice.
+                continue;
+            }
+            frames += 1;
             delivery.message.encode(
                 subscriber.escaping,
                 &subscriber.lines,
@@ -194,7 +203,6 @@ impl OutboxReceiver {
                 queue.settle(subscriber, delivery.message.id());
             }
         }
-        let frames = batch.len();
         Stats::add(&self.shared.stats.messages_out, frames as u64);
         Drained { frames, closed }
     }

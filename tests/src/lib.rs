@@ -1,0 +1,407 @@
+//! stompbox-tests: the broker started in-process on an ephemeral port and spoken to in raw STOMP
+//! bytes over real TCP sockets.
+//!
+//! - [`start`] / [`start_with`] bind `127.0.0.1:0`, spawn [`stompbox_server::serve`] and return a
+//!   [`TestBroker`] that knows its address and can shut the broker down.
+//! - [`Client`] writes bytes exactly as given and reads one frame (or heart-beat, or end of
+//!   stream) at a time with a timeout, through [`stompbox_core::FrameParser`]. It keeps a
+//!   transcript of every byte received, so tests can check the wire form itself.
+//!
+//! Tests never sleep and hope: they wait for frames with [`TIMEOUT`], and prove that something
+//! did *not* arrive with [`Client::barrier`], a receipt round trip.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use stompbox_core::{Command, Frame, FrameLimits, FrameParser, Parsed, Version};
+use stompbox_server::{bind, serve, Config};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio::time::{timeout_at, Instant};
+
+/// How long a test waits for something that must happen.
+pub const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A broker serving on an ephemeral loopback port. Dropping it shuts the broker down.
+#[derive(Debug)]
+pub struct TestBroker {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<io::Result<()>>>,
+}
+
+/// The configuration every test starts from: [`Config::default`] on `127.0.0.1:0`, with a short
+/// error linger so closing connections does not slow the suite down.
+pub fn test_config() -> Config {
+    let mut config = Config { listen: vec![SocketAddr::from(([127, 0, 0, 1], 0))], ..Config::default() };
+    config.limits.error_linger_ms = 100;
+    config
+}
+
+/// Starts a broker with [`test_config`].
+pub async fn start() -> TestBroker {
+    start_with(|_| {}).await
+}
+
+/// Starts a broker with [`test_config`] changed by `tweak`.
+pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestBroker {
+    let mut config = test_config();
+    tweak(&mut config);
+    config.validate().expect("test configuration is valid");
+    let bound = bind(&config).await.expect("bind 127.0.0.1:0");
+    let addr = bound.local_addrs()[0];
+    let (shutdown, stop) = oneshot::channel::<()>();
+    let server = tokio::spawn(serve(config, bound, async move {
+        let _ = stop.await;
+    }));
+    TestBroker { addr, shutdown: Some(shutdown), server: Some(server) }
+}
+
+impl TestBroker {
+    /// A TCP connection with nothing sent yet.
+    pub async fn client(&self) -> Client {
+        Client::open(self.addr).await
+    }
+
+    /// A connection with a small kernel receive buffer, for a subscriber that never reads.
+    pub async fn client_with_small_buffer(&self) -> Client {
+        let socket = TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        let stream = tokio::time::timeout(TIMEOUT, socket.connect(self.addr))
+            .await
+            .expect("connect timed out")
+            .expect("connect");
+        Client::from_stream(stream)
+    }
+
+    /// A STOMP 1.0 session (CONNECT without `accept-version`).
+    pub async fn connect10(&self) -> Client {
+        self.connect_with("CONNECT\n\n\0").await
+    }
+
+    /// A STOMP 1.1 session.
+    pub async fn connect11(&self) -> Client {
+        self.connect_with("CONNECT\naccept-version:1.1\nhost:localhost\n\n\0").await
+    }
+
+    /// A STOMP 1.2 session.
+    pub async fn connect12(&self) -> Client {
+        self.connect_with("CONNECT\naccept-version:1.2\nhost:localhost\n\n\0").await
+    }
+
+    /// A session of the given version (`"1.0"`, `"1.1"` or `"1.2"`).
+    pub async fn connect(&self, version: &str) -> Client {
+        match version {
+            "1.0" => self.connect10().await,
+            "1.1" => self.connect11().await,
+            "1.2" => self.connect12().await,
+            other => panic!("no such version {other}"),
+        }
+    }
+
+    /// A session opened with this raw CONNECT (or STOMP) frame; panics unless CONNECTED comes.
+    pub async fn connect_with(&self, connect: &str) -> Client {
+        let mut client = self.client().await;
+        client.handshake(connect).await;
+        client
+    }
+
+    /// Completes the shutdown future and waits for `serve` to return.
+    pub async fn shutdown(mut self) -> io::Result<()> {
+        drop(self.shutdown.take());
+        let server = self.server.take().expect("not shut down yet");
+        tokio::time::timeout(TIMEOUT * 2, server).await.expect("serve() did not return").expect("serve task panicked")
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        drop(self.shutdown.take());
+    }
+}
+
+/// One thing read from the broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A whole frame.
+    Frame(Frame),
+    /// A bare EOL.
+    Heartbeat,
+    /// The broker closed the connection (or reset it).
+    Eof,
+    /// Nothing arrived in time.
+    Timeout,
+}
+
+/// A raw STOMP client: writes bytes as given, reads frames with a timeout.
+#[derive(Debug)]
+pub struct Client {
+    stream: TcpStream,
+    parser: FrameParser,
+    buf: BytesMut,
+    received: Vec<u8>,
+    eof: bool,
+    next_barrier: u64,
+    /// Whether the last thing parsed was a frame, so a bare EOL now is its trailing EOL.
+    after_frame: bool,
+    /// Heart-beats (bare EOLs) read so far, not counting the EOL right after each frame's NUL.
+    pub heartbeats: usize,
+    /// Frames that were followed by an EOL (the NUL LF ending the broker writes).
+    pub frame_eols: usize,
+}
+
+impl Client {
+    /// Opens a TCP connection.
+    pub async fn open(addr: SocketAddr) -> Client {
+        let stream =
+            tokio::time::timeout(TIMEOUT, TcpStream::connect(addr)).await.expect("connect timed out").expect("connect");
+        Client::from_stream(stream)
+    }
+
+    fn from_stream(stream: TcpStream) -> Client {
+        stream.set_nodelay(true).expect("TCP_NODELAY");
+        let limits = FrameLimits { max_frame_bytes: 64 << 20, max_body_bytes: 64 << 20, ..FrameLimits::default() };
+        Client {
+            stream,
+            parser: FrameParser::new(limits),
+            buf: BytesMut::new(),
+            received: Vec::new(),
+            eof: false,
+            next_barrier: 0,
+            after_frame: false,
+            heartbeats: 0,
+            frame_eols: 0,
+        }
+    }
+
+    /// Sends a CONNECT (or STOMP) frame, requires CONNECTED and switches the reader to the
+    /// negotiated version. Returns the CONNECTED frame.
+    pub async fn handshake(&mut self, connect: &str) -> Frame {
+        self.send(connect).await;
+        let connected = self.expect(Command::Connected).await;
+        let version = connected.header("version").and_then(Version::parse).expect("CONNECTED has a version");
+        self.set_version(version);
+        connected
+    }
+
+    /// Unescapes the headers of later frames as `version` says.
+    pub fn set_version(&mut self, version: Version) {
+        self.parser.set_version(version);
+    }
+
+    /// Writes bytes exactly as given.
+    pub async fn send(&mut self, bytes: impl AsRef<[u8]>) {
+        self.stream.write_all(bytes.as_ref()).await.expect("write to broker");
+    }
+
+    /// Writes bytes one at a time, flushing after each.
+    pub async fn send_bytewise(&mut self, bytes: impl AsRef<[u8]>) {
+        for byte in bytes.as_ref() {
+            self.stream.write_all(std::slice::from_ref(byte)).await.expect("write to broker");
+            self.stream.flush().await.expect("flush");
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Writes, ignoring errors (for a connection the broker may already have closed).
+    pub async fn send_lossy(&mut self, bytes: impl AsRef<[u8]>) {
+        let _ = self.stream.write_all(bytes.as_ref()).await;
+    }
+
+    /// Half-closes the connection (no more bytes from us), so a broker lingering after an
+    /// ERROR sees the end of stream and closes at once.
+    pub async fn close_write(&mut self) {
+        let _ = self.stream.shutdown().await;
+    }
+
+    /// Every byte received so far.
+    pub fn transcript(&self) -> &[u8] {
+        &self.received
+    }
+
+    /// The next frame, heart-beat or end of stream, waiting at most `within`. The EOL that
+    /// follows a frame's NUL is not reported (it is counted in [`Client::frame_eols`]).
+    pub async fn event(&mut self, within: Duration) -> Event {
+        let deadline = Instant::now() + within;
+        loop {
+            match self.parser.parse(&mut self.buf) {
+                Ok(Some(Parsed::Frame(frame))) => {
+                    self.after_frame = true;
+                    return Event::Frame(frame);
+                }
+                Ok(Some(Parsed::Heartbeat)) if std::mem::take(&mut self.after_frame) => {
+                    self.frame_eols += 1;
+                    continue;
+                }
+                Ok(Some(Parsed::Heartbeat)) => {
+                    self.heartbeats += 1;
+                    return Event::Heartbeat;
+                }
+                Ok(None) => {}
+                Err(error) => {
+                    panic!("broker sent an unparsable frame: {error}; transcript {:?}", self.transcript_text())
+                }
+            }
+            if self.eof {
+                assert!(self.buf.is_empty(), "connection closed in the middle of a frame: {:?}", self.buf);
+                return Event::Eof;
+            }
+            let mut chunk = [0u8; 16 * 1024];
+            match timeout_at(deadline, self.stream.read(&mut chunk)).await {
+                Err(_) => return Event::Timeout,
+                Ok(Ok(0)) => self.eof = true,
+                Ok(Ok(n)) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    self.received.extend_from_slice(&chunk[..n]);
+                }
+                Ok(Err(e)) if matches!(e.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted) => {
+                    self.eof = true;
+                }
+                Ok(Err(e)) => panic!("read from broker failed: {e}"),
+            }
+        }
+    }
+
+    /// The next frame within `within`, skipping heart-beats; `None` at end of stream or timeout.
+    pub async fn try_frame(&mut self, within: Duration) -> Option<Frame> {
+        let deadline = Instant::now() + within;
+        loop {
+            match self.event(deadline.saturating_duration_since(Instant::now())).await {
+                Event::Frame(frame) => return Some(frame),
+                Event::Heartbeat => {}
+                Event::Eof | Event::Timeout => return None,
+            }
+        }
+    }
+
+    /// The next frame, skipping heart-beats; panics on end of stream or after [`TIMEOUT`].
+    pub async fn frame(&mut self) -> Frame {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            match self.event(deadline.saturating_duration_since(Instant::now())).await {
+                Event::Frame(frame) => return frame,
+                Event::Heartbeat => {}
+                Event::Eof => panic!("expected a frame, the broker closed the connection"),
+                Event::Timeout => panic!("expected a frame, nothing came within {TIMEOUT:?}"),
+            }
+        }
+    }
+
+    /// The next frame, which must have this command.
+    pub async fn expect(&mut self, command: Command) -> Frame {
+        let frame = self.frame().await;
+        assert_eq!(frame.command, command, "expected {}, got {}", command.as_str(), describe(&frame));
+        frame
+    }
+
+    /// The next frame, which must be a MESSAGE.
+    pub async fn message(&mut self) -> Frame {
+        self.expect(Command::Message).await
+    }
+
+    /// The next frame, which must be an ERROR with a `message` header containing `needle`.
+    pub async fn expect_error(&mut self, needle: &str) -> Frame {
+        let frame = self.expect(Command::Error).await;
+        let message = frame.header("message").expect("ERROR has a message header");
+        assert!(message.contains(needle), "ERROR message {message:?} does not mention {needle:?}");
+        frame
+    }
+
+    /// The next frame, which must be the RECEIPT for `id`.
+    pub async fn expect_receipt(&mut self, id: &str) {
+        let frame = self.expect(Command::Receipt).await;
+        assert_eq!(frame.header("receipt-id"), Some(id), "{}", describe(&frame));
+    }
+
+    /// Requires the broker to close the connection within [`TIMEOUT`] without sending another
+    /// frame (heart-beats are skipped).
+    pub async fn expect_closed(&mut self) {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            match self.event(deadline.saturating_duration_since(Instant::now())).await {
+                Event::Eof => return,
+                Event::Heartbeat => {}
+                Event::Frame(frame) => panic!("expected the connection to close, got {}", describe(&frame)),
+                Event::Timeout => panic!("the broker did not close the connection within {TIMEOUT:?}"),
+            }
+        }
+    }
+
+    /// Requires an ERROR naming `needle`, then the close.
+    pub async fn expect_error_and_close(&mut self, needle: &str) -> Frame {
+        let error = self.expect_error(needle).await;
+        self.expect_closed().await;
+        error
+    }
+
+    /// Proves that no frame is pending: two receipt round trips (a SEND with `receipt` to an
+    /// otherwise unused topic), each of which must be answered by its RECEIPT with no frame
+    /// before it. Two, because a delivery already waiting in the connection's outbox is written
+    /// right after the first RECEIPT, and so before the second.
+    pub async fn barrier(&mut self) {
+        for _ in 0..2 {
+            self.next_barrier += 1;
+            let id = format!("barrier-{}", self.next_barrier);
+            self.send(format!("SEND\ndestination:/topic/stompbox-tests.barrier\nreceipt:{id}\n\n\0")).await;
+            let frame = self.frame().await;
+            assert!(
+                frame.command == Command::Receipt && frame.header("receipt-id") == Some(id.as_str()),
+                "expected RECEIPT {id} and nothing before it, got {}",
+                describe(&frame)
+            );
+        }
+    }
+
+    /// SUBSCRIBE with a receipt, waiting for the RECEIPT so the subscription is in place.
+    /// `extra` is more raw header lines (each ending in `\n`).
+    pub async fn subscribe(&mut self, destination: &str, id: &str, extra: &str) {
+        let receipt = format!("sub-{id}");
+        self.send(format!("SUBSCRIBE\ndestination:{destination}\nid:{id}\n{extra}receipt:{receipt}\n\n\0")).await;
+        self.expect_receipt(&receipt).await;
+    }
+
+    /// SEND without a receipt.
+    pub async fn publish(&mut self, destination: &str, body: &str) {
+        self.send(format!("SEND\ndestination:{destination}\n\n{body}\0")).await;
+    }
+
+    /// SEND with a receipt, waiting for the RECEIPT (the message is routed by then).
+    pub async fn publish_sync(&mut self, destination: &str, body: &str) {
+        self.next_barrier += 1;
+        let receipt = format!("send-{}", self.next_barrier);
+        self.send(format!("SEND\ndestination:{destination}\nreceipt:{receipt}\n\n{body}\0")).await;
+        self.expect_receipt(&receipt).await;
+    }
+
+    /// DISCONNECT with a receipt: waits for the RECEIPT and the close.
+    pub async fn disconnect(mut self) {
+        self.send("DISCONNECT\nreceipt:bye\n\n\0").await;
+        self.expect_receipt("bye").await;
+        self.expect_closed().await;
+    }
+
+    fn transcript_text(&self) -> String {
+        String::from_utf8_lossy(&self.received).into_owned()
+    }
+}
+
+/// The body of a frame as UTF-8 text.
+pub fn body(frame: &Frame) -> &str {
+    std::str::from_utf8(&frame.body).expect("UTF-8 body")
+}
+
+/// A frame's command and headers, for assertion messages.
+pub fn describe(frame: &Frame) -> String {
+    let headers: Vec<String> = frame.headers.iter().map(|(n, v)| format!("{n}:{v}")).collect();
+    format!("{} {{{}}} {:?}", frame.command.as_str(), headers.join(", "), String::from_utf8_lossy(&frame.body))
+}
+
+/// Every value of a header, in wire order.
+pub fn all_values<'f>(frame: &'f Frame, name: &str) -> Vec<&'f str> {
+    frame.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
+}
