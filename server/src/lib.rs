@@ -23,7 +23,7 @@ use std::time::Duration;
 
 pub use config::{Config, ConfigError};
 pub use listener::Bound;
-use stompbox_core::broker::Broker;
+pub use stompbox_core::broker::Broker;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -39,11 +39,18 @@ pub async fn bind(config: &Config) -> io::Result<Bound> {
 
 /// Serves bound listeners until `shutdown` completes, then closes every connection.
 pub async fn serve(config: Config, bound: Bound, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-    let context = Arc::new(connection::Context {
-        broker: Broker::new(config.broker_config()),
-        limits: config.frame_limits(),
-        timeouts: config.timeouts(),
-    });
+    serve_broker(Broker::new(config.broker_config()), config, bound, shutdown).await
+}
+
+/// Like [`serve`], with a broker the caller made from `config.broker_config()` and keeps a
+/// handle to, for its counters (tests, an embedding application).
+pub async fn serve_broker(
+    broker: Broker,
+    config: Config,
+    bound: Bound,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let context = Arc::new(connection::Context { broker, limits: config.frame_limits(), timeouts: config.timeouts() });
     let permits = Arc::new(Semaphore::new(config.limits.max_connections));
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();

@@ -1,7 +1,7 @@
 //! stompbox-tests: the broker started in-process on an ephemeral port and spoken to in raw STOMP
 //! bytes over real TCP sockets.
 //!
-//! - [`start`] / [`start_with`] bind `127.0.0.1:0`, spawn [`stompbox_server::serve`] and return a
+//! - [`start`] / [`start_with`] bind `127.0.0.1:0`, spawn [`stompbox_server::serve_broker`] and return a
 //!   [`TestBroker`] that knows its address and can shut the broker down.
 //! - [`Client`] writes bytes exactly as given and reads one frame (or heart-beat, or end of
 //!   stream) at a time with a timeout, through [`stompbox_core::FrameParser`]. It keeps a
@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use stompbox_core::{Command, Frame, FrameLimits, FrameParser, Parsed, Version};
-use stompbox_server::{bind, serve, Config};
+use stompbox_server::{bind, serve_broker, Broker, Config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::oneshot;
@@ -31,6 +31,8 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 pub struct TestBroker {
     /// Where it listens.
     pub addr: SocketAddr,
+    /// The engine it serves, for its counters.
+    pub broker: Broker,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<io::Result<()>>>,
 }
@@ -56,10 +58,11 @@ pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestBroker {
     let bound = bind(&config).await.expect("bind 127.0.0.1:0");
     let addr = bound.local_addrs()[0];
     let (shutdown, stop) = oneshot::channel::<()>();
-    let server = tokio::spawn(serve(config, bound, async move {
+    let broker = Broker::new(config.broker_config());
+    let server = tokio::spawn(serve_broker(broker.clone(), config, bound, async move {
         let _ = stop.await;
     }));
-    TestBroker { addr, shutdown: Some(shutdown), server: Some(server) }
+    TestBroker { addr, broker, shutdown: Some(shutdown), server: Some(server) }
 }
 
 impl TestBroker {

@@ -172,6 +172,7 @@ async fn slow_topic_subscriber_is_disconnected_and_others_keep_receiving() {
         }
     };
     assert!(delivered < FLOOD, "the slow subscriber was not cut off");
+    assert_eq!(broker.broker.stats().slow_consumers, 1, "the disconnect is counted");
     assert!(error.header("message").is_some_and(|m| m.contains("slow consumer")), "{error:?}");
     // Half-close so the broker need not wait out its linger: the close follows.
     slow.close_write().await;
@@ -216,6 +217,7 @@ async fn drop_oldest_keeps_the_slow_subscriber_connected() {
         }
     }
     assert!(delivered < FLOOD, "nothing was dropped ({delivered} delivered)");
+    assert_eq!(broker.broker.stats().dropped, (FLOOD - delivered) as u64, "every drop is counted");
     assert_eq!(last_seq, Some(FLOOD - 1), "the newest messages are kept");
     producer.publish_sync("/topic/flood", "after").await;
     assert_eq!(body(&slow.message().await), "after");
