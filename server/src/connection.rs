@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
-use stompbox_core::broker::{error_frame, Action, Broker, Closed, OutboxReceiver, Session};
+use stompbox_core::broker::{error_frame, Action, Broker, Closed, OutboxReceiver, PendingSend, Session};
 use stompbox_core::codec::{CodecError, StompCodec};
 use stompbox_core::frame::{encode, Frame, FrameLimits, Parsed};
 use stompbox_core::heartbeat::Negotiated;
@@ -33,8 +33,10 @@ use crate::transport::Transport;
 const FRAMES_PER_ROUND: usize = 256;
 /// Bytes of outbox messages encoded per round.
 const DRAIN_BYTES_PER_ROUND: usize = 256 * 1024;
-/// Spare room the read buffer keeps before each read.
+/// Spare room the read buffer starts with before each read.
 const READ_CHUNK: usize = 4 * 1024;
+/// The most spare room a busy connection's read buffer grows to.
+const READ_CHUNK_MAX: usize = 64 * 1024;
 /// A write buffer that grew past this is released once flushed, so idle connections stay small.
 const WRITE_BUFFER_KEEP: usize = 64 * 1024;
 
@@ -78,7 +80,7 @@ impl fmt::Display for CloseReason {
 
 /// A SEND waiting for room in a full queue.
 struct Blocked {
-    frame: Frame,
+    pending: PendingSend,
     space: Pin<Box<OwnedNotified>>,
 }
 
@@ -87,6 +89,7 @@ struct Connection<T> {
     stream: T,
     codec: StompCodec,
     read_buf: BytesMut,
+    read_chunk: usize,
     write_buf: BytesMut,
 }
 
@@ -99,6 +102,7 @@ pub(crate) async fn serve<T: Transport>(stream: T, peer: SocketAddr, context: Ar
             stream,
             codec: StompCodec::new(context.limits),
             read_buf: BytesMut::new(),
+            read_chunk: READ_CHUNK,
             write_buf: BytesMut::new(),
         },
         session,
@@ -181,9 +185,7 @@ impl<T: Transport> Task<T> {
                 () = wait_blocked(&mut self.blocked) => {
                     let blocked = self.blocked.take().expect("woken while blocked");
                     self.last_read = Instant::now();
-                    if let Err(reason) = self.submit(blocked.frame) {
-                        return self.close(reason).await;
-                    }
+                    self.resume(blocked.pending);
                 }
                 () = sleep_until(send_deadline.unwrap_or_else(far_future)), if send_deadline.is_some() => {
                     self.connection.write_buf.put_u8(b'\n');
@@ -227,39 +229,44 @@ impl<T: Transport> Task<T> {
 
     /// Hands one frame to the session; a SEND to a full queue becomes `self.blocked`.
     fn submit(&mut self, frame: Frame) -> Result<(), CloseReason> {
-        let mut frame = frame;
-        let mut armed: Option<Pin<Box<OwnedNotified>>> = None;
-        loop {
-            let result = self.session.handle(frame, &mut self.replies);
-            for reply in self.replies.drain(..) {
-                encode(&reply, self.version, &mut self.connection.write_buf);
+        let result = self.session.handle(frame, &mut self.replies);
+        self.encode_replies();
+        match result {
+            Ok(Action::Continue) => Ok(()),
+            Ok(Action::Connected { version, heartbeat }) => {
+                self.version = version;
+                self.heartbeat = heartbeat;
+                self.connection.codec.set_version(version);
+                debug!(session = self.session.name(), %version, ?heartbeat, "session connected");
+                Ok(())
             }
-            match result {
-                Ok(Action::Continue) => return Ok(()),
-                Ok(Action::Connected { version, heartbeat }) => {
-                    self.version = version;
-                    self.heartbeat = heartbeat;
-                    self.connection.codec.set_version(version);
-                    debug!(session = self.session.name(), %version, ?heartbeat, "session connected");
-                    return Ok(());
-                }
-                Ok(Action::Disconnect) => return Err(CloseReason::Disconnect),
-                Ok(Action::Blocked { frame: again, space }) => {
-                    if let Some(space) = armed {
-                        self.blocked = Some(Blocked { frame: again, space });
-                        return Ok(());
-                    }
-                    // Arm the wake-up before trying again, so room made in between is not missed.
-                    let mut space = Box::pin(space.notified_owned());
-                    space.as_mut().enable();
-                    armed = Some(space);
-                    frame = again;
-                }
-                Err(error) => {
-                    encode(&error.to_frame(), self.version, &mut self.connection.write_buf);
-                    return Err(CloseReason::Protocol(error.error.to_string()));
-                }
+            Ok(Action::Disconnect) => Err(CloseReason::Disconnect),
+            Ok(Action::Blocked(pending)) => {
+                self.resume(pending);
+                Ok(())
             }
+            Err(error) => {
+                encode(&error.to_frame(), self.version, &mut self.connection.write_buf);
+                Err(CloseReason::Protocol(error.error.to_string()))
+            }
+        }
+    }
+
+    /// Waits for room for a held-back SEND: arms the wake-up first, then tries once more, so
+    /// room made in between is not missed.
+    fn resume(&mut self, pending: PendingSend) {
+        let mut armed = Box::pin(pending.space().notified_owned());
+        armed.as_mut().enable();
+        let action = self.session.resume(pending, &mut self.replies);
+        self.encode_replies();
+        if let Action::Blocked(pending) = action {
+            self.blocked = Some(Blocked { pending, space: armed });
+        }
+    }
+
+    fn encode_replies(&mut self) {
+        for reply in self.replies.drain(..) {
+            encode(&reply, self.version, &mut self.connection.write_buf);
         }
     }
 
@@ -341,12 +348,18 @@ impl<T: Transport> Task<T> {
 
 impl<T: Transport> Connection<T> {
     /// Reads what the transport has into the read buffer; `Ok(0)` at end of stream.
-    /// Cancellation-safe: a cancelled read has read nothing.
+    /// Cancellation-safe: a cancelled read has read nothing. The read size starts small (idle
+    /// connections stay small) and doubles while reads fill it, up to [`READ_CHUNK_MAX`].
     async fn read_more(&mut self) -> std::io::Result<usize> {
-        if self.read_buf.capacity() - self.read_buf.len() < READ_CHUNK / 4 {
-            self.read_buf.reserve(READ_CHUNK);
+        if self.read_buf.capacity() - self.read_buf.len() < self.read_chunk / 4 {
+            self.read_buf.reserve(self.read_chunk);
         }
-        self.stream.read_buf(&mut self.read_buf).await
+        let room = self.read_buf.capacity() - self.read_buf.len();
+        let read = self.stream.read_buf(&mut self.read_buf).await?;
+        if read == room && self.read_chunk < READ_CHUNK_MAX {
+            self.read_chunk *= 2;
+        }
+        Ok(read)
     }
 }
 

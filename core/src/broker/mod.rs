@@ -24,7 +24,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub use message::{now_ms, Message};
 pub use outbox::{Closed, Drained, Outbox, OutboxReceiver, SlowConsumerPolicy};
 pub use queue::QueueLimits;
-pub use session::{error_frame, Action, ProtocolError, Session, SessionError};
+pub use session::{error_frame, Action, PendingSend, ProtocolError, Session, SessionError};
 pub use stats::{Stats, StatsSnapshot};
 
 use crate::auth::{Authenticator, GuestOnly};

@@ -28,9 +28,11 @@ impl Default for QueueLimits {
     }
 }
 
-/// The queue was full; wait on the notifier and try again.
-#[derive(Debug, Clone)]
-pub(crate) struct Full(pub(crate) Arc<Notify>);
+/// The queue was full: the message comes back; [`Queue::space`] is notified when there is room.
+#[derive(Debug)]
+pub(crate) struct Full {
+    pub(crate) message: Arc<Message>,
+}
 
 #[derive(Debug)]
 pub(crate) struct Queue {
@@ -83,6 +85,11 @@ impl Queue {
         Queue { limits, when_full, state: Mutex::default(), space: Arc::new(Notify::new()), stats }
     }
 
+    /// Notified when the queue goes from full to having room.
+    pub(crate) fn space(&self) -> Arc<Notify> {
+        self.space.clone()
+    }
+
     /// What a producer meets when this queue is full.
     pub(crate) fn when_full(&self) -> QueueFullPolicy {
         self.when_full
@@ -92,7 +99,7 @@ impl Queue {
     pub(crate) fn offer(self: &Arc<Self>, message: Arc<Message>) -> Result<(), Full> {
         let mut state = self.state.lock().expect("queue lock");
         if state.is_full(&self.limits) {
-            return Err(Full(self.space.clone()));
+            return Err(Full { message });
         }
         self.enqueue(&mut state, message);
         Ok(())

@@ -161,13 +161,24 @@ pub enum Action {
     },
     /// The client said DISCONNECT: write the replies, then close.
     Disconnect,
-    /// A queue is full: stop reading, wait for `space`, then hand `frame` to `handle` again.
-    Blocked {
-        /// The frame to retry.
-        frame: Frame,
-        /// Notified when the queue has room.
-        space: Arc<Notify>,
-    },
+    /// A queue is full: stop reading, wait for [`PendingSend::space`], then hand the SEND to
+    /// [`Session::resume`].
+    Blocked(PendingSend),
+}
+
+/// A SEND held back by a full queue, already routed: [`Session::resume`] enqueues it.
+#[derive(Debug)]
+pub struct PendingSend {
+    queue: Arc<Queue>,
+    message: Arc<Message>,
+    receipt: Option<String>,
+}
+
+impl PendingSend {
+    /// Notified when the queue has room.
+    pub fn space(&self) -> Arc<Notify> {
+        self.queue.space()
+    }
 }
 
 #[derive(Debug)]
@@ -235,7 +246,7 @@ impl Session {
                 Err(ProtocolError::ServerFrame(command.as_str()))
             }
             (Some(_), Command::Disconnect) => Ok(Action::Disconnect),
-            (Some(_), Command::Send) => self.send(frame_in_transaction(&frame), frame),
+            (Some(_), Command::Send) => self.send(frame_in_transaction(&frame), frame, &receipt),
             (Some(_), Command::Subscribe) => self.subscribe(&frame).map(|()| Action::Continue),
             (Some(_), Command::Unsubscribe) => self.unsubscribe(&frame).map(|()| Action::Continue),
             (Some(_), Command::Ack | Command::Nack) => self.acknowledge(frame).map(|()| Action::Continue),
@@ -244,10 +255,23 @@ impl Session {
             (Some(_), Command::Abort) => self.abort(&frame).map(|()| Action::Continue),
         }
         .map_err(fail)?;
-        if let (Some(receipt), false) = (&receipt, matches!(action, Action::Blocked { .. })) {
-            replies.push(Frame::new(Command::Receipt).with_header(header::RECEIPT_ID, receipt.clone()));
+        if !matches!(action, Action::Blocked(_)) {
+            push_receipt(receipt, replies);
         }
         Ok(action)
+    }
+
+    /// Tries a held-back SEND again: it is enqueued (and its RECEIPT written to `replies`) or
+    /// comes back as [`Action::Blocked`].
+    pub fn resume(&mut self, pending: PendingSend, replies: &mut Vec<Frame>) -> Action {
+        match pending.queue.offer(pending.message) {
+            Ok(()) => {
+                Stats::bump(&self.broker.counters().messages_in);
+                push_receipt(pending.receipt, replies);
+                Action::Continue
+            }
+            Err(full) => Action::Blocked(PendingSend { message: full.message, ..pending }),
+        }
     }
 
     fn connect(&mut self, frame: &Frame, replies: &mut Vec<Frame>) -> Result<Action, ProtocolError> {
@@ -279,31 +303,33 @@ impl Session {
         Ok(Action::Connected { version, heartbeat: negotiated })
     }
 
-    fn send(&mut self, transaction: Option<String>, frame: Frame) -> Result<Action, ProtocolError> {
+    fn send(
+        &mut self,
+        transaction: Option<String>,
+        frame: Frame,
+        receipt: &Option<String>,
+    ) -> Result<Action, ProtocolError> {
         let destination = Destination::parse(require(&frame, header::DESTINATION)?)?;
         if let Some(transaction) = transaction {
             self.buffer(transaction, frame)?;
             return Ok(Action::Continue);
         }
-        match self.publish(&destination, &frame, false)? {
-            None => Ok(Action::Continue),
-            Some(space) => Ok(Action::Blocked { frame, space }),
-        }
+        Ok(match self.publish(&destination, frame, false)? {
+            None => Action::Continue,
+            Some(pending) => Action::Blocked(PendingSend { receipt: receipt.clone(), ..pending }),
+        })
     }
 
-    /// Routes one SEND. `Some(space)` when its queue is full and the producer must wait.
+    /// Routes one SEND, moving its headers and body into the message. `Some` when its queue is
+    /// full (and `force` is off) and the producer must wait.
     fn publish(
         &self,
         destination: &Destination,
-        frame: &Frame,
+        frame: Frame,
         force: bool,
-    ) -> Result<Option<Arc<Notify>>, ProtocolError> {
-        let message = Arc::new(Message::new(
-            self.broker.next_id(),
-            destination.shared().clone(),
-            frame.headers.clone(),
-            frame.body.clone(),
-        ));
+    ) -> Result<Option<PendingSend>, ProtocolError> {
+        let message =
+            Arc::new(Message::new(self.broker.next_id(), destination.shared().clone(), frame.headers, frame.body));
         let stats = self.broker.counters();
         match destination.kind() {
             Kind::Topic => {
@@ -329,7 +355,7 @@ impl Session {
                     queue.force(message);
                 } else if let Err(full) = queue.offer(message) {
                     return match queue.when_full() {
-                        QueueFullPolicy::Block => Ok(Some(full.0)),
+                        QueueFullPolicy::Block => Ok(Some(PendingSend { queue, message: full.message, receipt: None })),
                         QueueFullPolicy::Error => Err(ProtocolError::QueueFull(destination.as_str().to_owned())),
                     };
                 }
@@ -488,7 +514,7 @@ impl Session {
                 Command::Send => {
                     // Validated when buffered; the transaction's own cap bounds what it adds.
                     let destination = Destination::parse(require(&frame, header::DESTINATION)?)?;
-                    self.publish(&destination, &frame, true)?;
+                    self.publish(&destination, frame, true)?;
                 }
                 _ => {
                     let (primary, fallback) = match self.version {
@@ -516,6 +542,12 @@ impl Drop for Session {
             self.end(subscription);
         }
         self.broker.counters().connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn push_receipt(receipt: Option<String>, replies: &mut Vec<Frame>) {
+    if let Some(receipt) = receipt {
+        replies.push(Frame::new(Command::Receipt).with_header(header::RECEIPT_ID, receipt));
     }
 }
 
