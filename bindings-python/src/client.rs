@@ -254,6 +254,19 @@ impl Stomp {
         self.call(py, Client::disconnect)
     }
 
+    /// A context manager that collects the frames sent inside it and writes them together
+    /// (about 64 KiB per write) instead of one write each: `with conn.batch(): ...`. Anything
+    /// that waits for the broker (a receipt, `read_frame`) sends what was collected first, and
+    /// leaving the block sends the rest.
+    fn batch(slf: Py<Self>) -> Batch {
+        Batch { stomp: slf }
+    }
+
+    /// Sends what a batch has collected so far.
+    fn flush(&self, py: Python<'_>) -> PyResult<()> {
+        self.call(py, Client::flush)
+    }
+
     fn __enter__(slf: Py<Self>) -> Py<Self> {
         slf
     }
@@ -307,4 +320,34 @@ impl Stomp {
 
 fn transaction_header(transaction: Option<String>) -> Vec<(String, String)> {
     transaction.map(|t| vec![("transaction".to_owned(), t)]).unwrap_or_default()
+}
+
+/// The context manager returned by [`Stomp::batch`].
+#[pyclass(frozen, module = "stompbox", name = "Batch")]
+pub struct Batch {
+    stomp: Py<Stomp>,
+}
+
+#[pymethods]
+impl Batch {
+    fn __enter__(&self, py: Python<'_>) -> PyResult<Py<Stomp>> {
+        self.stomp.get().call(py, |c| c.set_batching(true))?;
+        Ok(self.stomp.clone_ref(py))
+    }
+
+    /// Sends what was collected. While an exception is propagating, a failed send is ignored so
+    /// that it does not hide the original error.
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        exc_type: Option<&Bound<'_, PyAny>>,
+        _exc_value: Option<&Bound<'_, PyAny>>,
+        _traceback: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        let flushed = self.stomp.get().call(py, |c| c.set_batching(false));
+        match exc_type {
+            Some(t) if !t.is_none() => Ok(false),
+            _ => flushed.map(|()| false),
+        }
+    }
 }

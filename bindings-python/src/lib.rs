@@ -23,7 +23,7 @@ mod _stompbox {
     #[pymodule_export]
     use crate::broker::Broker;
     #[pymodule_export]
-    use crate::client::Stomp;
+    use crate::client::{Batch, Stomp};
     #[pymodule_export]
     use crate::errors::{
         AuthenticationError, BrokerError, StompConnectionError, StompError, StompProtocolError, StompTimeoutError,

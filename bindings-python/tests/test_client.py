@@ -175,3 +175,29 @@ def test_frame_constructor() -> None:
     assert frame == stompbox.Frame("SEND", {"destination": "/queue/a"}, b"x")
     with pytest.raises(ValueError):
         stompbox.Frame("BOGUS")
+
+
+def test_batch_sends_everything_on_exit_in_order(broker_url: str, queue: str) -> None:
+    with stompbox.Stomp(broker_url) as consumer, stompbox.Stomp(broker_url) as producer:
+        consumer.subscribe(queue)
+        with producer.batch():
+            for n in range(2000):
+                producer.send(queue, f"{n}")
+        producer.send(queue, b"last", receipt=True)
+        bodies = [consumer.read_frame(timeout=5) for _ in range(2001)]
+        assert [f.body for f in bodies if f is not None] == [f"{n}".encode() for n in range(2000)] + [b"last"]
+
+
+def test_batch_sends_what_it_holds_before_waiting_for_a_receipt(broker_url: str, queue: str) -> None:
+    with stompbox.Stomp(broker_url) as consumer, stompbox.Stomp(broker_url) as producer:
+        consumer.subscribe(queue)
+        with producer.batch():
+            producer.send(queue, b"held")
+            producer.send(queue, b"flushed by the receipt wait", receipt=True)
+            first = consumer.read_frame(timeout=5)
+            assert first is not None and first.body == b"held"
+            producer.send(queue, b"explicit")
+            producer.flush()
+            assert consumer.read_frame(timeout=5).body == b"flushed by the receipt wait"
+            explicit = consumer.read_frame(timeout=5)
+            assert explicit is not None and explicit.body == b"explicit"

@@ -16,6 +16,7 @@ and :class:`StompProtocolError`.
 
 from stompbox._stompbox import (
     AuthenticationError,
+    Batch,
     Broker,
     BrokerError,
     Frame,
@@ -29,6 +30,7 @@ from stompbox._stompbox import (
 
 __all__ = [
     "AuthenticationError",
+    "Batch",
     "Broker",
     "BrokerError",
     "Frame",

@@ -115,6 +115,10 @@ class Stomp:
         """Rolls back a transaction."""
     def close(self) -> None:
         """Disconnects with a receipt and closes the socket."""
+    def batch(self) -> Batch:
+        """A context manager that sends the frames sent inside it together, in few writes."""
+    def flush(self) -> None:
+        """Sends what a batch has collected so far."""
     def __enter__(self) -> Stomp: ...
     def __exit__(
         self,
@@ -124,6 +128,18 @@ class Stomp:
     ) -> bool: ...
     def __iter__(self) -> Iterator[Frame]: ...
     def __next__(self) -> Frame: ...
+
+class Batch:
+    """Returned by :meth:`Stomp.batch`: frames sent inside the block go out together on exit
+    (or before anything waits for the broker)."""
+
+    def __enter__(self) -> Stomp: ...
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc_value: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> bool: ...
 
 class Broker:
     """The stompbox broker running inside this process on its own threads."""

@@ -122,7 +122,12 @@ pub struct Client {
     heartbeat: Option<Heartbeat>,
     next_id: u64,
     closed: bool,
+    /// While batching: frames written but not yet sent (see [`Client::set_batching`]).
+    batch: Option<BytesMut>,
 }
+
+/// A batch is sent once it holds this many bytes (or before any wait for the broker).
+const BATCH_FLUSH_BYTES: usize = 64 * 1024;
 
 impl Client {
     /// Connects to `url` (see [`url::parse`]), trying each address of a failover list in order,
@@ -182,6 +187,7 @@ impl Client {
             heartbeat: None,
             next_id: 0,
             closed: false,
+            batch: None,
         };
         let deadline = options.connected_timeout.map_or(deadline, |wait| Instant::now() + wait);
         client.handshake(options, deadline)?;
@@ -484,7 +490,39 @@ impl Client {
 
     /// Closes the socket without DISCONNECT.
     pub fn close(&mut self) {
+        let _ = self.flush();
         self.close_socket();
+    }
+
+    /// Batching on: frames are collected and sent together, in one write per
+    /// [`BATCH_FLUSH_BYTES`], instead of one write each. Whatever is collected is sent before
+    /// the client waits for the broker (a receipt, `read_frame`, `has_frame`), on
+    /// [`Client::flush`], and when batching is turned off. Nothing is sent by itself otherwise,
+    /// so a batch must end (turn batching off) before the program waits on something else.
+    pub fn set_batching(&mut self, on: bool) -> Result<()> {
+        if on {
+            self.batch.get_or_insert_with(BytesMut::new);
+            Ok(())
+        } else {
+            let flushed = self.flush();
+            self.batch = None;
+            flushed
+        }
+    }
+
+    /// Sends what a batch has collected so far.
+    pub fn flush(&mut self) -> Result<()> {
+        match self.batch.as_mut().filter(|batch| !batch.is_empty()).map(std::mem::take) {
+            Some(collected) => {
+                let written = self.write_now(&collected);
+                if let Some(batch) = self.batch.as_mut() {
+                    *batch = collected;
+                    batch.clear();
+                }
+                written
+            }
+            None => Ok(()),
+        }
     }
 
     /// The next frame, waiting up to `timeout`; `Ok(None)` on timeout. An ERROR frame is
@@ -570,6 +608,7 @@ impl Client {
     /// Parses the next frame off the read buffer, reading as needed until `deadline`.
     /// `Ok(None)`: the deadline passed (possibly having read a partial frame).
     fn next_frame(&mut self, deadline: Instant) -> Result<Option<Frame>> {
+        self.flush()?;
         loop {
             match self.parser.parse(&mut self.read_buf) {
                 Ok(Some(Parsed::Frame(frame))) => return Ok(Some(frame)),
@@ -667,9 +706,23 @@ impl Client {
         written
     }
 
-    /// Writes bytes; when the broker has closed the connection, reports the ERROR it sent
-    /// before closing, if any, instead of the bare socket error.
+    /// Writes bytes, or adds them to the batch while batching.
     fn write_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        match self.batch.as_mut() {
+            Some(batch) => {
+                batch.extend_from_slice(bytes);
+                if batch.len() >= BATCH_FLUSH_BYTES {
+                    return self.flush();
+                }
+                Ok(())
+            }
+            None => self.write_now(bytes),
+        }
+    }
+
+    /// Writes bytes to the socket; when the broker has closed the connection, reports the ERROR
+    /// it sent before closing, if any, instead of the bare socket error.
+    fn write_now(&mut self, bytes: &[u8]) -> Result<()> {
         match self.writer.write_all(bytes) {
             Ok(()) => Ok(()),
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
@@ -703,7 +756,7 @@ impl Client {
 
 impl Drop for Client {
     fn drop(&mut self) {
-        self.close_socket();
+        self.close();
     }
 }
 
