@@ -1,4 +1,5 @@
-"""Fixtures that run the real `stompbox` binary on an ephemeral loopback port."""
+"""Fixtures shared by every pytest suite of the repository (tests/python, bindings-python/tests,
+bindings-php/tests): the real `stompbox` binary, started on an ephemeral loopback port."""
 
 from __future__ import annotations
 
@@ -8,25 +9,30 @@ import signal
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parent
 LISTENING = re.compile(r"listening on (127\.0\.0\.1):(\d+)")
 
 
-def broker_binary() -> str:
-    """The binary under test: $STOMPBOX_BIN, else the release build, else the debug build."""
-    if os.environ.get("STOMPBOX_BIN"):
-        return os.environ["STOMPBOX_BIN"]
+def find_artifact(name: str) -> Path:
+    """A build output under target/: the release build, else the debug build."""
     for profile in ("release", "debug"):
-        candidate = ROOT / "target" / profile / "stompbox"
+        candidate = ROOT / "target" / profile / name
         if candidate.exists():
-            return str(candidate)
-    pytest.fail("no stompbox binary: run `cargo build --release -p stompbox-server` or set STOMPBOX_BIN")
+            return candidate
+    pytest.fail(f"target/*/{name} is not built: run scripts/test, or cargo build --release first")
+
+
+def broker_binary() -> Path:
+    """The binary under test: $STOMPBOX_BIN, else target/release, else target/debug."""
+    if os.environ.get("STOMPBOX_BIN"):
+        return Path(os.environ["STOMPBOX_BIN"])
+    return find_artifact("stompbox")
 
 
 @dataclass
@@ -38,6 +44,10 @@ class RunningBroker:
     port: int
     log: list[str]
     drain: threading.Thread
+
+    @property
+    def url(self) -> str:
+        return f"tcp://{self.host}:{self.port}"
 
     @property
     def pid(self) -> int:
@@ -63,13 +73,13 @@ class RunningBroker:
 
 def start_broker(config_toml: str = "", *extra_args: str) -> RunningBroker:
     """Starts the binary on 127.0.0.1:0 and waits for its `listening on` log line."""
-    config = tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False)
-    config.write(config_toml)
-    config.close()
+    with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as config:
+        config.write(config_toml)
     process = subprocess.Popen(
         [broker_binary(), "run", "--config", config.name, "--listen", "127.0.0.1:0", *extra_args],
-        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "RUST_LOG": "info"},
     )
@@ -88,17 +98,37 @@ def start_broker(config_toml: str = "", *extra_args: str) -> RunningBroker:
     raise AssertionError(f"broker exited before listening: {''.join(log)}")
 
 
+@pytest.fixture(name="broker_binary")
+def broker_binary_fixture() -> Path:
+    """The path of the binary under test."""
+    return broker_binary()
+
+
+@pytest.fixture(scope="session")
+def php_extension() -> Path:
+    """The PHP extension, built by `cargo build --release -p stompbox-php`."""
+    return find_artifact("libstompbox_php.so")
+
+
 @pytest.fixture
 def broker() -> Iterator[RunningBroker]:
-    """A broker with the default configuration."""
+    """A broker with the default configuration, stopped (and required to exit 0) after the test."""
+    running = start_broker()
+    yield running
+    assert running.stop() == 0, "".join(running.log)
+
+
+@pytest.fixture(scope="session")
+def session_broker() -> Iterator[RunningBroker]:
+    """One broker with the default configuration shared by a whole test session."""
     running = start_broker()
     yield running
     assert running.stop() == 0, "".join(running.log)
 
 
 @pytest.fixture
-def broker_factory() -> Iterator:
-    """Starts brokers with a given TOML configuration; stops them after the test."""
+def broker_factory() -> Iterator[Callable[..., RunningBroker]]:
+    """Starts brokers with a given TOML configuration (and extra arguments); stops them after."""
     started: list[RunningBroker] = []
 
     def factory(config_toml: str = "", *extra_args: str) -> RunningBroker:

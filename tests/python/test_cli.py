@@ -6,11 +6,10 @@ import socket
 import subprocess
 import tempfile
 
-from conftest import broker_binary, start_broker
 
 
-def test_sigterm_closes_connections_cleanly_and_exits_zero():
-    broker = start_broker()
+def test_sigterm_closes_connections_cleanly_and_exits_zero(broker_factory):
+    broker = broker_factory()
     sock = socket.create_connection((broker.host, broker.port), timeout=10)
     sock.sendall(b"CONNECT\naccept-version:1.2\n\n\0")
     data = b""
@@ -26,20 +25,20 @@ def test_sigterm_closes_connections_cleanly_and_exits_zero():
     assert any("shutting down" in line for line in broker.log)
 
 
-def test_non_loopback_listener_needs_allow_anonymous():
+def test_non_loopback_listener_needs_allow_anonymous(broker_binary):
     result = subprocess.run(
-        [broker_binary(), "run", "--listen", "0.0.0.0:0"], capture_output=True, text=True, timeout=30
+        [broker_binary, "run", "--listen", "0.0.0.0:0"], capture_output=True, text=True, timeout=30
     )
     assert result.returncode == 2
     assert "--allow-anonymous" in result.stderr
 
 
-def test_unknown_config_key_is_an_error():
+def test_unknown_config_key_is_an_error(broker_binary):
     with tempfile.NamedTemporaryFile("w", suffix=".toml") as config:
         config.write("[limits]\nmax_conections = 5\n")
         config.flush()
         result = subprocess.run(
-            [broker_binary(), "run", "--config", config.name], capture_output=True, text=True, timeout=30
+            [broker_binary, "run", "--config", config.name], capture_output=True, text=True, timeout=30
         )
     assert result.returncode == 2
     assert "max_conections" in result.stderr
