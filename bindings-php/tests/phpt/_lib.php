@@ -1,13 +1,27 @@
 <?php
-// Shared helpers for the differential scripts: every script prints a normalized transcript
-// (results, exceptions, warnings, frames with generated ids masked) that must be identical
-// under PECL's stomp extension and under stompbox's.
+// Shared helper of the .phpt tests: every test prints a normalized transcript (results,
+// exceptions, warnings, frames with generated ids masked) that must be identical under PECL's
+// stomp extension and under stompbox's, and equal to the test's --EXPECT-- section.
+//
+// The runner (test_differential.py) passes, through run-tests.php's environment:
+// STOMP_URL (the broker), STOMP_CLOSED_URL (a port nobody listens on) and STOMP_PREFIX (unique
+// per run). Addresses, the prefix and this directory are masked in the whole output (fatal
+// errors included), and trailing blanks (var_export's "=> ") are cut, so that --EXPECT--
+// sections survive editors.
 
 error_reporting(E_ALL);
 
 $GLOBALS['URL'] = getenv('STOMP_URL') ?: 'tcp://127.0.0.1:61613';
-$GLOBALS['PREFIX'] = getenv('STOMP_PREFIX') ?: 'run';
 $GLOBALS['CLOSED_URL'] = getenv('STOMP_CLOSED_URL') ?: 'tcp://127.0.0.1:1';
+// Unique per run and per test, so no test sees another's leftover messages.
+$GLOBALS['PREFIX'] = (getenv('STOMP_PREFIX') ?: 'run' . getmypid()) . '.' . basename(get_included_files()[0], '.php');
+
+ob_start(fn (string $buffer) => preg_replace('/[ \t]+$/m', '', strtr($buffer, [
+    $GLOBALS['PREFIX'] => '<prefix>',
+    substr($GLOBALS['CLOSED_URL'], strlen('tcp://')) => '<closed>',
+    substr($GLOBALS['URL'], strlen('tcp://')) => '<broker>',
+    __DIR__ => '<dir>',
+])));
 
 /** A destination unique to this run (the prefix is masked in the transcript). */
 function dest(string $kind, string $name): string
@@ -67,7 +81,7 @@ function details(string $d): string
 
 function out(string $text): void
 {
-    echo str_replace($GLOBALS['PREFIX'], '<prefix>', $text), "\n";
+    echo $text, "\n";
 }
 
 /** Runs $fn, printing its result, warnings and exception. */

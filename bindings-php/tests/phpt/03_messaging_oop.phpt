@@ -1,3 +1,82 @@
+--TEST--
+Stomp: subscribe, send, readFrame (StompFrame, custom classes), hasFrame, timeouts, misuse, unsubscribe
+--SKIPIF--
+<?php
+if (!extension_loaded('stomp')) die('skip stomp extension not loaded');
+if (!getenv('STOMP_URL')) die('skip STOMP_URL (a running broker) not set');
+?>
+--FILE--
+<?php
+require __DIR__ . '/_lib.php';
+
+class MyFrame extends StompFrame
+{
+    public $extra;
+
+    public function __construct($command = '', $headers = [], $body = '')
+    {
+        parent::__construct($command, $headers, $body);
+        $this->extra = 'built:' . $command;
+    }
+}
+
+class Plain
+{
+    public $command;
+    public $headers;
+    public $body;
+
+    public function __construct($c, $h, $b)
+    {
+        $this->command = $c;
+        $this->headers = $h;
+        $this->body = $b;
+    }
+}
+
+$topic = dest('topic', 'msg');
+$sub = connect();
+$pub = connect();
+t('subscribe', fn () => $sub->subscribe($topic));
+t('subscribe receipt', fn () => $sub->subscribe(dest('topic', 'other'), ['receipt' => 'r-sub']));
+t('send plain', fn () => $pub->send($topic, 'hello'));
+t('send headers', fn () => $pub->send($topic, 'with headers', ['x-int' => 5, 'x-true' => true, 'x-false' => false,
+    'x-null' => null, 'content-length' => 99, 'x-colon' => 'a:b']));
+t('send binary', fn () => $pub->send($topic, "A test Message\0Foo"));
+t('send empty body', fn () => $pub->send($topic, ''));
+t('send frame object', fn () => $pub->send($topic, new StompFrame('SEND', ['x-frame' => 'yes'], 'framed')));
+t('send frame object destination header', fn () => $pub->send('/topic/ignored', new StompFrame('SEND', ['destination' => 'nope'], 'framed2')));
+t('send user destination wins', fn () => $pub->send('/topic/' . $GLOBALS['PREFIX'] . '.nowhere', 'routed', ['destination' => $topic]));
+t('send receipt', fn () => $pub->send($topic, 'receipted', ['receipt' => 'r-1']));
+t('hasFrame', fn () => $sub->hasFrame());
+t('readFrame', fn () => $sub->readFrame());
+t('readFrame custom subclass', fn () => $sub->readFrame('MyFrame'));
+t('readFrame custom plain class', fn () => $sub->readFrame('Plain'));
+drain($sub, 'rest');
+t('hasFrame when empty', fn () => $sub->hasFrame());
+t('readFrame timeout', function () use ($sub) {
+    $sub->setReadTimeout(0, 300000);
+    return [$sub->getReadTimeout(), $sub->readFrame()];
+});
+t('setReadTimeout returns', fn () => $sub->setReadTimeout(1));
+
+// misuse
+t('send empty destination', fn () => $pub->send('', 'x'));
+t('send bad msg', fn () => $pub->send($topic, 42));
+t('send bad msg array', fn () => $pub->send($topic, ['x']));
+t('send numeric header keys', fn () => $pub->send($topic, 'numeric', ['a', 'x-after' => 'b']));
+t('send headers not array', fn () => $pub->send($topic, 'x', 'nope'));
+t('subscribe empty', fn () => $pub->subscribe(''));
+t('unsubscribe empty', fn () => $pub->unsubscribe(''));
+t('ack bad msg', fn () => $pub->ack(3.5));
+drain($sub, 'after misuse');
+
+// unsubscribe
+t('unsubscribe', fn () => $sub->unsubscribe($topic, ['receipt' => 'r-unsub']));
+t('send after unsubscribe', fn () => $pub->send($topic, 'unseen'));
+t('nothing after unsubscribe', fn () => $sub->readFrame());
+?>
+--EXPECT--
 == subscribe
   return true
 == subscribe receipt
@@ -24,7 +103,7 @@
   return array (
   'class' => 'StompFrame',
   'command' => 'MESSAGE',
-  'headers' => 
+  'headers' =>
   array (
     'content-length' => '5',
     'destination' => '/topic/<prefix>.msg',
@@ -37,7 +116,7 @@
   return array (
   'class' => 'MyFrame',
   'command' => 'MESSAGE',
-  'headers' => 
+  'headers' =>
   array (
     'content-length' => '12',
     'destination' => '/topic/<prefix>.msg',
@@ -56,7 +135,7 @@
   return array (
   'class' => 'Plain',
   'command' => 'MESSAGE',
-  'headers' => 
+  'headers' =>
   array (
     'content-length' => '18',
     'destination' => '/topic/<prefix>.msg',
@@ -69,7 +148,7 @@
   return array (
   'class' => 'StompFrame',
   'command' => 'MESSAGE',
-  'headers' => 
+  'headers' =>
   array (
     'content-length' => '0',
     'destination' => '/topic/<prefix>.msg',
@@ -82,7 +161,7 @@
   return array (
   'class' => 'StompFrame',
   'command' => 'MESSAGE',
-  'headers' => 
+  'headers' =>
   array (
     'content-length' => '6',
     'destination' => '/topic/<prefix>.msg',
@@ -96,7 +175,7 @@
   return array (
   'class' => 'StompFrame',
   'command' => 'MESSAGE',
-  'headers' => 
+  'headers' =>
   array (
     'content-length' => '6',
     'destination' => '/topic/<prefix>.msg',
@@ -109,7 +188,7 @@
   return array (
   'class' => 'StompFrame',
   'command' => 'MESSAGE',
-  'headers' => 
+  'headers' =>
   array (
     'content-length' => '9',
     'destination' => '/topic/<prefix>.msg',
@@ -124,7 +203,7 @@
   return false
 == readFrame timeout
   return array (
-  0 => 
+  0 =>
   array (
     'sec' => 0,
     'usec' => 300000,
@@ -160,7 +239,7 @@
   return array (
   'class' => 'StompFrame',
   'command' => 'MESSAGE',
-  'headers' => 
+  'headers' =>
   array (
     'content-length' => '7',
     'destination' => '/topic/<prefix>.msg',
@@ -177,63 +256,3 @@
   return true
 == nothing after unsubscribe
   return false
-== proc subscribe
-  return true
-== proc send
-  return true
-== proc send empty
-  return true
-== proc send frame
-  return true
-== proc has
-  return true
-== proc read array
-  return array (
-  'command' => 'MESSAGE',
-  'body' => 'proc body',
-  'headers' => 
-  array (
-    'content-length' => '9',
-    'destination' => '/topic/<prefix>.proc',
-    'message-id' => '<message-id>',
-    'subscription' => '/topic/<prefix>.proc',
-    'x' => 'y',
-  ),
-)
-== proc read array empty body
-  return array (
-  'command' => 'MESSAGE',
-  'body' => '',
-  'headers' => 
-  array (
-    'content-length' => '0',
-    'destination' => '/topic/<prefix>.proc',
-    'message-id' => '<message-id>',
-    'subscription' => '/topic/<prefix>.proc',
-  ),
-)
-== proc read class
-  return array (
-  'class' => 'MyFrame',
-  'command' => 'MESSAGE',
-  'headers' => 
-  array (
-    'content-length' => '2',
-    'destination' => '/topic/<prefix>.proc',
-    'message-id' => '<message-id>',
-    'subscription' => '/topic/<prefix>.proc',
-  ),
-  'body' => 'pf',
-  'extra' => 'built:MESSAGE',
-)
-== proc read timeout
-  return false
-== proc bad msg
-  warning E2: stomp_send(): Expects parameter 3 to be a string or a StompFrame object.
-  return false
-== proc unsubscribe
-  return true
-== proc close
-  return true
-
-[exit 0]

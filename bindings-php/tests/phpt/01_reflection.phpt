@@ -1,44 +1,52 @@
-== extension_loaded
-  return array (
-  0 => true,
-  1 => true,
-)
-== stomp_version
-  return 1
-== ini stomp.default_broker
-  return 'tcp://localhost:61613'
-== ini stomp.default_username
-  return ''
-== ini stomp.default_password
-  return ''
-== ini stomp.default_read_timeout_sec
-  return '2'
-== ini stomp.default_read_timeout_usec
-  return '0'
-== ini stomp.default_connection_timeout_sec
-  return '2'
-== ini stomp.default_connection_timeout_usec
-  return '0'
-== ini_set
-  return array (
-  0 => '2',
-  1 => '5',
-)
+--TEST--
+stomp: functions, Stomp methods and classes by reflection (names, arity)
+--SKIPIF--
+<?php if (!extension_loaded('stomp')) die('skip stomp extension not loaded'); ?>
+--FILE--
+<?php
+require __DIR__ . '/_lib.php';
+
+t('functions', function () {
+    $names = [];
+    foreach (['stomp_version', 'stomp_connect', 'stomp_connect_error', 'stomp_get_session_id', 'stomp_close',
+        'stomp_send', 'stomp_subscribe', 'stomp_has_frame', 'stomp_read_frame', 'stomp_unsubscribe', 'stomp_begin',
+        'stomp_commit', 'stomp_abort', 'stomp_ack', 'stomp_nack', 'stomp_error', 'stomp_set_read_timeout',
+        'stomp_get_read_timeout'] as $f) {
+        $r = new ReflectionFunction($f);
+        $names[$f] = [$r->getNumberOfParameters(), $r->getNumberOfRequiredParameters(),
+            array_map(fn ($p) => $p->getName(), $r->getParameters())];
+    }
+    return $names;
+});
+t('Stomp methods', function () {
+    $out = [];
+    foreach ((new ReflectionClass('Stomp'))->getMethods() as $m) {
+        $out[$m->getName()] = [$m->getNumberOfParameters(), $m->getNumberOfRequiredParameters(),
+            array_map(fn ($p) => $p->getName(), $m->getParameters())];
+    }
+    ksort($out); // ours lists __construct last (README: differences)
+    return $out;
+});
+t('classes', fn () => [class_exists('Stomp'), class_exists('StompFrame'), class_exists('StompException'),
+    is_subclass_of('StompException', 'Exception'), get_class_methods('StompException'),
+    get_class_vars('StompFrame')]);
+?>
+--EXPECT--
 == functions
   return array (
-  'stomp_version' => 
+  'stomp_version' =>
   array (
     0 => 0,
     1 => 0,
-    2 => 
+    2 =>
     array (
     ),
   ),
-  'stomp_connect' => 
+  'stomp_connect' =>
   array (
     0 => 4,
     1 => 0,
-    2 => 
+    2 =>
     array (
       0 => 'broker',
       1 => 'username',
@@ -46,37 +54,37 @@
       3 => 'headers',
     ),
   ),
-  'stomp_connect_error' => 
+  'stomp_connect_error' =>
   array (
     0 => 0,
     1 => 0,
-    2 => 
+    2 =>
     array (
     ),
   ),
-  'stomp_get_session_id' => 
+  'stomp_get_session_id' =>
   array (
     0 => 1,
     1 => 1,
-    2 => 
+    2 =>
     array (
       0 => 'link',
     ),
   ),
-  'stomp_close' => 
+  'stomp_close' =>
   array (
     0 => 1,
     1 => 1,
-    2 => 
+    2 =>
     array (
       0 => 'link',
     ),
   ),
-  'stomp_send' => 
+  'stomp_send' =>
   array (
     0 => 4,
     1 => 3,
-    2 => 
+    2 =>
     array (
       0 => 'link',
       1 => 'destination',
@@ -84,127 +92,127 @@
       3 => 'headers',
     ),
   ),
-  'stomp_subscribe' => 
+  'stomp_subscribe' =>
   array (
     0 => 3,
     1 => 2,
-    2 => 
+    2 =>
     array (
       0 => 'link',
       1 => 'destination',
       2 => 'headers',
     ),
   ),
-  'stomp_has_frame' => 
+  'stomp_has_frame' =>
   array (
     0 => 1,
     1 => 1,
-    2 => 
+    2 =>
     array (
       0 => 'link',
     ),
   ),
-  'stomp_read_frame' => 
+  'stomp_read_frame' =>
   array (
     0 => 2,
     1 => 1,
-    2 => 
+    2 =>
     array (
       0 => 'link',
       1 => 'class_name',
     ),
   ),
-  'stomp_unsubscribe' => 
+  'stomp_unsubscribe' =>
   array (
     0 => 3,
     1 => 2,
-    2 => 
+    2 =>
     array (
       0 => 'link',
       1 => 'destination',
       2 => 'headers',
     ),
   ),
-  'stomp_begin' => 
+  'stomp_begin' =>
   array (
     0 => 3,
     1 => 2,
-    2 => 
+    2 =>
     array (
       0 => 'link',
       1 => 'transaction_id',
       2 => 'headers',
     ),
   ),
-  'stomp_commit' => 
+  'stomp_commit' =>
   array (
     0 => 3,
     1 => 2,
-    2 => 
+    2 =>
     array (
       0 => 'link',
       1 => 'transaction_id',
       2 => 'headers',
     ),
   ),
-  'stomp_abort' => 
+  'stomp_abort' =>
   array (
     0 => 3,
     1 => 2,
-    2 => 
+    2 =>
     array (
       0 => 'link',
       1 => 'transaction_id',
       2 => 'headers',
     ),
   ),
-  'stomp_ack' => 
+  'stomp_ack' =>
   array (
     0 => 3,
     1 => 2,
-    2 => 
+    2 =>
     array (
       0 => 'link',
       1 => 'msg',
       2 => 'headers',
     ),
   ),
-  'stomp_nack' => 
+  'stomp_nack' =>
   array (
     0 => 3,
     1 => 2,
-    2 => 
+    2 =>
     array (
       0 => 'link',
       1 => 'msg',
       2 => 'headers',
     ),
   ),
-  'stomp_error' => 
+  'stomp_error' =>
   array (
     0 => 1,
     1 => 1,
-    2 => 
+    2 =>
     array (
       0 => 'link',
     ),
   ),
-  'stomp_set_read_timeout' => 
+  'stomp_set_read_timeout' =>
   array (
     0 => 3,
     1 => 2,
-    2 => 
+    2 =>
     array (
       0 => 'link',
       1 => 'seconds',
       2 => 'microseconds',
     ),
   ),
-  'stomp_get_read_timeout' => 
+  'stomp_get_read_timeout' =>
   array (
     0 => 1,
     1 => 1,
-    2 => 
+    2 =>
     array (
       0 => 'link',
     ),
@@ -212,11 +220,11 @@
 )
 == Stomp methods
   return array (
-  '__construct' => 
+  '__construct' =>
   array (
     0 => 4,
     1 => 0,
-    2 => 
+    2 =>
     array (
       0 => 'broker',
       1 => 'username',
@@ -224,141 +232,141 @@
       3 => 'headers',
     ),
   ),
-  '__destruct' => 
+  '__destruct' =>
   array (
     0 => 0,
     1 => 0,
-    2 => 
+    2 =>
     array (
     ),
   ),
-  'abort' => 
+  'abort' =>
   array (
     0 => 2,
     1 => 1,
-    2 => 
+    2 =>
     array (
       0 => 'transaction_id',
       1 => 'headers',
     ),
   ),
-  'ack' => 
+  'ack' =>
   array (
     0 => 2,
     1 => 1,
-    2 => 
+    2 =>
     array (
       0 => 'msg',
       1 => 'headers',
     ),
   ),
-  'begin' => 
+  'begin' =>
   array (
     0 => 2,
     1 => 1,
-    2 => 
+    2 =>
     array (
       0 => 'transaction_id',
       1 => 'headers',
     ),
   ),
-  'commit' => 
+  'commit' =>
   array (
     0 => 2,
     1 => 1,
-    2 => 
+    2 =>
     array (
       0 => 'transaction_id',
       1 => 'headers',
     ),
   ),
-  'error' => 
+  'error' =>
   array (
     0 => 0,
     1 => 0,
-    2 => 
+    2 =>
     array (
     ),
   ),
-  'getReadTimeout' => 
+  'getReadTimeout' =>
   array (
     0 => 0,
     1 => 0,
-    2 => 
+    2 =>
     array (
     ),
   ),
-  'getSessionId' => 
+  'getSessionId' =>
   array (
     0 => 0,
     1 => 0,
-    2 => 
+    2 =>
     array (
     ),
   ),
-  'hasFrame' => 
+  'hasFrame' =>
   array (
     0 => 0,
     1 => 0,
-    2 => 
+    2 =>
     array (
     ),
   ),
-  'nack' => 
+  'nack' =>
   array (
     0 => 2,
     1 => 1,
-    2 => 
+    2 =>
     array (
       0 => 'msg',
       1 => 'headers',
     ),
   ),
-  'readFrame' => 
+  'readFrame' =>
   array (
     0 => 1,
     1 => 0,
-    2 => 
+    2 =>
     array (
       0 => 'class_name',
     ),
   ),
-  'send' => 
+  'send' =>
   array (
     0 => 3,
     1 => 2,
-    2 => 
+    2 =>
     array (
       0 => 'destination',
       1 => 'msg',
       2 => 'headers',
     ),
   ),
-  'setReadTimeout' => 
+  'setReadTimeout' =>
   array (
     0 => 2,
     1 => 1,
-    2 => 
+    2 =>
     array (
       0 => 'seconds',
       1 => 'microseconds',
     ),
   ),
-  'subscribe' => 
+  'subscribe' =>
   array (
     0 => 2,
     1 => 1,
-    2 => 
+    2 =>
     array (
       0 => 'destination',
       1 => 'headers',
     ),
   ),
-  'unsubscribe' => 
+  'unsubscribe' =>
   array (
     0 => 2,
     1 => 1,
-    2 => 
+    2 =>
     array (
       0 => 'destination',
       1 => 'headers',
@@ -371,7 +379,7 @@
   1 => true,
   2 => true,
   3 => true,
-  4 => 
+  4 =>
   array (
     0 => 'getDetails',
     1 => '__construct',
@@ -385,75 +393,10 @@
     9 => 'getTraceAsString',
     10 => '__toString',
   ),
-  5 => 
+  5 =>
   array (
     'command' => NULL,
     'headers' => NULL,
     'body' => NULL,
   ),
 )
-== frame empty
-  return array (
-  'class' => 'StompFrame',
-  'command' => NULL,
-  'headers' => NULL,
-  'body' => NULL,
-)
-== frame full
-  return array (
-  'class' => 'StompFrame',
-  'command' => 'SEND',
-  'headers' => 
-  array (
-    'a' => 'b',
-  ),
-  'body' => 'body',
-)
-== frame empty body
-  return array (
-  'class' => 'StompFrame',
-  'command' => 'SEND',
-  'headers' => 
-  array (
-    'a' => 'b',
-  ),
-  'body' => NULL,
-)
-== frame empty command
-  return array (
-  'class' => 'StompFrame',
-  'command' => NULL,
-  'headers' => NULL,
-  'body' => 'x',
-)
-== frame var_dump
-  return 'object(StompFrame)#2 (3) {
-  ["command"]=>
-  string(4) "SEND"
-  ["headers"]=>
-  array(1) {
-    ["a"]=>
-    int(1)
-  }
-  ["body"]=>
-  string(1) "x"
-}
-'
-== frame props writable
-  return array (
-  'class' => 'StompFrame',
-  'command' => 'SEND',
-  'headers' => 
-  array (
-    'x' => 'y',
-  ),
-  'body' => 'b',
-)
-== exception details default
-  return ''
-== exception thrown by user
-  throw StompException: 'user' code=3 details=''
-== stomp_connect_error before
-  return NULL
-
-[exit 0]
