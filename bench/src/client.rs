@@ -1,0 +1,224 @@
+//! A minimal STOMP client for load generation, on the project's [`StompCodec`].
+//!
+//! Broker-agnostic conventions (stompbox, ActiveMQ and RabbitMQ all accept them): CONNECT offers
+//! `accept-version:1.2,1.1` (1.2 preferred, 1.1 as the fallback), `host` is the vhost (RabbitMQ
+//! needs `/`), `heart-beat:0,0`; SUBSCRIBE carries `prefetch-count` and `activemq.prefetchSize`
+//! and a `receipt` that is awaited, because a subscription is only certain once acknowledged.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use stompbox_core::codec::StompCodec;
+use stompbox_core::frame::{header, Command, Frame, FrameLimits, Parsed};
+use stompbox_core::Version;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_util::codec::{Decoder, Encoder};
+
+use crate::cli::AckMode;
+use crate::{BenchError, Result};
+
+/// How long a handshake, or a SUBSCRIBE's receipt, may take.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Spare room kept in a read buffer before each read, so readers take large gulps.
+pub const READ_CHUNK: usize = 256 * 1024;
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The broker's address.
+    pub addr: SocketAddr,
+    /// CONNECT `login`.
+    pub user: Option<String>,
+    /// CONNECT `passcode`.
+    pub pass: Option<String>,
+    /// CONNECT `host`.
+    pub vhost: String,
+}
+
+impl Target {
+    /// Parses `tcp://host:port` (a bare `host:port` is accepted too).
+    pub fn parse(url: &str, user: Option<String>, pass: Option<String>, vhost: String) -> Result<Target> {
+        let rest = url.strip_prefix("tcp://").unwrap_or(url);
+        let rest = rest.trim_end_matches('/');
+        let addr = std::net::ToSocketAddrs::to_socket_addrs(rest)
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .ok_or_else(|| BenchError::Url(url.to_owned()))?;
+        Ok(Target { addr, user, pass, vhost })
+    }
+}
+
+/// A connected STOMP session: the socket, the codec at the negotiated version, and bytes read
+/// but not yet decoded.
+#[derive(Debug)]
+pub struct Conn {
+    /// The socket.
+    pub stream: TcpStream,
+    /// The codec, set to [`Conn::version`].
+    pub codec: StompCodec,
+    /// Bytes read and not yet decoded.
+    pub read_buf: BytesMut,
+    /// The version the broker chose.
+    pub version: Version,
+    /// The CONNECTED `server` header (empty if none).
+    pub server: String,
+}
+
+/// Limits for what the bench decodes: generous, the broker is trusted.
+pub fn limits() -> FrameLimits {
+    FrameLimits {
+        max_frame_bytes: 64 << 20,
+        max_headers: 256,
+        max_header_line_bytes: 64 << 10,
+        max_body_bytes: 64 << 20,
+    }
+}
+
+impl Conn {
+    /// Opens a TCP connection and completes CONNECT -> CONNECTED.
+    pub async fn connect(target: &Target) -> Result<Conn> {
+        let stream = TcpStream::connect(target.addr).await?;
+        stream.set_nodelay(true)?;
+        let mut conn = Conn {
+            stream,
+            codec: StompCodec::new(limits()),
+            read_buf: BytesMut::new(),
+            version: Version::V1_0,
+            server: String::new(),
+        };
+        let mut connect = Frame::new(Command::Connect)
+            .with_header(header::ACCEPT_VERSION, "1.2,1.1")
+            .with_header(header::HOST, target.vhost.as_str())
+            .with_header(header::HEART_BEAT, "0,0");
+        if let Some(user) = &target.user {
+            connect = connect.with_header(header::LOGIN, user.as_str());
+        }
+        if let Some(pass) = &target.pass {
+            connect = connect.with_header(header::PASSCODE, pass.as_str());
+        }
+        conn.send(&connect).await?;
+        let reply = tokio::time::timeout(HANDSHAKE_TIMEOUT, conn.next_frame())
+            .await
+            .map_err(|_| BenchError::Timeout("CONNECTED"))??;
+        match reply.command {
+            Command::Connected => {
+                let version = reply.header(header::VERSION).and_then(Version::parse).unwrap_or(Version::V1_0);
+                conn.version = version;
+                conn.server = reply.header(header::SERVER).unwrap_or("").to_owned();
+                conn.codec.set_version(version);
+                Ok(conn)
+            }
+            _ => Err(BenchError::Broker(describe_error(&reply))),
+        }
+    }
+
+    /// Encodes and writes one frame.
+    pub async fn send(&mut self, frame: &Frame) -> Result<()> {
+        let mut buf = BytesMut::new();
+        self.codec.encode(frame, &mut buf)?;
+        self.stream.write_all(&buf).await?;
+        Ok(())
+    }
+
+    /// Reads until a whole frame is decoded (heart-beats are skipped).
+    pub async fn next_frame(&mut self) -> Result<Frame> {
+        loop {
+            while let Some(parsed) = self.codec.decode(&mut self.read_buf)? {
+                if let Parsed::Frame(frame) = parsed {
+                    return Ok(frame);
+                }
+            }
+            self.read_buf.reserve(READ_CHUNK);
+            if self.stream.read_buf(&mut self.read_buf).await? == 0 {
+                return Err(BenchError::Broker("connection closed".into()));
+            }
+        }
+    }
+
+    /// Subscribes and waits for the RECEIPT, so no message sent afterwards is missed.
+    pub async fn subscribe(&mut self, destination: &str, id: &str, ack: AckMode, prefetch: u32) -> Result<()> {
+        let receipt = format!("sub-{id}");
+        let prefetch = prefetch.to_string();
+        let frame = Frame::new(Command::Subscribe)
+            .with_header(header::ID, id)
+            .with_header(header::DESTINATION, destination)
+            .with_header(header::ACK, ack.as_str())
+            .with_header("prefetch-count", prefetch.as_str())
+            .with_header("activemq.prefetchSize", prefetch.as_str())
+            .with_header(header::RECEIPT, receipt.as_str());
+        self.send(&frame).await?;
+        let wait = async {
+            loop {
+                let reply = self.next_frame().await?;
+                match reply.command {
+                    Command::Receipt if reply.header(header::RECEIPT_ID) == Some(receipt.as_str()) => return Ok(()),
+                    Command::Error => return Err(BenchError::Broker(describe_error(&reply))),
+                    _ => {}
+                }
+            }
+        };
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, wait).await.map_err(|_| BenchError::Timeout("SUBSCRIBE receipt"))?
+    }
+
+    /// Sends DISCONNECT and closes the write side; errors are ignored (the run is over).
+    pub async fn disconnect(mut self) {
+        let _ = self.send(&Frame::new(Command::Disconnect)).await;
+        let _ = self.stream.shutdown().await;
+    }
+}
+
+/// The ACK frame for a MESSAGE received on a client-individual subscription: STOMP 1.2 names
+/// the MESSAGE's `ack` header as `id`; 1.1 and 1.0 name `message-id` and `subscription`.
+pub fn ack_for(message: &Frame, version: Version) -> Option<Frame> {
+    let frame = Frame::new(Command::Ack);
+    match version {
+        Version::V1_2 => message.header(header::ACK).map(|id| frame.with_header(header::ID, id)),
+        Version::V1_1 | Version::V1_0 => {
+            let id = message.header(header::MESSAGE_ID)?;
+            let frame = frame.with_header(header::MESSAGE_ID, id);
+            Some(match message.header(header::SUBSCRIPTION) {
+                Some(sub) => frame.with_header(header::SUBSCRIPTION, sub),
+                None => frame,
+            })
+        }
+    }
+}
+
+/// A one-line description of an ERROR (or unexpected) frame: its `message` header and body.
+pub fn describe_error(frame: &Frame) -> String {
+    let message = frame.header(header::MESSAGE).unwrap_or("");
+    let body = String::from_utf8_lossy(&frame.body);
+    let body = body.trim();
+    match (frame.command, body.is_empty()) {
+        (Command::Error, true) => format!("ERROR {message}"),
+        (Command::Error, false) => format!("ERROR {message}: {}", body.lines().next().unwrap_or("")),
+        (command, _) => format!("unexpected {}", command.as_str()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_host_and_port() {
+        let target = Target::parse("tcp://127.0.0.1:61613", None, None, "/".into()).unwrap();
+        assert_eq!(target.addr, "127.0.0.1:61613".parse().unwrap());
+        assert!(Target::parse("tcp://nowhere", None, None, "/".into()).is_err());
+    }
+
+    #[test]
+    fn acks_follow_the_version() {
+        let message = Frame::new(Command::Message)
+            .with_header(header::MESSAGE_ID, "m-1")
+            .with_header(header::SUBSCRIPTION, "s")
+            .with_header(header::ACK, "a-1");
+        let ack = ack_for(&message, Version::V1_2).unwrap();
+        assert_eq!(ack.headers, vec![("id".to_owned(), "a-1".to_owned())]);
+        let ack = ack_for(&message, Version::V1_1).unwrap();
+        assert_eq!(ack.header(header::MESSAGE_ID), Some("m-1"));
+        assert_eq!(ack.header(header::SUBSCRIPTION), Some("s"));
+    }
+}

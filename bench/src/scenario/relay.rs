@@ -1,0 +1,206 @@
+//! `relay-ceiling`: what loopback TCP allows on this machine with the same load generator and
+//! no broker. One producer writes fixed-size records in batches to an in-process relay, which
+//! forwards every whole record it reads to each reader, one write per reader per read. The
+//! readers track sequence numbers and latency exactly as STOMP consumers do.
+//!
+//! Record layout (little-endian): producer index (8 bytes), sequence number (8), send time in
+//! [`now_ns`] (8), then filler up to `--size`.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Buf, BufMut, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::flow::{quotas, wait_for_deliveries, wait_progress, Shared};
+use super::{per_second, Ctx};
+use crate::cli::Load;
+use crate::client::READ_CHUNK;
+use crate::progress::Progress;
+use crate::report::Report;
+use crate::stats::{histogram, now_ns, Latency, Tracker};
+use crate::{BenchError, Result};
+
+/// The smallest record: the three numbers.
+const HEADER_BYTES: usize = 24;
+
+/// Runs the relay ceiling with `subscribers` readers.
+pub(crate) async fn run(ctx: &Ctx, subscribers: usize, load: Load) -> Result<Report> {
+    let size = ctx.cli.size.max(HEADER_BYTES);
+    if subscribers == 0 {
+        return Err(BenchError::Options("at least one subscriber is needed".into()));
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let shared = Arc::new(Shared::new(true, 1, subscribers));
+    let done = CancellationToken::new();
+
+    let mut readers = JoinSet::new();
+    let mut outputs = Vec::with_capacity(subscribers);
+    for index in 0..subscribers {
+        let stream = TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let (accepted, _) = listener.accept().await?;
+        accepted.set_nodelay(true)?;
+        outputs.push(accepted);
+        readers.spawn(read_records(stream, size, shared.clone(), index, done.clone()));
+    }
+    let mut producer = TcpStream::connect(addr).await?;
+    producer.set_nodelay(true)?;
+    let (input, _) = listener.accept().await?;
+    let relay = tokio::spawn(relay(input, outputs, size));
+
+    let start = Instant::now();
+    let start_ns = now_ns();
+    ctx.start_clock();
+    let progress = {
+        let shared = shared.clone();
+        Progress::start(ctx.progress_enabled(), "relay-ceiling", move || {
+            format!("sent {}  delivered {}", shared.sent.load(Ordering::Relaxed), shared.total_delivered())
+        })
+    };
+    let quota = quotas(ctx.cli.count, 1)[0];
+    let batch = load.batch.max(1) as u64;
+    let mut buf = BytesMut::with_capacity(batch as usize * size);
+    let mut seq = 0u64;
+    while !ctx.stop.is_cancelled() && quota.is_none_or(|q| seq < q) {
+        let mut n = quota.map_or(batch, |q| batch.min(q - seq));
+        let notified = shared.progress.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if load.window > 0 {
+            let in_flight = shared.sent.load(Ordering::Relaxed).saturating_sub(shared.settled());
+            if in_flight >= load.window {
+                wait_progress(ctx, notified).await;
+                continue;
+            }
+            n = n.min(load.window - in_flight);
+        }
+        for _ in 0..n {
+            buf.put_u64_le(0);
+            buf.put_u64_le(seq);
+            buf.put_u64_le(now_ns());
+            buf.put_bytes(b'x', size - HEADER_BYTES);
+            seq += 1;
+        }
+        if let Err(e) = producer.write_all(&buf).await {
+            shared.error(format!("relay producer: {e}"));
+            break;
+        }
+        buf.clear();
+        shared.sent.fetch_add(n, Ordering::Relaxed);
+    }
+    let send_seconds = start.elapsed().as_secs_f64();
+    let sent = shared.sent.load(Ordering::SeqCst);
+    let expected = sent * subscribers as u64;
+    wait_for_deliveries(ctx, &shared, expected).await;
+    done.cancel();
+    drop(producer);
+    relay.abort();
+
+    let mut latency = histogram();
+    let mut lost = 0;
+    let mut duplicated = 0;
+    while let Some(joined) = readers.join_next().await {
+        if let Ok((tracker, h)) = joined {
+            let _ = latency.add(&h);
+            lost += sent.saturating_sub(tracker.unique);
+            duplicated += tracker.duplicated;
+        }
+    }
+    progress.finish();
+    let delivered = shared.total_delivered();
+    let seconds = shared.last_delivery_ns.load(Ordering::SeqCst).saturating_sub(start_ns) as f64 / 1e9;
+    let errors = std::mem::take(&mut *shared.errors.lock().expect("errors lock"));
+    Ok(Report {
+        scenario: "relay-ceiling".into(),
+        producers: 1,
+        consumers: subscribers,
+        sent,
+        delivered,
+        expected,
+        send_seconds: (send_seconds * 1000.0).round() / 1000.0,
+        seconds: (seconds * 1000.0).round() / 1000.0,
+        sent_per_s: per_second(sent, send_seconds),
+        msgs_per_s: per_second(delivered, seconds),
+        lost,
+        duplicated,
+        latency_us: Latency::from_histogram(&latency),
+        errors: errors.errors,
+        error_messages: errors.error_messages,
+        window: Some(load.window),
+        note: Some("plain TCP relay of fixed-size records, no STOMP: the ceiling for fan-out on this machine".into()),
+        ..Report::default()
+    })
+}
+
+/// Forwards every whole record read from `input` to each output, in one write per output.
+async fn relay(mut input: TcpStream, mut outputs: Vec<TcpStream>, size: usize) {
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    loop {
+        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+            buf.reserve(READ_CHUNK);
+        }
+        match input.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let whole = buf.len() - buf.len() % size;
+        if whole == 0 {
+            continue;
+        }
+        let chunk = buf.split_to(whole).freeze();
+        for output in &mut outputs {
+            if output.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// One reader: parses records until `done`, tracking sequence numbers and latency.
+async fn read_records(
+    mut stream: TcpStream,
+    size: usize,
+    shared: Arc<Shared>,
+    index: usize,
+    done: CancellationToken,
+) -> (Tracker, hdrhistogram::Histogram<u64>) {
+    let mut tracker = Tracker::default();
+    let mut latency = histogram();
+    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    loop {
+        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+            buf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            biased;
+            () = done.cancelled() => break,
+            read = stream.read_buf(&mut buf) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            },
+        }
+        let now = now_ns();
+        let mut got = 0;
+        while buf.len() >= size {
+            let mut record = buf.split_to(size);
+            let producer = record.get_u64_le();
+            let seq = record.get_u64_le();
+            let sent = record.get_u64_le();
+            tracker.mark(producer as usize, seq);
+            let _ = latency.record(now.saturating_sub(sent).max(1));
+            got += 1;
+        }
+        if got > 0 {
+            shared.delivered[index].fetch_add(got, Ordering::Relaxed);
+            shared.last_delivery_ns.fetch_max(now, Ordering::Relaxed);
+            shared.progress.notify_waiters();
+        }
+    }
+    (tracker, latency)
+}
