@@ -14,7 +14,7 @@ use stompbox_core::broker::error_frame;
 use stompbox_core::frame::encode;
 use stompbox_core::Version;
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -35,16 +35,26 @@ impl Bound {
     }
 }
 
+/// The listen backlog: room for a burst of connection attempts while the accept loop catches up
+/// (tokio's default of 1,024 overflows under thousands of simultaneous connects).
+const BACKLOG: u32 = 4096;
+
 /// Binds every configured listen address.
 pub async fn bind(addresses: &[SocketAddr]) -> io::Result<Bound> {
-    let mut tcp = Vec::with_capacity(addresses.len());
-    for address in addresses {
-        let listener = TcpListener::bind(address)
-            .await
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {address}: {e}")))?;
-        tcp.push(listener);
-    }
+    let tcp = addresses
+        .iter()
+        .map(|address| {
+            bind_one(*address).map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {address}: {e}")))
+        })
+        .collect::<io::Result<_>>()?;
     Ok(Bound { tcp })
+}
+
+fn bind_one(address: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if address.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(BACKLOG)
 }
 
 /// Accepts on one listener until `cancel`, spawning connection tasks on `tracker`.

@@ -94,6 +94,8 @@ struct State {
 #[derive(Debug)]
 pub struct OutboxReceiver {
     shared: Arc<Shared>,
+    /// Deliveries taken out under the lock, encoded after it is released (kept for reuse).
+    batch: Vec<Delivery>,
 }
 
 /// What one [`OutboxReceiver::drain`] did.
@@ -108,7 +110,7 @@ pub struct Drained {
 /// A new outbox with its byte limit and slow-consumer policy.
 pub(crate) fn outbox(max_bytes: usize, policy: SlowConsumerPolicy, stats: Arc<Stats>) -> (Outbox, OutboxReceiver) {
     let shared = Arc::new(Shared { state: Mutex::default(), ready: Notify::new(), max_bytes, policy, stats });
-    (Outbox { shared: shared.clone() }, OutboxReceiver { shared })
+    (Outbox { shared: shared.clone() }, OutboxReceiver { shared, batch: Vec::new() })
 }
 
 impl Outbox {
@@ -161,8 +163,8 @@ impl OutboxReceiver {
     /// Encodes queued deliveries into `dst` as MESSAGE frames, up to about `max_bytes` of
     /// output, and settles `auto` queue deliveries as written. Deliveries to a subscription that
     /// has ended since are dropped. Returns what it did.
-    pub fn drain(&self, dst: &mut BytesMut, max_bytes: usize) -> Drained {
-        let mut batch = Vec::new();
+    pub fn drain(&mut self, dst: &mut BytesMut, max_bytes: usize) -> Drained {
+        let mut batch = std::mem::take(&mut self.batch);
         let closed;
         {
             let mut state = self.shared.state.lock().expect("outbox lock");
@@ -183,7 +185,7 @@ impl OutboxReceiver {
             }
         }
         let mut frames = 0;
-        for delivery in &batch {
+        for delivery in batch.drain(..) {
             let subscriber = &delivery.subscriber;
             if !subscriber.is_active() {
                 // Unsubscribed after this was queued: the client has been told the subscription
@@ -203,6 +205,7 @@ impl OutboxReceiver {
                 queue.settle(subscriber, delivery.message.id());
             }
         }
+        self.batch = batch;
         Stats::add(&self.shared.stats.messages_out, frames as u64);
         Drained { frames, closed }
     }

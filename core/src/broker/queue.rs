@@ -74,10 +74,6 @@ impl State {
         self.messages -= 1;
         self.bytes -= message.size();
     }
-
-    fn consumer(&mut self, subscriber: &Arc<Subscriber>) -> Option<&mut Consumer> {
-        self.consumers.iter_mut().find(|c| Arc::ptr_eq(&c.subscriber, subscriber))
-    }
 }
 
 impl Queue {
@@ -162,31 +158,41 @@ impl Queue {
         cumulative: bool,
         requeue: bool,
     ) -> bool {
-        let mut state = self.state.lock().expect("queue lock");
+        let mut guard = self.state.lock().expect("queue lock");
+        let state = &mut *guard;
         let was_full = state.is_full(&self.limits);
-        let Some(consumer) = state.consumer(subscriber) else { return false };
+        let Some(consumer) = state.consumers.iter_mut().find(|c| Arc::ptr_eq(&c.subscriber, subscriber)) else {
+            return false;
+        };
+        // Acknowledgements mostly come in delivery order: the match is usually at the front.
         let Some(position) = consumer.in_flight.iter().position(|q| q.message.id() == message_id) else {
             return false;
         };
-        let settled: Vec<Queued> = if cumulative {
-            consumer.in_flight.drain(..=position).collect()
-        } else {
-            consumer.in_flight.remove(position).into_iter().collect()
-        };
-        if requeue {
-            Stats::add(&self.stats.redelivered, settled.len() as u64);
-            for queued in settled.into_iter().rev() {
+        let (mut count, mut bytes) = (0, 0);
+        let mut settle = |queued: Queued| {
+            count += 1;
+            if requeue {
+                // Settled newest first, so pushing each to the front keeps their order.
                 state.ready.push_front(Queued { redelivered: true, ..queued });
+            } else {
+                bytes += queued.message.size();
             }
+        };
+        if cumulative {
+            consumer.in_flight.drain(..=position).rev().for_each(&mut settle);
         } else {
-            for queued in &settled {
-                state.forget(&queued.message);
-            }
+            settle(consumer.in_flight.remove(position).expect("position is in range"));
+        }
+        if requeue {
+            Stats::add(&self.stats.redelivered, count);
+        } else {
+            state.messages -= count as usize;
+            state.bytes -= bytes;
             if was_full && !state.is_full(&self.limits) {
                 self.space.notify_waiters();
             }
         }
-        self.dispatch(&mut state);
+        self.dispatch(state);
         true
     }
 

@@ -198,7 +198,20 @@ pub struct Session {
     principal: Option<Principal>,
     subscriptions: HashMap<String, Subscription>,
     transactions: HashMap<String, Vec<Frame>>,
+    /// Where this session's recent SEND destinations lead, so a repeated destination is
+    /// neither parsed nor looked up in the broker's queue map again.
+    routes: HashMap<Box<str>, Route>,
 }
+
+/// A validated SEND destination and, for a queue, the queue itself.
+#[derive(Debug, Clone)]
+struct Route {
+    destination: Destination,
+    queue: Option<Arc<Queue>>,
+}
+
+/// Most destinations one session remembers routes for (the cache is cleared when full).
+const ROUTE_CACHE: usize = 64;
 
 impl Session {
     pub(crate) fn new(broker: Broker, name: String, outbox: Outbox) -> Session {
@@ -213,6 +226,7 @@ impl Session {
             principal: None,
             subscriptions: HashMap::new(),
             transactions: HashMap::new(),
+            routes: HashMap::new(),
         }
     }
 
@@ -309,12 +323,12 @@ impl Session {
         frame: Frame,
         receipt: &Option<String>,
     ) -> Result<Action, ProtocolError> {
-        let destination = Destination::parse(require(&frame, header::DESTINATION)?)?;
+        let route = self.route(require(&frame, header::DESTINATION)?)?;
         if let Some(transaction) = transaction {
             self.buffer(transaction, frame)?;
             return Ok(Action::Continue);
         }
-        Ok(match self.publish(&destination, frame, false)? {
+        Ok(match self.publish(&route, frame, false)? {
             None => Action::Continue,
             Some(pending) => Action::Blocked(PendingSend { receipt: receipt.clone(), ..pending }),
         })
@@ -322,20 +336,16 @@ impl Session {
 
     /// Routes one SEND, moving its headers and body into the message. `Some` when its queue is
     /// full (and `force` is off) and the producer must wait.
-    fn publish(
-        &self,
-        destination: &Destination,
-        frame: Frame,
-        force: bool,
-    ) -> Result<Option<PendingSend>, ProtocolError> {
+    fn publish(&self, route: &Route, frame: Frame, force: bool) -> Result<Option<PendingSend>, ProtocolError> {
+        let destination = &route.destination;
         let message =
             Arc::new(Message::new(self.broker.next_id(), destination.shared().clone(), frame.headers, frame.body));
         let stats = self.broker.counters();
-        match destination.kind() {
-            Kind::Topic => {
+        match &route.queue {
+            None => {
                 let subscribers = self.broker.shared.topics.lock().expect("topics lock").subscribers(destination);
                 Stats::bump(&stats.messages_in);
-                if message.is_expired_at(super::now_ms()) {
+                if message.expires() && message.is_expired_at(super::now_ms()) {
                     Stats::bump(&stats.expired);
                     return Ok(None);
                 }
@@ -349,13 +359,14 @@ impl Session {
                     });
                 }
             }
-            Kind::Queue => {
-                let queue = self.broker.queue(destination)?;
+            Some(queue) => {
                 if force {
                     queue.force(message);
                 } else if let Err(full) = queue.offer(message) {
                     return match queue.when_full() {
-                        QueueFullPolicy::Block => Ok(Some(PendingSend { queue, message: full.message, receipt: None })),
+                        QueueFullPolicy::Block => {
+                            Ok(Some(PendingSend { queue: queue.clone(), message: full.message, receipt: None }))
+                        }
                         QueueFullPolicy::Error => Err(ProtocolError::QueueFull(destination.as_str().to_owned())),
                     };
                 }
@@ -363,6 +374,24 @@ impl Session {
             }
         }
         Ok(None)
+    }
+
+    /// The route of a SEND destination, from the session's cache or parsed and looked up.
+    fn route(&mut self, text: &str) -> Result<Route, ProtocolError> {
+        if let Some(route) = self.routes.get(text) {
+            return Ok(route.clone());
+        }
+        let destination = Destination::parse(text)?;
+        let queue = match destination.kind() {
+            Kind::Topic => None,
+            Kind::Queue => Some(self.broker.queue(&destination)?),
+        };
+        if self.routes.len() >= ROUTE_CACHE {
+            self.routes.clear();
+        }
+        let route = Route { destination, queue };
+        self.routes.insert(text.into(), route.clone());
+        Ok(route)
     }
 
     fn subscribe(&mut self, frame: &Frame) -> Result<(), ProtocolError> {
@@ -513,8 +542,8 @@ impl Session {
             match frame.command {
                 Command::Send => {
                     // Validated when buffered; the transaction's own cap bounds what it adds.
-                    let destination = Destination::parse(require(&frame, header::DESTINATION)?)?;
-                    self.publish(&destination, frame, true)?;
+                    let route = self.route(require(&frame, header::DESTINATION)?)?;
+                    self.publish(&route, frame, true)?;
                 }
                 _ => {
                     let (primary, fallback) = match self.version {

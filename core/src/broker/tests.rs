@@ -40,7 +40,7 @@ impl Client {
     }
 
     /// Everything waiting in the outbox, as frames.
-    fn messages(&self) -> Vec<Frame> {
+    fn messages(&mut self) -> Vec<Frame> {
         let mut bytes = BytesMut::new();
         while self.outbox.drain(&mut bytes, usize::MAX).frames > 0 {}
         let mut parser = FrameParser::new(FrameLimits::default());
@@ -53,7 +53,7 @@ impl Client {
         frames
     }
 
-    fn bodies(&self) -> Vec<String> {
+    fn bodies(&mut self) -> Vec<String> {
         self.messages().iter().map(|m| String::from_utf8(m.body.to_vec()).unwrap()).collect()
     }
 }
