@@ -1,7 +1,9 @@
 """Publish throughput: stompbox.Stomp against stomp.py, on the same broker.
 
-Each client publishes N messages of SIZE bytes to its own queue, the last one with a receipt,
-and the time runs until that RECEIPT arrives (the broker has then processed every message).
+Each client publishes N messages of SIZE bytes to a topic, the last one with a receipt, and the
+time runs until that RECEIPT arrives (the broker has then processed every message). A topic, not
+a queue: messages piling up in a queue nobody consumes would measure the broker's memory growth
+rather than the clients.
 
     python bench_publish.py                     # an embedded stompbox.Broker
     python bench_publish.py --url tcp://127.0.0.1:61613
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import threading
 import time
 
@@ -20,14 +21,14 @@ import stomp
 import stompbox
 
 
-def bench_stompbox(url: str, count: int, body: bytes, queue: str, batch: bool) -> float:
+def bench_stompbox(url: str, count: int, body: bytes, destination: str, batch: bool) -> float:
     """One `send` call per message; with `batch`, inside `conn.batch()` (few writes)."""
     with stompbox.Stomp(url, timeout=120) as conn:
         started = time.perf_counter()
         with conn.batch() if batch else contextlib.nullcontext():
             for _ in range(count - 1):
-                conn.send(queue, body)
-        conn.send(queue, body, receipt=True)
+                conn.send(destination, body)
+        conn.send(destination, body, receipt=True)
         return time.perf_counter() - started
 
 
@@ -39,7 +40,7 @@ class _Receipts(stomp.ConnectionListener):  # type: ignore[misc]
         self.seen.set()
 
 
-def bench_stomp_py(url: str, count: int, body: bytes, queue: str) -> float:
+def bench_stomp_py(url: str, count: int, body: bytes, destination: str) -> float:
     host, port = url.removeprefix("tcp://").rsplit(":", 1)
     conn = stomp.Connection12([(host, int(port))])
     listener = _Receipts()
@@ -48,8 +49,8 @@ def bench_stomp_py(url: str, count: int, body: bytes, queue: str) -> float:
     try:
         started = time.perf_counter()
         for _ in range(count - 1):
-            conn.send(queue, body)
-        conn.send(queue, body, headers={"receipt": "last"})
+            conn.send(destination, body)
+        conn.send(destination, body, headers={"receipt": "last"})
         if not listener.seen.wait(300):
             raise RuntimeError("stomp.py: no RECEIPT for the last message")
         return time.perf_counter() - started
@@ -68,17 +69,13 @@ def main() -> None:
     broker = None
     url = args.url
     if url is None:
-        # Generous queue limits: the benchmark fills a queue nobody consumes.
-        broker = stompbox.Broker(
-            port=0, config={"queues": {"max_messages": args.count * 2, "max_bytes": args.count * (args.size + 512) * 2}}
-        )
+        broker = stompbox.Broker(port=0)
         broker.start()
         url = broker.url
     try:
-        # Fresh queues per run, so a broker that is reused never starts with full queues.
-        ours = bench_stompbox(url, args.count, body, f"/queue/bench-stompbox-{os.getpid()}", batch=False)
-        batched = bench_stompbox(url, args.count, body, f"/queue/bench-batch-{os.getpid()}", batch=True)
-        theirs = bench_stomp_py(url, args.count, body, f"/queue/bench-stomppy-{os.getpid()}")
+        ours = bench_stompbox(url, args.count, body, "/topic/bench.stompbox", batch=False)
+        batched = bench_stompbox(url, args.count, body, "/topic/bench.batch", batch=True)
+        theirs = bench_stomp_py(url, args.count, body, "/topic/bench.stomppy")
     finally:
         if broker is not None:
             broker.stop()

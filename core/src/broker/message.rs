@@ -41,6 +41,8 @@ impl Message {
     pub fn new(id: u64, destination: Arc<str>, headers: Vec<(String, String)>, body: Bytes) -> Message {
         let mut headers = headers;
         headers.retain(|(name, _)| !RESERVED.contains(&name.as_str()));
+        // A message may wait in a queue for long: keep no spare header slots.
+        headers.shrink_to_fit();
         let expires_at_ms = headers
             .iter()
             .find(|(name, _)| name == header::EXPIRES)
