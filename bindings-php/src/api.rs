@@ -343,16 +343,9 @@ pub fn subscribe(
     headers: Option<&Zval>,
     first: usize,
 ) -> PhpResult<Zval> {
-    let destination = string_arg(destination, function, first, "destination")?;
-    let user = headers_arg(headers, function, first + 1)?;
-    if destination.is_empty() {
-        ffi::warning("Destination can not be empty");
+    let Some((destination, mut frame)) = destination_and_headers(destination, headers, function, first)? else {
         return Ok(php_false());
-    }
-    let mut frame = Headers::default();
-    if let Some(ht) = user {
-        add_headers(&mut frame, ht);
-    }
+    };
     frame.update(b"ack", b"client");
     frame.update(b"destination", &destination);
     Ok(php_bool(link.transmit(b"SUBSCRIBE", &frame, b"")))
@@ -366,18 +359,37 @@ pub fn unsubscribe(
     headers: Option<&Zval>,
     first: usize,
 ) -> PhpResult<Zval> {
-    let destination = string_arg(destination, function, first, "destination")?;
-    let user = headers_arg(headers, function, first + 1)?;
-    if destination.is_empty() {
-        ffi::warning("Destination can not be empty");
+    let Some((destination, mut frame)) = destination_and_headers(destination, headers, function, first)? else {
         return Ok(php_false());
-    }
-    let mut frame = Headers::default();
-    if let Some(ht) = user {
-        add_headers(&mut frame, ht);
-    }
+    };
     frame.add(b"destination", &destination);
     Ok(php_bool(link.transmit(b"UNSUBSCRIBE", &frame, b"")))
+}
+
+/// The `$destination` and `$headers` arguments as PECL reads them (types first, then the empty
+/// destination, which warns): `None` after that warning.
+fn destination_and_headers(
+    destination: &Zval,
+    headers: Option<&Zval>,
+    function: &str,
+    first: usize,
+) -> PhpResult<Option<(Vec<u8>, Headers)>> {
+    let destination = string_arg(destination, function, first, "destination")?;
+    let frame = user_headers(headers, function, first + 1)?;
+    if destination.is_empty() {
+        ffi::warning("Destination can not be empty");
+        return Ok(None);
+    }
+    Ok(Some((destination, frame)))
+}
+
+/// The caller's `$headers` array as frame headers, in its order.
+fn user_headers(headers: Option<&Zval>, function: &str, position: usize) -> PhpResult<Headers> {
+    let mut frame = Headers::default();
+    if let Some(ht) = headers_arg(headers, function, position)? {
+        add_headers(&mut frame, ht);
+    }
+    Ok(frame)
 }
 
 /// `begin`, `commit`, `abort`.
@@ -410,11 +422,7 @@ pub fn acknowledge(
     headers: Option<&Zval>,
     msg_position: usize,
 ) -> PhpResult<Zval> {
-    let user = headers_arg(headers, function, msg_position + 1)?;
-    let mut frame = Headers::default();
-    if let Some(ht) = user {
-        add_headers(&mut frame, ht);
-    }
+    let mut frame = user_headers(headers, function, msg_position + 1)?;
     if let Some(s) = msg.zend_str() {
         frame.add(b"message-id", s.as_bytes());
     } else if let Some(obj) = as_frame_object(msg) {

@@ -7,11 +7,15 @@ use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
 use stompbox_core::client::{Client, ConnectOptions, Error};
+use stompbox_core::frame::Frame as CoreFrame;
 use stompbox_core::heartbeat::HeartBeat;
 
 use crate::convert::{body_bytes, duration, header_list};
 use crate::errors::to_pyerr;
 use crate::frame::Frame;
+
+/// `Client::ack` or `Client::nack`.
+type Acknowledgement = fn(&mut Client, &CoreFrame, &[(String, String)]) -> Result<(), Error>;
 
 /// How long one GIL-free wait lasts before Python checks for signals.
 const SIGNAL_SLICE: Duration = Duration::from_millis(100);
@@ -55,6 +59,20 @@ impl Stomp {
             }
             py.check_signals()?;
         }
+    }
+
+    /// ACK or NACK of `frame`, inside `transaction` if given.
+    fn acknowledge(
+        &self,
+        py: Python<'_>,
+        frame: &Bound<'_, Frame>,
+        transaction: Option<String>,
+        receipt: bool,
+        send: Acknowledgement,
+    ) -> PyResult<()> {
+        let headers = self.with_receipt(py, transaction_header(transaction), receipt);
+        let frame = &frame.get().inner;
+        self.call(py, |c| send(c, frame, &headers))
     }
 
     /// `headers` plus a generated `receipt` header when `receipt` is true.
@@ -208,9 +226,7 @@ impl Stomp {
         transaction: Option<String>,
         receipt: bool,
     ) -> PyResult<()> {
-        let headers = self.with_receipt(py, transaction_header(transaction), receipt);
-        let frame = &frame.get().inner;
-        self.call(py, |c| c.ack(frame, &headers))
+        self.acknowledge(py, frame, transaction, receipt, Client::ack)
     }
 
     /// Rejects a received MESSAGE frame (STOMP 1.1+).
@@ -222,9 +238,7 @@ impl Stomp {
         transaction: Option<String>,
         receipt: bool,
     ) -> PyResult<()> {
-        let headers = self.with_receipt(py, transaction_header(transaction), receipt);
-        let frame = &frame.get().inner;
-        self.call(py, |c| c.nack(frame, &headers))
+        self.acknowledge(py, frame, transaction, receipt, Client::nack)
     }
 
     /// Opens a transaction and returns its id (`transaction`, or a generated one). Pass the id
