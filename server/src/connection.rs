@@ -138,13 +138,15 @@ impl<T: Transport> Task<T> {
     async fn run(&mut self) -> CloseReason {
         let connect_deadline = Instant::now() + self.context.timeouts.connect;
         loop {
-            let mut more_buffered = false;
-            if let Err(reason) = self.handle_buffered(&mut more_buffered) {
-                return self.close(reason).await;
-            }
+            // Deliveries first, then the client's frames: what was queued for this connection
+            // before a frame is handled goes out before that frame's RECEIPT.
             let drained = self.outbox.drain(&mut self.connection.write_buf, DRAIN_BYTES_PER_ROUND);
             if let Some(Closed::SlowConsumer { limit }) = drained.closed {
                 return self.close_with_error(CloseReason::SlowConsumer { limit }).await;
+            }
+            let mut more_buffered = false;
+            if let Err(reason) = self.handle_buffered(&mut more_buffered) {
+                return self.close(reason).await;
             }
             if !self.connection.write_buf.is_empty() {
                 if let Err(reason) = self.write_out().await {
@@ -156,7 +158,11 @@ impl<T: Transport> Task<T> {
                     };
                 }
             }
-            if more_buffered || drained.frames > 0 {
+            if more_buffered {
+                // Complete frames are still buffered: no need to wait for the socket. A drain
+                // that left deliveries behind kept its wake-up instead, so `select!` returns at
+                // once after polling the socket, shutdown and the timers: a steady stream of
+                // deliveries does not starve the client's own frames.
                 tokio::task::consume_budget().await;
                 continue;
             }
@@ -292,10 +298,8 @@ impl<T: Transport> Task<T> {
                 },
                 () = sleep_until(deadline) => return Err(CloseReason::WriteTimeout(limit)),
                 () = self.cancel.cancelled() => return Err(CloseReason::Shutdown),
-                () = self.outbox.ready() => {
-                    if let Some(Closed::SlowConsumer { limit }) = self.outbox.closed() {
-                        return Err(CloseReason::SlowConsumer { limit });
-                    }
+                Closed::SlowConsumer { limit } = self.outbox.wait_closed() => {
+                    return Err(CloseReason::SlowConsumer { limit });
                 }
             }
         }

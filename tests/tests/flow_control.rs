@@ -1,6 +1,8 @@
 //! Flow control: the prefetch window of queue subscriptions, the per-connection outbox and the
 //! slow-consumer policy for topics, and full queues (`error` and `block`).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use stompbox_core::Command;
@@ -314,4 +316,36 @@ async fn blocked_producer_does_not_block_other_connections() {
     assert_eq!(body(&consumer.message().await), "1");
     producer.expect_receipt("r2").await;
     assert_eq!(body(&consumer.message().await), "2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_under_a_steady_stream_still_has_its_frames_handled() {
+    let broker = start().await;
+    let mut subscriber = broker.connect12().await;
+    subscriber.subscribe("/topic/stream", "s", "").await;
+    let mut producer = broker.connect12().await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let streaming = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let batch = "SEND\ndestination:/topic/stream\n\nx\0".repeat(100);
+            while !stop.load(Ordering::Relaxed) {
+                producer.send(&batch).await;
+            }
+            producer
+        })
+    };
+    subscriber.message().await;
+    // While deliveries keep coming, the subscriber's own frame is still read and answered.
+    subscriber.send("UNSUBSCRIBE\nid:s\nreceipt:unsubscribed\n\n\0").await;
+    loop {
+        let frame = subscriber.frame().await;
+        if frame.command == Command::Receipt {
+            assert_eq!(frame.header("receipt-id"), Some("unsubscribed"));
+            break;
+        }
+        assert_eq!(frame.command, Command::Message, "{frame:?}");
+    }
+    stop.store(true, Ordering::Relaxed);
+    streaming.await.expect("producer task");
 }

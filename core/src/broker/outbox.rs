@@ -78,6 +78,9 @@ pub struct Outbox {
 struct Shared {
     state: Mutex<State>,
     ready: Notify,
+    /// Notified once, when the outbox closes (apart from `ready`, so a wait for closure does
+    /// not use up a wake-up meant for draining).
+    closing: Notify,
     max_bytes: usize,
     policy: SlowConsumerPolicy,
     stats: Arc<Stats>,
@@ -109,7 +112,14 @@ pub struct Drained {
 
 /// A new outbox with its byte limit and slow-consumer policy.
 pub(crate) fn outbox(max_bytes: usize, policy: SlowConsumerPolicy, stats: Arc<Stats>) -> (Outbox, OutboxReceiver) {
-    let shared = Arc::new(Shared { state: Mutex::default(), ready: Notify::new(), max_bytes, policy, stats });
+    let shared = Arc::new(Shared {
+        state: Mutex::default(),
+        ready: Notify::new(),
+        closing: Notify::new(),
+        max_bytes,
+        policy,
+        stats,
+    });
     (Outbox { shared: shared.clone() }, OutboxReceiver { shared, batch: Vec::new() })
 }
 
@@ -129,6 +139,7 @@ impl Outbox {
                     Stats::bump(&self.shared.stats.slow_consumers);
                     drop(state);
                     self.shared.ready.notify_one();
+                    self.shared.closing.notify_one();
                     return;
                 }
                 SlowConsumerPolicy::DropOldest => {
@@ -208,6 +219,17 @@ impl OutboxReceiver {
         self.batch = batch;
         Stats::add(&self.shared.stats.messages_out, frames as u64);
         Drained { frames, closed }
+    }
+
+    /// Resolves once the outbox is closed, with the reason; never otherwise. It does not take the
+    /// wake-ups [`OutboxReceiver::ready`] waits for.
+    pub async fn wait_closed(&self) -> Closed {
+        loop {
+            if let Some(closed) = self.closed() {
+                return closed;
+            }
+            self.shared.closing.notified().await;
+        }
     }
 
     /// Why the outbox was closed, if it was.
