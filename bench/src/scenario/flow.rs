@@ -450,9 +450,12 @@ async fn produce(
             if shared.receipts[index].load(Ordering::Relaxed) >= seq {
                 break;
             }
-            wait_progress(&ctx, notified).await;
-            if ctx.abort.is_cancelled() {
-                break;
+            // Not `wait_progress`: producing has stopped, so its stop signal is always ready
+            // and the loop would spin, starving the consumers that run on the same workers.
+            tokio::select! {
+                () = notified => {}
+                () = tokio::time::sleep(Duration::from_millis(5)) => {}
+                () = ctx.abort.cancelled() => break,
             }
         }
     }
