@@ -236,11 +236,6 @@ impl OutboxReceiver {
     pub fn closed(&self) -> Option<Closed> {
         self.shared.state.lock().expect("outbox lock").closed
     }
-
-    /// The sending side, for the session's own subscriptions.
-    pub fn sender(&self) -> Outbox {
-        Outbox { shared: self.shared.clone() }
-    }
 }
 
 impl Subscriber {
