@@ -50,7 +50,7 @@ impl Broker {
 #[pymethods]
 impl Broker {
     #[new]
-    #[pyo3(signature = (port=Some(0), config=None))]
+    #[pyo3(signature = (port=Some(0), config=None), text_signature = "(port=0, config=None)")]
     fn new(port: Option<u16>, config: Option<&Bound<'_, PyAny>>) -> PyResult<Broker> {
         let mut config = match config {
             None => Config::default(),

@@ -88,7 +88,10 @@ impl Stomp {
 #[pymethods]
 impl Stomp {
     #[new]
-    #[pyo3(signature = (url="tcp://127.0.0.1:61613", user=None, password=None, headers=None, timeout=10.0, heartbeat=(0, 0), vhost=None))]
+    #[pyo3(
+        signature = (url="tcp://127.0.0.1:61613", user=None, password=None, headers=None, timeout=10.0, heartbeat=(0, 0), vhost=None),
+        text_signature = "(url='tcp://127.0.0.1:61613', user=None, password=None, headers=None, timeout=10.0, heartbeat=(0, 0), vhost=None)"
+    )]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,

@@ -2,12 +2,27 @@
 
 import os
 from types import TracebackType
-from typing import Any, Iterator, Mapping, Optional, Union
+from typing import Any, Iterator, Mapping, Optional, Union, final
+
+from typing_extensions import Self, TypeAlias
 
 __version__: str
+__all__ = [
+    "Broker",
+    "Batch",
+    "Stomp",
+    "AuthenticationError",
+    "BrokerError",
+    "StompConnectionError",
+    "StompError",
+    "StompProtocolError",
+    "StompTimeoutError",
+    "Frame",
+    "__version__",
+]
 
-Body = Union[bytes, bytearray, memoryview, str]
-Headers = Mapping[str, object]
+_Body: TypeAlias = Union[bytes, bytearray, memoryview, str]
+_Headers: TypeAlias = Mapping[str, object]
 
 class StompError(Exception):
     """Base class of every stompbox error."""
@@ -34,10 +49,11 @@ class StompTimeoutError(StompError):
 class StompProtocolError(StompError):
     """The broker sent bytes that are not valid STOMP, or a frame not allowed there."""
 
+@final
 class Frame:
     """A STOMP frame."""
 
-    def __init__(self, command: str, headers: Optional[Headers] = None, body: Optional[Body] = None) -> None:
+    def __new__(cls, command: str, headers: Optional[_Headers] = None, body: Optional[_Body] = None) -> Self:
         """Builds a frame, e.g. ``Frame("SEND", {"destination": "/queue/a"}, b"body")``."""
     @property
     def command(self) -> str:
@@ -50,21 +66,22 @@ class Frame:
         """The body."""
     def header(self, name: str, default: Optional[str] = None) -> Optional[str]:
         """The first value of header ``name``, or ``default``."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
 
+@final
 class Stomp:
     """A blocking connection to a STOMP broker (STOMP 1.2, falling back to 1.1 or 1.0)."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         url: str = "tcp://127.0.0.1:61613",
         user: Optional[str] = None,
         password: Optional[str] = None,
-        headers: Optional[Headers] = None,
+        headers: Optional[_Headers] = None,
         timeout: float = 10.0,
         heartbeat: tuple[int, int] = (0, 0),
         vhost: Optional[str] = None,
-    ) -> None:
+    ) -> Self:
         """Connects. ``url``: ``tcp://host:port`` or ``failover://(tcp://a:1,tcp://b:2)``."""
     @property
     def session_id(self) -> Optional[str]:
@@ -84,20 +101,20 @@ class Stomp:
     def send(
         self,
         destination: str,
-        body: Optional[Body] = None,
-        headers: Optional[Headers] = None,
+        body: Optional[_Body] = None,
+        headers: Optional[_Headers] = None,
         receipt: bool = False,
     ) -> None:
         """Sends a message; with ``receipt=True``, waits for the broker's confirmation."""
     def subscribe(
         self,
         destination: str,
-        headers: Optional[Headers] = None,
+        headers: Optional[_Headers] = None,
         ack: str = "auto",
         receipt: bool = True,
     ) -> str:
         """Subscribes and returns the subscription id; waits for a receipt unless ``receipt=False``."""
-    def unsubscribe(self, id: str, headers: Optional[Headers] = None, receipt: bool = False) -> None:
+    def unsubscribe(self, id: str, headers: Optional[_Headers] = None, receipt: bool = False) -> None:
         """Ends a subscription."""
     def read_frame(self, timeout: Optional[float] = None) -> Optional[Frame]:
         """The next frame, or None after ``timeout`` seconds (default: the connection's timeout)."""
@@ -129,6 +146,7 @@ class Stomp:
     def __iter__(self) -> Iterator[Frame]: ...
     def __next__(self) -> Frame: ...
 
+@final
 class Batch:
     """Returned by :meth:`Stomp.batch`: frames sent inside the block go out together on exit
     (or before anything waits for the broker)."""
@@ -141,14 +159,15 @@ class Batch:
         traceback: Optional[TracebackType],
     ) -> bool: ...
 
+@final
 class Broker:
     """The stompbox broker running inside this process on its own threads."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         port: Optional[int] = 0,
         config: Union[str, os.PathLike[str], Mapping[str, Any], None] = None,
-    ) -> None:
+    ) -> Self:
         """``port`` (unless None) replaces the configured listeners with 127.0.0.1:port (0: any free port)."""
     def start(self) -> None:
         """Binds and starts serving."""
