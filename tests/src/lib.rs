@@ -6,6 +6,8 @@
 //! - [`Client`] writes bytes exactly as given and reads one frame (or heart-beat, or end of
 //!   stream) at a time with a timeout, through [`stompbox_core::FrameParser`]. It keeps a
 //!   transcript of every byte received, so tests can check the wire form itself.
+//! - [`BlockingBroker`] runs the broker on a runtime of its own, for plain `#[test]`s of the
+//!   blocking client (`stompbox_core::client`); [`BlockingBroker::freeze`] stops it outright.
 //!
 //! Tests never sleep and hope: they wait for frames with [`TIMEOUT`], and prove that something
 //! did *not* arrive with [`Client::barrier`], a receipt round trip.
@@ -407,4 +409,78 @@ pub fn describe(frame: &Frame) -> String {
 /// Every value of a header, in wire order.
 pub fn all_values<'f>(frame: &'f Frame, name: &str) -> Vec<&'f str> {
     frame.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
+}
+
+/// A broker for tests of blocking clients (`stompbox_core::client`), which are plain `#[test]`s:
+/// the broker runs on a runtime of its own with one worker thread, so the test thread is free
+/// to block, and [`BlockingBroker::freeze`] can stop the whole broker at once.
+#[derive(Debug)]
+pub struct BlockingBroker {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The engine it serves, for its counters.
+    pub broker: Broker,
+    server: Option<TestBroker>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+/// A [`BlockingBroker`] stopped by [`BlockingBroker::freeze`]; dropping it lets the broker run
+/// again.
+#[derive(Debug)]
+pub struct Frozen {
+    _release: std::sync::mpsc::Sender<()>,
+}
+
+impl BlockingBroker {
+    /// Starts a broker with [`test_config`].
+    pub fn start() -> BlockingBroker {
+        BlockingBroker::start_with(|_| {})
+    }
+
+    /// Starts a broker with [`test_config`] changed by `tweak`.
+    pub fn start_with(tweak: impl FnOnce(&mut Config)) -> BlockingBroker {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("test-broker")
+            .enable_all()
+            .build()
+            .expect("broker runtime");
+        let server = runtime.block_on(start_with(tweak));
+        BlockingBroker {
+            addr: server.addr,
+            broker: server.broker.clone(),
+            server: Some(server),
+            runtime: Some(runtime),
+        }
+    }
+
+    /// The broker's URL, `tcp://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("tcp://{}", self.addr)
+    }
+
+    /// Stops the broker as a `SIGSTOP` would: its only worker thread blocks until the returned
+    /// guard is dropped, so no connection is read, written or timed out meanwhile (the kernel
+    /// still accepts bytes). Returns once the worker is blocked.
+    pub fn freeze(&self) -> Frozen {
+        let (blocked, is_blocked) = std::sync::mpsc::channel::<()>();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let runtime = self.runtime.as_ref().expect("running");
+        runtime.spawn(async move {
+            let _ = blocked.send(());
+            // Blocks the worker on purpose; returns when the `Frozen` guard drops the sender.
+            let _ = released.recv();
+        });
+        is_blocked.recv_timeout(TIMEOUT).expect("the broker's worker ran the freezing task");
+        Frozen { _release: release }
+    }
+}
+
+impl Drop for BlockingBroker {
+    fn drop(&mut self) {
+        drop(self.server.take());
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(TIMEOUT);
+        }
+    }
 }

@@ -764,6 +764,3 @@ impl Drop for Client {
 fn push_headers<K: AsRef<str>, V: AsRef<str>>(frame: &mut Frame, headers: &[(K, V)]) {
     frame.headers.extend(headers.iter().map(|(n, v)| (n.as_ref().to_owned(), v.as_ref().to_owned())));
 }
-
-#[cfg(test)]
-mod tests;
