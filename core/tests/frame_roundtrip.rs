@@ -1,12 +1,13 @@
 //! Property tests: encode then parse gives back the frame, in every version, however the bytes
 //! are split; and any input gives the same results fed whole or in pieces.
 
+mod common;
+
 use bytes::BytesMut;
+use common::{feed, parser};
 use proptest::prelude::*;
 use stompbox_core::frame::{encode, escape_for, Escaping};
-use stompbox_core::{Command, Frame, FrameError, FrameLimits, FrameParser, Parsed, Version};
-
-type Step = Result<Option<Parsed>, FrameError>;
+use stompbox_core::{Command, Frame, FrameLimits, Parsed, Version};
 
 /// Header text biased towards the bytes escaping cares about.
 fn text(max_chars: usize) -> impl Strategy<Value = String> {
@@ -63,37 +64,6 @@ fn any_frame() -> impl Strategy<Value = (Version, Frame)> {
         })
 }
 
-fn parser(version: Version, limits: FrameLimits) -> FrameParser {
-    let mut parser = FrameParser::new(limits);
-    parser.set_version(version);
-    parser
-}
-
-/// Feeds `input` in the given chunks, collecting every result until the first error.
-fn feed(parser: &mut FrameParser, chunks: &[&[u8]]) -> Vec<Step> {
-    let mut buf = BytesMut::new();
-    let mut steps = Vec::new();
-    for chunk in chunks {
-        buf.extend_from_slice(chunk);
-        loop {
-            match parser.parse(&mut buf) {
-                Ok(None) => break,
-                Ok(Some(parsed)) => steps.push(Ok(Some(parsed))),
-                Err(e) => {
-                    // The text of an unknown command is what had arrived when it was rejected.
-                    let e = match e {
-                        FrameError::UnknownCommand(_) => FrameError::UnknownCommand(String::new()),
-                        e => e,
-                    };
-                    steps.push(Err(e));
-                    return steps;
-                }
-            }
-        }
-    }
-    steps
-}
-
 /// `input` cut at the given (sorted, deduplicated) offsets.
 fn split_at<'a>(input: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
     let mut offsets: Vec<usize> = cuts.iter().map(|c| c % (input.len() + 1)).collect();
@@ -120,14 +90,13 @@ proptest! {
         let expected = vec![Ok(Some(Parsed::Frame(frame))), Ok(Some(Parsed::Heartbeat))];
 
         let limits = FrameLimits::default();
-        prop_assert_eq!(&feed(&mut parser(version, limits), &[&wire[..]]), &expected);
-        prop_assert_eq!(&feed(&mut parser(version, limits), &split_at(&wire, &cuts)), &expected);
+        prop_assert_eq!(&feed(&mut parser(version, limits), [&wire[..]]), &expected);
+        prop_assert_eq!(&feed(&mut parser(version, limits), split_at(&wire, &cuts)), &expected);
         for at in 0..=wire.len() {
             let (a, b) = wire.split_at(at);
-            prop_assert_eq!(&feed(&mut parser(version, limits), &[a, b]), &expected, "split at {}", at);
+            prop_assert_eq!(&feed(&mut parser(version, limits), [a, b]), &expected, "split at {}", at);
         }
-        let bytes: Vec<&[u8]> = wire.chunks(1).collect();
-        prop_assert_eq!(&feed(&mut parser(version, limits), &bytes), &expected);
+        prop_assert_eq!(&feed(&mut parser(version, limits), wire.chunks(1)), &expected);
     }
 
     #[test]
@@ -147,9 +116,8 @@ proptest! {
         max_body_bytes in 0usize..24,
     ) {
         let limits = FrameLimits { max_frame_bytes, max_headers, max_header_line_bytes, max_body_bytes };
-        let whole = feed(&mut parser(version, limits), &[&input]);
-        prop_assert_eq!(&feed(&mut parser(version, limits), &split_at(&input, &cuts)), &whole);
-        let bytes: Vec<&[u8]> = input.chunks(1).collect();
-        prop_assert_eq!(&feed(&mut parser(version, limits), &bytes), &whole);
+        let whole = feed(&mut parser(version, limits), [&input[..]]);
+        prop_assert_eq!(&feed(&mut parser(version, limits), split_at(&input, &cuts)), &whole);
+        prop_assert_eq!(&feed(&mut parser(version, limits), input.chunks(1)), &whole);
     }
 }

@@ -9,12 +9,14 @@
 //! every parsed frame that its version can represent re-encodes and re-parses to itself.
 #![no_main]
 
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
 use bytes::BytesMut;
+use common::{feed, parser};
 use libfuzzer_sys::fuzz_target;
 use stompbox_core::frame::{encode, escape_for, Escaping};
-use stompbox_core::{Frame, FrameError, FrameLimits, FrameParser, Parsed, Version};
-
-type Step = Result<Option<Parsed>, FrameError>;
+use stompbox_core::{Frame, FrameLimits, Parsed, Version};
 
 fn limits(choice: u8) -> FrameLimits {
     match choice {
@@ -23,37 +25,6 @@ fn limits(choice: u8) -> FrameLimits {
         2 => FrameLimits { max_frame_bytes: 1024, max_headers: 32, max_header_line_bytes: 12, max_body_bytes: 1000 },
         _ => FrameLimits::default(),
     }
-}
-
-fn parser(version: Version, limits: FrameLimits) -> FrameParser {
-    let mut parser = FrameParser::new(limits);
-    parser.set_version(version);
-    parser
-}
-
-/// Feeds the chunks in turn, collecting results up to the first error.
-fn feed<'a>(parser: &mut FrameParser, chunks: impl IntoIterator<Item = &'a [u8]>) -> Vec<Step> {
-    let mut buf = BytesMut::new();
-    let mut steps = Vec::new();
-    for chunk in chunks {
-        buf.extend_from_slice(chunk);
-        loop {
-            match parser.parse(&mut buf) {
-                Ok(None) => break,
-                Ok(Some(parsed)) => steps.push(Ok(Some(parsed))),
-                Err(e) => {
-                    // An unknown command is quoted as far as it had arrived: ignore the text.
-                    let e = match e {
-                        FrameError::UnknownCommand(_) => FrameError::UnknownCommand(String::new()),
-                        e => e,
-                    };
-                    steps.push(Err(e));
-                    return steps;
-                }
-            }
-        }
-    }
-    steps
 }
 
 /// Whether re-encoding `frame` in `version` can give back the same headers: without escapes a
