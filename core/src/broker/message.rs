@@ -31,6 +31,8 @@ pub struct Message {
     headers: Vec<(String, String)>,
     body: Bytes,
     expires_at_ms: Option<u64>,
+    /// [`Message::size`], computed once: every push, drain and queue settle asks for it.
+    size: usize,
     /// Encoded common header blocks, one per [`Escaping`], built on first use.
     blocks: [OnceLock<Bytes>; 3],
 }
@@ -48,7 +50,9 @@ impl Message {
             .find(|(name, _)| name == header::EXPIRES)
             .and_then(|(_, value)| value.trim().parse::<u64>().ok())
             .filter(|&ms| ms != 0);
-        Message { id, destination, headers, body, expires_at_ms, blocks: Default::default() }
+        const OVERHEAD: usize = 128;
+        let size = body.len() + headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum::<usize>() + OVERHEAD;
+        Message { id, destination, headers, body, expires_at_ms, size, blocks: Default::default() }
     }
 
     /// The broker-assigned id, unique for the broker's lifetime.
@@ -73,8 +77,7 @@ impl Message {
 
     /// Bytes this message accounts for in buffers and queue limits.
     pub fn size(&self) -> usize {
-        const OVERHEAD: usize = 128;
-        self.body.len() + self.headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum::<usize>() + OVERHEAD
+        self.size
     }
 
     /// Whether its `expires` time has passed at `now_ms` (ms since the epoch).
