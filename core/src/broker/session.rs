@@ -468,46 +468,54 @@ impl Session {
     }
 
     fn acknowledge(&mut self, frame: Frame) -> Result<(), ProtocolError> {
-        let version = self.version.expect("connected");
-        // 1.2 names the MESSAGE's `ack` header in `id`; 1.0 and 1.1 name its `message-id`.
-        let (primary, fallback) = match version {
-            Version::V1_2 => (header::ID, header::MESSAGE_ID),
-            _ => (header::MESSAGE_ID, header::ID),
-        };
-        if frame.header(primary).or(frame.header(fallback)).is_none() {
-            return Err(missing(&frame, primary));
+        if self.acknowledged_id(&frame).is_none() {
+            return Err(missing(&frame, self.ack_id_headers().0));
         }
         if let Some(transaction) = frame_in_transaction(&frame) {
             return self.buffer(transaction, frame);
         }
-        self.apply_acknowledgement(&frame, primary, fallback);
+        self.apply_acknowledgement(&frame);
         Ok(())
+    }
+
+    /// The headers that name the acknowledged message, the version's own first: 1.2 names the
+    /// MESSAGE's `ack` header in `id`, 1.0 and 1.1 its `message-id`; the other is accepted too.
+    fn ack_id_headers(&self) -> (&'static str, &'static str) {
+        match self.version {
+            Some(Version::V1_2) => (header::ID, header::MESSAGE_ID),
+            _ => (header::MESSAGE_ID, header::ID),
+        }
+    }
+
+    /// The value naming the message an ACK or NACK is about.
+    fn acknowledged_id<'f>(&self, frame: &'f Frame) -> Option<&'f str> {
+        let (primary, fallback) = self.ack_id_headers();
+        frame.header(primary).or(frame.header(fallback))
     }
 
     /// Applies an ACK or NACK. One that matches no unacknowledged message is ignored (PECL
     /// scripts ACK on auto subscriptions, and topic messages need no ACK).
-    fn apply_acknowledgement(&self, frame: &Frame, primary: &str, fallback: &str) {
-        let Some(message_id) = frame.header(primary).or(frame.header(fallback)).and_then(|v| v.parse::<u64>().ok())
-        else {
+    fn apply_acknowledgement(&self, frame: &Frame) {
+        let Some(message_id) = self.acknowledged_id(frame).and_then(|v| v.parse::<u64>().ok()) else {
             return;
         };
         let nack = frame.command == Command::Nack;
-        let named = frame.header(header::SUBSCRIPTION).and_then(|id| self.subscriptions.get(id));
-        let candidates: Box<dyn Iterator<Item = &Subscription>> = match named {
-            Some(subscription) => Box::new(std::iter::once(subscription)),
-            None => Box::new(self.subscriptions.values()),
-        };
-        for subscription in candidates {
-            let Some(queue) = &subscription.queue else { continue };
+        let settle = |subscription: &Subscription| {
+            let Some(queue) = &subscription.queue else { return false };
             let cumulative = subscription.subscriber.ack == AckMode::Client;
-            let subscriber = &subscription.subscriber;
-            let matched = if nack {
-                queue.nack(subscriber, message_id, cumulative)
+            if nack {
+                queue.nack(&subscription.subscriber, message_id, cumulative)
             } else {
-                queue.ack(subscriber, message_id, cumulative)
-            };
-            if matched {
-                return;
+                queue.ack(&subscription.subscriber, message_id, cumulative)
+            }
+        };
+        // A 1.1 ACK names its subscription; otherwise look through this session's queues.
+        match frame.header(header::SUBSCRIPTION).and_then(|id| self.subscriptions.get(id)) {
+            Some(subscription) => {
+                settle(subscription);
+            }
+            None => {
+                let _ = self.subscriptions.values().any(settle);
             }
         }
     }
@@ -545,13 +553,7 @@ impl Session {
                     let route = self.route(require(&frame, header::DESTINATION)?)?;
                     self.publish(&route, frame, true)?;
                 }
-                _ => {
-                    let (primary, fallback) = match self.version {
-                        Some(Version::V1_2) => (header::ID, header::MESSAGE_ID),
-                        _ => (header::MESSAGE_ID, header::ID),
-                    };
-                    self.apply_acknowledgement(&frame, primary, fallback);
-                }
+                _ => self.apply_acknowledgement(&frame),
             }
         }
         Ok(())
