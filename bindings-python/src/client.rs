@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use pyo3::prelude::*;
 use stompbox_core::client::{Client, ConnectOptions, Error};
 use stompbox_core::frame::Frame as CoreFrame;
-use stompbox_core::heartbeat::HeartBeat;
+use stompbox_core::heartbeat::Heartbeat;
 
 use crate::convert::{body_bytes, duration, header_list};
 use crate::errors::to_pyerr;
@@ -108,7 +108,7 @@ impl Stomp {
             passcode: password,
             headers: header_list(headers)?,
             virtual_host: vhost,
-            heart_beat: HeartBeat { send_ms: heartbeat.0, receive_ms: heartbeat.1 },
+            heartbeat: Heartbeat { send_ms: heartbeat.0, receive_ms: heartbeat.1 },
             timeout: duration(timeout, "timeout")?,
             ..ConnectOptions::default()
         };

@@ -17,6 +17,8 @@ pub mod header {
     pub const ACCEPT_VERSION: &str = "accept-version";
     /// `ack` (SUBSCRIBE mode; MESSAGE ack id in 1.2).
     pub const ACK: &str = "ack";
+    /// `code` (ERROR: the kind of failure, see [`ErrorCode`](crate::error_code::ErrorCode)).
+    pub const CODE: &str = "code";
     /// `content-length`.
     pub const CONTENT_LENGTH: &str = "content-length";
     /// `content-type`.

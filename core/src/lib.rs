@@ -9,6 +9,7 @@
 //! - [`heartbeat`]: heart-beat negotiation.
 //! - [`destination`]: `/topic/` and `/queue/` names and the wildcard patterns of topic subscriptions.
 //! - [`auth`]: who may connect.
+//! - [`error_code`]: the machine-readable `code` header of ERROR frames.
 //! - [`broker`]: the synchronous broker engine. Each connection owns a [`broker::Session`];
 //!   delivery is a non-blocking push into each session's bounded [`broker::Outbox`], so the engine is
 //!   tested without an async runtime.
@@ -20,9 +21,11 @@ pub mod broker;
 pub mod client;
 pub mod codec;
 pub mod destination;
+pub mod error_code;
 pub mod frame;
 pub mod heartbeat;
 pub mod version;
 
+pub use error_code::ErrorCode;
 pub use frame::{Command, Frame, FrameError, FrameLimits, FrameParser, Parsed};
 pub use version::Version;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use stompbox_core::auth::GuestOnly;
 use stompbox_core::broker::{BrokerConfig, QueueFullPolicy, QueueLimits, QueueRule, SlowConsumerPolicy};
-use stompbox_core::heartbeat::HeartBeat;
+use stompbox_core::heartbeat;
 use stompbox_core::FrameLimits;
 use thiserror::Error;
 
@@ -300,7 +300,7 @@ impl Config {
     pub fn broker_config(&self) -> BrokerConfig {
         let queues = &self.queues;
         BrokerConfig {
-            heartbeat: HeartBeat { send_ms: self.heartbeat.send_ms, receive_ms: self.heartbeat.receive_ms },
+            heartbeat: heartbeat::Heartbeat { send_ms: self.heartbeat.send_ms, receive_ms: self.heartbeat.receive_ms },
             outbox_max_bytes: self.delivery.outbox_max_bytes,
             slow_consumer: match self.delivery.slow_consumer {
                 SlowConsumer::Disconnect => SlowConsumerPolicy::Disconnect,

@@ -14,11 +14,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
-use stompbox_core::broker::{error_frame, Action, Broker, Closed, OutboxReceiver, PendingSend, Session};
+use stompbox_core::broker::{
+    error_frame, frame_error_code, Action, Broker, Closed, OutboxReceiver, PendingSend, Session,
+};
 use stompbox_core::codec::{CodecError, StompCodec};
 use stompbox_core::frame::{encode, Frame, FrameLimits, Parsed};
 use stompbox_core::heartbeat::Negotiated;
-use stompbox_core::Version;
+use stompbox_core::{ErrorCode, Version};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::futures::OwnedNotified;
 use tokio::time::{sleep_until, timeout, Instant};
@@ -60,6 +62,22 @@ pub(crate) enum CloseReason {
     WriteTimeout(Duration),
     Shutdown,
     Io(std::io::Error),
+}
+
+impl CloseReason {
+    /// The `code` of the ERROR frame that tells the client.
+    fn code(&self) -> ErrorCode {
+        match self {
+            CloseReason::SlowConsumer { .. } => ErrorCode::SlowConsumer,
+            CloseReason::HeartbeatTimeout(_) | CloseReason::ConnectTimeout(_) | CloseReason::WriteTimeout(_) => {
+                ErrorCode::Timeout
+            }
+            CloseReason::Shutdown => ErrorCode::Closed,
+            CloseReason::PeerClosed | CloseReason::Disconnect | CloseReason::Protocol(_) | CloseReason::Io(_) => {
+                ErrorCode::ProtocolError
+            }
+        }
+    }
 }
 
 impl fmt::Display for CloseReason {
@@ -223,7 +241,11 @@ impl<T: Transport> Task<T> {
                 Ok(Some(Parsed::Frame(frame))) => self.submit(frame)?,
                 Err(error) => {
                     let message = error.to_string();
-                    let error = error_frame(&message, None);
+                    let code = match &error {
+                        CodecError::Frame(error) => frame_error_code(error),
+                        CodecError::Io(_) => ErrorCode::ProtocolError,
+                    };
+                    let error = error_frame(code, &message, None);
                     encode(&error, self.version, &mut self.connection.write_buf);
                     return Err(CloseReason::Protocol(message));
                 }
@@ -313,7 +335,7 @@ impl<T: Transport> Task<T> {
 
     /// Sends an ERROR that says why, then closes as [`Task::close`] does.
     async fn close_with_error(&mut self, reason: CloseReason) -> CloseReason {
-        let error = error_frame(&reason.to_string(), None);
+        let error = error_frame(reason.code(), &reason.to_string(), None);
         encode(&error, self.version, &mut self.connection.write_buf);
         self.close(reason).await
     }

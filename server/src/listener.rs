@@ -12,7 +12,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use stompbox_core::broker::error_frame;
 use stompbox_core::frame::encode;
-use stompbox_core::Version;
+use stompbox_core::{ErrorCode, Version};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
@@ -110,6 +110,7 @@ pub(crate) async fn accept_loop(
 /// Tells a connection over the cap why it is closed.
 async fn refuse(mut stream: TcpStream) {
     let mut out = BytesMut::new();
-    encode(&error_frame("too many connections (limits.max_connections reached)", None), Version::V1_0, &mut out);
+    let error = error_frame(ErrorCode::LimitExceeded, "too many connections (limits.max_connections reached)", None);
+    encode(&error, Version::V1_0, &mut out);
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(&out)).await;
 }

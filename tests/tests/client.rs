@@ -11,7 +11,7 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use stompbox_core::client::{Client, ConnectOptions, Error, Mode, NO_HEADERS};
-use stompbox_core::heartbeat::HeartBeat;
+use stompbox_core::heartbeat::Heartbeat;
 use stompbox_core::{Command, Frame, Version};
 use stompbox_server::config::WhenFull;
 use stompbox_tests::{body, describe, BlockingBroker, TIMEOUT};
@@ -288,7 +288,7 @@ fn heart_beat_thread_keeps_the_connection_alive() {
         c.heartbeat.receive_ms = 100;
         c.heartbeat.grace_factor = 2.0;
     });
-    let opts = ConnectOptions { heart_beat: HeartBeat { send_ms: 50, receive_ms: 0 }, ..options() };
+    let opts = ConnectOptions { heartbeat: Heartbeat { send_ms: 50, receive_ms: 0 }, ..options() };
     let mut client = Client::connect(&broker.url(), &opts).unwrap();
     assert!(client.has_heartbeat_thread());
     // Idle five times as long as the broker waits (100 ms x 2) before dropping a silent client:
@@ -304,14 +304,14 @@ fn no_heart_beats_no_thread() {
     let broker = BlockingBroker::start_with(|c| c.heartbeat.send_ms = 50);
     assert!(!connect(&broker).has_heartbeat_thread());
     // Only receiving heart-beats needs no thread either.
-    let opts = ConnectOptions { heart_beat: HeartBeat { send_ms: 0, receive_ms: 50 }, ..options() };
+    let opts = ConnectOptions { heartbeat: Heartbeat { send_ms: 0, receive_ms: 50 }, ..options() };
     assert!(!Client::connect(&broker.url(), &opts).unwrap().has_heartbeat_thread());
 }
 
 #[test]
 fn a_silent_broker_is_reported() {
     let broker = BlockingBroker::start_with(|c| c.heartbeat.send_ms = 50);
-    let opts = ConnectOptions { heart_beat: HeartBeat { send_ms: 0, receive_ms: 50 }, ..options() };
+    let opts = ConnectOptions { heartbeat: Heartbeat { send_ms: 0, receive_ms: 50 }, ..options() };
     let mut client = Client::connect(&broker.url(), &opts).unwrap();
     // Heart-beats every 50 ms: 300 ms of nothing else is no silence.
     assert!(client.read_frame(Duration::from_millis(300)).unwrap().is_none());

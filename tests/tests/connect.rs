@@ -106,7 +106,8 @@ async fn other_logins_are_refused_with_an_error() {
     ] {
         let mut client = broker.client().await;
         client.send(connect).await;
-        client.expect_error_and_close("authentication failed").await;
+        let error = client.expect_error_and_close("authentication failed").await;
+        assert_eq!(error.header("code"), Some("authentication-failed"), "{connect:?}");
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use stompbox_core::Command;
+use stompbox_core::{Command, ErrorCode};
 use stompbox_tests::{body, start, start_with, Event, TestBroker};
 
 /// Sends `frame` on a fresh session of `version` and requires an ERROR mentioning `needle`,
@@ -18,6 +18,9 @@ async fn refused(broker: &TestBroker, version: &str, frame: &str, needle: &str) 
         assert!(error.header("receipt-id").is_none());
     }
     assert_eq!(error.header("content-type"), Some("text/plain"));
+    let code = error.header("code").and_then(ErrorCode::parse);
+    let expected = if needle.contains("max_") { ErrorCode::LimitExceeded } else { ErrorCode::ProtocolError };
+    assert_eq!(code, Some(expected), "{frame:?}");
     assert!(body(&error).contains(needle), "the body explains: {:?}", body(&error));
     assert_eq!(error.header("content-length").map(str::parse::<usize>), Some(Ok(error.body.len())));
 }

@@ -24,12 +24,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub use message::{now_ms, Message};
 pub use outbox::{Closed, Drained, Outbox, OutboxReceiver, SlowConsumerPolicy};
 pub use queue::QueueLimits;
-pub use session::{error_frame, Action, PendingSend, ProtocolError, Session, SessionError};
+pub use session::{error_frame, frame_error_code, Action, PendingSend, ProtocolError, Session, SessionError};
 pub use stats::{Stats, StatsSnapshot};
 
 use crate::auth::{Authenticator, GuestOnly};
 use crate::destination::{segments_match, Destination};
-use crate::heartbeat::HeartBeat;
+use crate::heartbeat::Heartbeat;
 use queue::Queue;
 use topic::Topics;
 
@@ -85,7 +85,7 @@ pub struct BrokerConfig {
     /// The `server` header of CONNECTED.
     pub server_name: String,
     /// The heart-beat the server offers: how often it can send and wants to receive, in ms.
-    pub heartbeat: HeartBeat,
+    pub heartbeat: Heartbeat,
     /// Byte limit of each session's outbox of topic messages.
     pub outbox_max_bytes: usize,
     /// What happens to a topic subscriber that falls past `outbox_max_bytes`.
@@ -129,7 +129,7 @@ impl Default for BrokerConfig {
     fn default() -> Self {
         BrokerConfig {
             server_name: concat!("stompbox/", env!("CARGO_PKG_VERSION")).to_owned(),
-            heartbeat: HeartBeat { send_ms: 10_000, receive_ms: 10_000 },
+            heartbeat: Heartbeat { send_ms: 10_000, receive_ms: 10_000 },
             outbox_max_bytes: 8 * 1024 * 1024,
             slow_consumer: SlowConsumerPolicy::Disconnect,
             default_prefetch: 1000,

@@ -18,8 +18,9 @@ use super::stats::Stats;
 use super::{AckMode, Broker, QueueFullPolicy};
 use crate::auth::{AuthError, Principal};
 use crate::destination::{Destination, DestinationError, Kind};
+use crate::error_code::ErrorCode;
 use crate::frame::{escape_for, header, write_header, Command, Frame, FrameError};
-use crate::heartbeat::{self, HeartBeat, Negotiated};
+use crate::heartbeat::{self, Heartbeat, Negotiated};
 use crate::version::Version;
 
 /// SUBSCRIBE headers that set the window of unacknowledged messages, in the order they are
@@ -47,7 +48,7 @@ pub enum ProtocolError {
     Auth(#[from] AuthError),
     /// A `heart-beat` header that is not `cx,cy`.
     #[error("invalid heart-beat header {0:?}")]
-    BadHeartBeat(String),
+    BadHeartbeat(String),
     /// A required header is missing.
     #[error("{command} frame is missing the required {header} header")]
     MissingHeader {
@@ -123,10 +124,54 @@ pub struct SessionError {
     pub receipt: Option<String>,
 }
 
+impl ProtocolError {
+    /// The `code` of the ERROR frame that reports this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ProtocolError::Auth(_) => ErrorCode::AuthenticationFailed,
+            ProtocolError::TooManySubscriptions { .. }
+            | ProtocolError::TooManyTransactions { .. }
+            | ProtocolError::TransactionTooLarge { .. }
+            | ProtocolError::QueueFull(_)
+            | ProtocolError::TooManyQueues { .. } => ErrorCode::LimitExceeded,
+            ProtocolError::Frame(error) => frame_error_code(error),
+            ProtocolError::NotConnected(_)
+            | ProtocolError::AlreadyConnected
+            | ProtocolError::ServerFrame(_)
+            | ProtocolError::UnsupportedVersion
+            | ProtocolError::BadHeartbeat(_)
+            | ProtocolError::MissingHeader { .. }
+            | ProtocolError::Destination(_)
+            | ProtocolError::SubscriptionInUse(_)
+            | ProtocolError::NoSuchSubscription(_)
+            | ProtocolError::BadAckMode(_)
+            | ProtocolError::BadPrefetch { .. }
+            | ProtocolError::NoSuchTransaction(_)
+            | ProtocolError::TransactionInUse(_) => ErrorCode::ProtocolError,
+        }
+    }
+}
+
+/// The `code` of the ERROR frame that reports a malformed or oversized frame.
+pub fn frame_error_code(error: &FrameError) -> ErrorCode {
+    match error {
+        FrameError::FrameTooLarge { .. }
+        | FrameError::TooManyHeaders { .. }
+        | FrameError::HeaderLineTooLong { .. }
+        | FrameError::BodyTooLarge { .. } => ErrorCode::LimitExceeded,
+        FrameError::UnknownCommand(_)
+        | FrameError::MalformedHeader(_)
+        | FrameError::InvalidEscape(_)
+        | FrameError::InvalidContentLength(_)
+        | FrameError::MissingNul
+        | FrameError::NotUtf8 => ErrorCode::ProtocolError,
+    }
+}
+
 impl SessionError {
     /// The ERROR frame to send before closing.
     pub fn to_frame(&self) -> Frame {
-        let mut frame = error_frame(&self.error.to_string(), self.receipt.as_deref());
+        let mut frame = error_frame(self.error.code(), &self.error.to_string(), self.receipt.as_deref());
         if self.error == ProtocolError::UnsupportedVersion {
             frame.headers.insert(0, (header::VERSION.to_owned(), "1.0,1.1,1.2".to_owned()));
         }
@@ -134,10 +179,11 @@ impl SessionError {
     }
 }
 
-/// An ERROR frame: `message`, `receipt-id` when given, and a short text/plain body.
-pub fn error_frame(message: &str, receipt: Option<&str>) -> Frame {
+/// An ERROR frame: `message`, `code`, `receipt-id` when given, and a short text/plain body.
+pub fn error_frame(code: ErrorCode, message: &str, receipt: Option<&str>) -> Frame {
     let body = Bytes::from(format!("{message}\n"));
-    let mut frame = Frame::new(Command::Error).with_header(header::MESSAGE, message);
+    let mut frame =
+        Frame::new(Command::Error).with_header(header::MESSAGE, message).with_header(header::CODE, code.as_str());
     if let Some(receipt) = receipt {
         frame = frame.with_header(header::RECEIPT_ID, receipt);
     }
@@ -294,8 +340,8 @@ impl Session {
             Some(accepted) => Version::negotiate(accepted).ok_or(ProtocolError::UnsupportedVersion)?,
         };
         let client_heartbeat = match frame.header(header::HEART_BEAT) {
-            None => HeartBeat::default(),
-            Some(value) => HeartBeat::parse(value).ok_or_else(|| ProtocolError::BadHeartBeat(value.to_owned()))?,
+            None => Heartbeat::default(),
+            Some(value) => Heartbeat::parse(value).ok_or_else(|| ProtocolError::BadHeartbeat(value.to_owned()))?,
         };
         let config = self.broker.config();
         let principal =

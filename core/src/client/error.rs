@@ -32,7 +32,7 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
-    /// The broker refused the credentials given in CONNECT.
+    /// The broker refused the credentials given in CONNECT (its ERROR carried `code:authentication-failed`).
     #[error("authentication failed: {message}")]
     Auth {
         /// The ERROR frame's `message` header.

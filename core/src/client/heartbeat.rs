@@ -78,14 +78,14 @@ impl Writer {
 
 /// A running heart-beat thread; dropping it stops and joins the thread.
 #[derive(Debug)]
-pub(crate) struct Heartbeat {
+pub(crate) struct HeartbeatThread {
     stop: Arc<(Mutex<bool>, Condvar)>,
     thread: Option<JoinHandle<()>>,
 }
 
-impl Heartbeat {
+impl HeartbeatThread {
     /// Starts a thread that keeps `writer` from being quiet for `every`.
-    pub(crate) fn start(writer: Arc<Writer>, every: Duration) -> std::io::Result<Heartbeat> {
+    pub(crate) fn start(writer: Arc<Writer>, every: Duration) -> std::io::Result<HeartbeatThread> {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let signal = stop.clone();
         // Beat once the connection has been quiet for 3/4 of the interval; look 4 times per interval.
@@ -104,11 +104,11 @@ impl Heartbeat {
                 }
             }
         })?;
-        Ok(Heartbeat { stop, thread: Some(thread) })
+        Ok(HeartbeatThread { stop, thread: Some(thread) })
     }
 }
 
-impl Drop for Heartbeat {
+impl Drop for HeartbeatThread {
     fn drop(&mut self) {
         let (lock, wake) = &*self.stop;
         *lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = true;

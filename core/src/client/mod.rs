@@ -28,10 +28,11 @@ use std::time::{Duration, Instant};
 use bytes::{BufMut, BytesMut};
 
 pub use self::error::{Error, Result};
-use self::heartbeat::{Heartbeat, Writer};
+use self::heartbeat::{HeartbeatThread, Writer};
 pub use self::url::Endpoint;
+use crate::error_code::ErrorCode;
 use crate::frame::{escape_for, header, write_header, Command, Escaping, Frame, FrameLimits, FrameParser, Parsed};
-use crate::heartbeat::{negotiate, HeartBeat};
+use crate::heartbeat::{negotiate, Heartbeat};
 use crate::version::Version;
 
 /// The longest a blocking read waits before returning to its caller's loop.
@@ -70,7 +71,7 @@ pub struct ConnectOptions {
     /// The `host` header (virtual host); default: the host of the address connected to.
     pub virtual_host: Option<String>,
     /// The heart-beats offered: send every `send_ms`, want one every `receive_ms` (0: never).
-    pub heart_beat: HeartBeat,
+    pub heartbeat: Heartbeat,
     /// Bounds the TCP connect, the wait for CONNECTED, each RECEIPT wait and each write.
     pub timeout: Duration,
     /// Bounds the wait for CONNECTED on its own, counted from the end of the TCP connect
@@ -89,7 +90,7 @@ impl Default for ConnectOptions {
             passcode: None,
             headers: Vec::new(),
             virtual_host: None,
-            heart_beat: HeartBeat::default(),
+            heartbeat: Heartbeat::default(),
             timeout: Duration::from_secs(10),
             connected_timeout: None,
             limits: FrameLimits::default(),
@@ -119,7 +120,7 @@ pub struct Client {
     /// When the last byte arrived, and how often the broker promised to send one.
     last_read: Instant,
     expect_every: Option<Duration>,
-    heartbeat: Option<Heartbeat>,
+    heartbeat: Option<HeartbeatThread>,
     next_id: u64,
     closed: bool,
     /// While batching: frames written but not yet sent (see [`Client::set_batching`]).
@@ -205,8 +206,8 @@ impl Client {
                 let host = options.virtual_host.clone().unwrap_or_else(|| self.endpoint.host.clone());
                 connect.headers.push((header::HOST.into(), host));
             }
-            if options.heart_beat != HeartBeat::default() && !has_extra(header::HEART_BEAT) {
-                connect.headers.push((header::HEART_BEAT.into(), options.heart_beat.to_header()));
+            if options.heartbeat != Heartbeat::default() && !has_extra(header::HEART_BEAT) {
+                connect.headers.push((header::HEART_BEAT.into(), options.heartbeat.to_header()));
             }
         }
         if let Some(login) = &options.login {
@@ -230,11 +231,8 @@ impl Client {
             Command::Error => {
                 self.close_socket();
                 let message = answer.header(header::MESSAGE).unwrap_or_default().to_owned();
-                let lower = message.to_ascii_lowercase();
-                let refused_login = ["auth", "login", "passcode", "password", "credential", "access refused", "denied"]
-                    .iter()
-                    .any(|word| lower.contains(word));
-                return Err(if refused_login {
+                let code = answer.header(header::CODE).and_then(ErrorCode::parse);
+                return Err(if code == Some(ErrorCode::AuthenticationFailed) {
                     Error::Auth { message, frame: Box::new(answer) }
                 } else {
                     Error::from_error_frame(answer)
@@ -253,15 +251,15 @@ impl Client {
         self.session = answer.header(header::SESSION).map(str::to_owned);
         self.server = answer.header(header::SERVER).map(str::to_owned);
         let theirs = match answer.header(header::HEART_BEAT) {
-            Some(value) => HeartBeat::parse(value)
+            Some(value) => Heartbeat::parse(value)
                 .ok_or_else(|| Error::Unexpected(format!("invalid heart-beat header {value:?}")))?,
-            None => HeartBeat::default(),
+            None => Heartbeat::default(),
         };
         // `negotiate` takes the server's view: its `send_every` is what we receive.
-        let agreed = negotiate(options.heart_beat, theirs);
+        let agreed = negotiate(options.heartbeat, theirs);
         self.expect_every = agreed.send_every;
         if let Some(every) = agreed.expect_every {
-            self.heartbeat = Some(Heartbeat::start(self.writer.clone(), every)?);
+            self.heartbeat = Some(HeartbeatThread::start(self.writer.clone(), every)?);
         }
         Ok(())
     }
