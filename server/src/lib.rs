@@ -2,9 +2,11 @@
 //! [`run`]; tests and the Python module embed it through [`bind`] and [`serve`].
 //!
 //! Module map:
-//! - [`config`]: the TOML configuration, every limit with its default.
-//! - `listener`: bind, accept with a connection cap, spawn one task per connection.
-//! - `connection`: the per-connection task (frames in, replies and outbox out, heart-beats).
+//! - [`config`]: the TOML configuration: listeners, and the engine's sections.
+//! - [`listener`]: bind, accept with a connection cap, spawn one task per connection, which runs
+//!   its kind's handshake.
+//! - `connection`: the per-connection task (frames in, replies and outbox out, heart-beats,
+//!   authentication off the runtime).
 //! - `transport`: the seam TCP (and later TLS and WebSocket) streams plug into.
 //!
 //! Shutdown: when the `shutdown` future completes, listeners stop accepting, every connection
@@ -13,7 +15,7 @@
 
 pub mod config;
 mod connection;
-mod listener;
+pub mod listener;
 mod transport;
 
 use std::future::Future;
@@ -34,7 +36,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Binds the configured listeners (so a caller can learn ephemeral ports before serving).
 pub async fn bind(config: &Config) -> io::Result<Bound> {
-    listener::bind(&config.listen).await
+    listener::bind(&config.listeners()).await
 }
 
 /// Serves bound listeners until `shutdown` completes, then closes every connection.
@@ -50,11 +52,22 @@ pub async fn serve_broker(
     bound: Bound,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let context = Arc::new(connection::Context { broker, limits: config.frame_limits(), timeouts: config.timeouts() });
-    let permits = Arc::new(Semaphore::new(config.limits.max_connections));
+    let limits = &config.limits;
+    let context = Arc::new(connection::Context {
+        broker,
+        limits: limits.frame(),
+        timeouts: connection::Timeouts {
+            connect: Duration::from_millis(limits.connect_timeout_ms),
+            error_linger: Duration::from_millis(limits.error_linger_ms),
+            write: Duration::from_millis(limits.write_timeout_ms),
+            heartbeat_grace: config.heartbeat.grace_factor,
+        },
+        authentications: Arc::new(Semaphore::new(concurrent_authentications())),
+    });
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
-    for listener in bound.tcp {
+    for listener in bound.listeners {
         tracker.spawn(listener::accept_loop(
             listener,
             context.clone(),
@@ -71,6 +84,12 @@ pub async fn serve_broker(
         warn!("some connections did not close within {SHUTDOWN_GRACE:?}");
     }
     Ok(())
+}
+
+/// Password checks run at once: one per core (at least two), so hashing never takes more than
+/// the machine has while connections keep being served.
+fn concurrent_authentications() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().max(2))
 }
 
 /// Binds and serves until `shutdown` completes.

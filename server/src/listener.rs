@@ -1,8 +1,12 @@
 //! Listeners: bind the configured addresses, accept, and spawn one connection task each.
 //!
-//! A semaphore caps open connections; a connection over the cap gets an ERROR frame and is
-//! closed rather than left waiting in the backlog. Accept errors (such as running out of file
-//! descriptors) back off instead of spinning. Nothing slow runs in the accept loop itself.
+//! Every listener has a [`ListenerKind`]. The accept loop only accepts: it takes a connection
+//! permit (a semaphore caps open connections; one over the cap gets an ERROR frame and is
+//! closed rather than left waiting in the backlog), then spawns the connection task. Whatever
+//! handshake a kind needs (TLS, the WebSocket upgrade) runs in that task, under the same
+//! deadline as CONNECT (`limits.connect_timeout_ms`, counted from the accept), so a slow
+//! handshake never holds up accepting. Accept errors (such as running out of file descriptors)
+//! back off instead of spinning.
 
 use std::io;
 use std::net::SocketAddr;
@@ -10,28 +14,58 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use stompbox_core::broker::error_frame;
+use serde::Deserialize;
+use stompbox_core::auth::Connector;
+use stompbox_core::broker::{error_frame, ConnectionMeta};
 use stompbox_core::frame::encode;
 use stompbox_core::{ErrorCode, Version};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
+use crate::config::ListenerConfig;
 use crate::connection::{self, Context};
+
+/// What a listener speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ListenerKind {
+    /// STOMP over plain TCP.
+    Tcp,
+}
+
+impl ListenerKind {
+    /// The configuration spelling, e.g. `"tcp"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListenerKind::Tcp => "tcp",
+        }
+    }
+}
+
+/// One bound listening socket and what it speaks.
+#[derive(Debug)]
+pub(crate) struct BoundListener {
+    socket: TcpListener,
+    kind: ListenerKind,
+    connector: Connector,
+}
 
 /// The bound listening sockets, before serving starts.
 #[derive(Debug)]
 pub struct Bound {
-    pub(crate) tcp: Vec<TcpListener>,
+    pub(crate) listeners: Vec<BoundListener>,
 }
 
 impl Bound {
-    /// The addresses actually bound (port 0 in the config becomes the port the OS chose).
+    /// The addresses actually bound, in configuration order (port 0 in the config becomes the
+    /// port the OS chose).
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.tcp.iter().filter_map(|l| l.local_addr().ok()).collect()
+        self.listeners.iter().filter_map(|l| l.socket.local_addr().ok()).collect()
     }
 }
 
@@ -39,15 +73,20 @@ impl Bound {
 /// (tokio's default of 1,024 overflows under thousands of simultaneous connects).
 const BACKLOG: u32 = 4096;
 
-/// Binds every configured listen address.
-pub async fn bind(addresses: &[SocketAddr]) -> io::Result<Bound> {
-    let tcp = addresses
+/// Binds every listener.
+pub async fn bind(listeners: &[ListenerConfig]) -> io::Result<Bound> {
+    let listeners = listeners
         .iter()
-        .map(|address| {
-            bind_one(*address).map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {address}: {e}")))
+        .map(|config| {
+            let address = config.address;
+            let socket =
+                bind_one(address).map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {address}: {e}")))?;
+            let kind = config.kind.as_str();
+            let connector = Connector { name: config.name.as_deref().unwrap_or(kind).into(), kind: kind.into() };
+            Ok(BoundListener { socket, kind: config.kind, connector })
         })
         .collect::<io::Result<_>>()?;
-    Ok(Bound { tcp })
+    Ok(Bound { listeners })
 }
 
 fn bind_one(address: SocketAddr) -> io::Result<TcpListener> {
@@ -59,20 +98,20 @@ fn bind_one(address: SocketAddr) -> io::Result<TcpListener> {
 
 /// Accepts on one listener until `cancel`, spawning connection tasks on `tracker`.
 pub(crate) async fn accept_loop(
-    listener: TcpListener,
+    listener: BoundListener,
     context: Arc<Context>,
     permits: Arc<Semaphore>,
     cancel: CancellationToken,
     tracker: TaskTracker,
 ) {
-    if let Ok(address) = listener.local_addr() {
-        info!("listening on {address}");
+    if let Ok(address) = listener.socket.local_addr() {
+        info!("listening on {address} ({})", listener.connector.name);
     }
     let mut backoff = Duration::from_millis(10);
     loop {
         let accepted = tokio::select! {
             () = cancel.cancelled() => return,
-            accepted = listener.accept() => accepted,
+            accepted = listener.socket.accept() => accepted,
         };
         let (stream, peer) = match accepted {
             Ok(accepted) => {
@@ -89,13 +128,16 @@ pub(crate) async fn accept_loop(
                 continue;
             }
         };
+        let deadline = Instant::now() + context.timeouts.connect;
         let _ = stream.set_nodelay(true);
         match permits.clone().try_acquire_owned() {
             Ok(permit) => {
                 let context = context.clone();
                 let cancel = cancel.clone();
+                let meta = ConnectionMeta { peer: Some(peer), connector: listener.connector.clone() };
+                let kind = listener.kind;
                 tracker.spawn(async move {
-                    connection::serve(stream, peer, context, cancel).await;
+                    handshake_and_serve(kind, stream, meta, deadline, context, cancel).await;
                     drop(permit);
                 });
             }
@@ -104,6 +146,21 @@ pub(crate) async fn accept_loop(
                 tracker.spawn(refuse(stream));
             }
         }
+    }
+}
+
+/// In the connection task: the kind's handshake, then the STOMP connection, both by `deadline`.
+async fn handshake_and_serve(
+    kind: ListenerKind,
+    stream: TcpStream,
+    meta: ConnectionMeta,
+    deadline: Instant,
+    context: Arc<Context>,
+    cancel: CancellationToken,
+) {
+    match kind {
+        // Plain TCP needs no handshake before CONNECT.
+        ListenerKind::Tcp => connection::serve(stream, meta, deadline, context, cancel).await,
     }
 }
 

@@ -63,7 +63,7 @@ fn main() -> ExitCode {
         }
     };
     if !listen.is_empty() {
-        config.listen = listen;
+        config.listen_only_on(listen);
     }
     config.allow_anonymous |= allow_anonymous;
     if let Err(e) = config.validate() {

@@ -1,8 +1,9 @@
 //! stompbox-tests: the broker started in-process on an ephemeral port and spoken to in raw STOMP
 //! bytes over real TCP sockets.
 //!
-//! - [`start`] / [`start_with`] bind `127.0.0.1:0`, spawn [`stompbox_server::serve_broker`] and return a
-//!   [`TestBroker`] that knows its address and can shut the broker down.
+//! - [`start`] / [`start_with`] / [`start_with_engine`] bind `127.0.0.1:0`, spawn
+//!   [`stompbox_server::serve_broker`] and return a [`TestBroker`] that knows its address and can
+//!   shut the broker down.
 //! - [`Client`] writes bytes exactly as given and reads one frame (or heart-beat, or end of
 //!   stream) at a time with a timeout, through [`stompbox_core::FrameParser`]. It keeps a
 //!   transcript of every byte received, so tests can check the wire form itself.
@@ -17,6 +18,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use stompbox_core::broker::BrokerConfig;
 use stompbox_core::{Command, Frame, FrameLimits, FrameParser, Parsed, Version};
 use stompbox_server::{bind, serve_broker, Broker, Config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -54,13 +56,21 @@ pub async fn start() -> TestBroker {
 
 /// Starts a broker with [`test_config`] changed by `tweak`.
 pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestBroker {
+    start_with_engine(tweak, |_| {}).await
+}
+
+/// Starts a broker with [`test_config`] changed by `tweak`, and its engine configuration (made
+/// from that) changed by `engine`: to plug in an authenticator, an authorizer or a clock.
+pub async fn start_with_engine(tweak: impl FnOnce(&mut Config), engine: impl FnOnce(&mut BrokerConfig)) -> TestBroker {
     let mut config = test_config();
     tweak(&mut config);
     config.validate().expect("test configuration is valid");
     let bound = bind(&config).await.expect("bind 127.0.0.1:0");
     let addr = bound.local_addrs()[0];
     let (shutdown, stop) = oneshot::channel::<()>();
-    let broker = Broker::new(config.broker_config());
+    let mut engine_config = config.broker_config();
+    engine(&mut engine_config);
+    let broker = Broker::new(engine_config);
     let server = tokio::spawn(serve_broker(broker.clone(), config, bound, async move {
         let _ = stop.await;
     }));

@@ -10,10 +10,10 @@ use std::io;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+use stompbox_core::broker::QueueFullPolicy;
 use stompbox_core::client::{Client, ConnectOptions, Error, Mode, NO_HEADERS};
 use stompbox_core::heartbeat::Heartbeat;
 use stompbox_core::{Command, Frame, Version};
-use stompbox_server::config::WhenFull;
 use stompbox_tests::{body, describe, BlockingBroker, TIMEOUT};
 
 fn options() -> ConnectOptions {
@@ -260,7 +260,7 @@ fn read_frame_times_out_with_none() {
 fn receipt_wait_times_out_on_a_producer_blocked_by_a_full_queue() {
     let broker = BlockingBroker::start_with(|c| {
         c.queues.max_messages = 1;
-        c.queues.when_full = WhenFull::Block;
+        c.queues.when_full = QueueFullPolicy::Block;
     });
     let mut producer = connect(&broker);
     producer.send("/queue/full", b"1", &[("receipt", "r1")]).unwrap();

@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use stompbox_core::broker::{QueueFullPolicy, QueueRule, SlowConsumerPolicy};
 use stompbox_core::Command;
-use stompbox_server::config::{SlowConsumer, WhenFull};
 use stompbox_server::Config;
 use stompbox_tests::{body, start, start_with, Client, Event, TestBroker, TIMEOUT};
 
@@ -188,7 +188,7 @@ async fn slow_topic_subscriber_is_disconnected_and_others_keep_receiving() {
 async fn drop_oldest_keeps_the_slow_subscriber_connected() {
     let broker = start_with(|c| {
         slow_consumer_config(c);
-        c.delivery.slow_consumer = SlowConsumer::DropOldest;
+        c.delivery.slow_consumer = SlowConsumerPolicy::DropOldest;
     })
     .await;
     let mut slow = broker.client_with_small_buffer().await;
@@ -229,7 +229,7 @@ async fn drop_oldest_keeps_the_slow_subscriber_connected() {
 async fn full_queue_with_error_policy_refuses_the_send() {
     let broker = start_with(|c| {
         c.queues.max_messages = 2;
-        c.queues.when_full = WhenFull::Error;
+        c.queues.when_full = QueueFullPolicy::Error;
     })
     .await;
     let mut producer = broker.connect12().await;
@@ -249,8 +249,8 @@ async fn full_queue_with_error_policy_refuses_the_send() {
 async fn queue_rule_applies_to_matching_queues_only() {
     let broker = start_with(|c| {
         c.queues.max_messages = 1;
-        c.queues.when_full = WhenFull::Error;
-        c.queues.rule.push(stompbox_server::config::QueueRuleConfig {
+        c.queues.when_full = QueueFullPolicy::Error;
+        c.queues.rule.push(QueueRule {
             pattern: "big.**".to_owned(),
             max_messages: Some(100),
             max_bytes: None,
@@ -271,7 +271,7 @@ async fn queue_rule_applies_to_matching_queues_only() {
 async fn full_queue_with_block_policy_withholds_the_receipt_until_there_is_room() {
     let broker = start_with(|c| {
         c.queues.max_messages = 1;
-        c.queues.when_full = WhenFull::Block;
+        c.queues.when_full = QueueFullPolicy::Block;
     })
     .await;
     let mut producer = broker.connect12().await;
@@ -301,7 +301,7 @@ async fn full_queue_with_block_policy_withholds_the_receipt_until_there_is_room(
 async fn blocked_producer_does_not_block_other_connections() {
     let broker = start_with(|c| {
         c.queues.max_messages = 1;
-        c.queues.when_full = WhenFull::Block;
+        c.queues.when_full = QueueFullPolicy::Block;
     })
     .await;
     let mut producer = broker.connect12().await;

@@ -131,7 +131,7 @@ async fn producer_blocked_on_a_full_queue_is_not_dropped_for_silence() {
     let broker = start_with(|c| {
         c.heartbeat.receive_ms = 100;
         c.queues.max_messages = 1;
-        c.queues.when_full = stompbox_server::config::WhenFull::Block;
+        c.queues.when_full = stompbox_core::broker::QueueFullPolicy::Block;
     })
     .await;
     let mut producer = broker.client().await;

@@ -6,10 +6,10 @@
 //! on first use. Per subscriber only `subscription`, `ack` and `redelivered` are written.
 
 use std::sync::{Arc, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::stats::DestinationStats;
 use crate::frame::{header, write_header, Escaping};
 
 /// Headers a client may not set on a SEND because the broker writes them on MESSAGE.
@@ -35,12 +35,20 @@ pub struct Message {
     size: usize,
     /// Encoded common header blocks, one per [`Escaping`], built on first use.
     blocks: [OnceLock<Bytes>; 3],
+    /// The counters of the destination it was published to.
+    stats: Arc<DestinationStats>,
 }
 
 impl Message {
     /// Builds a message from a SEND's headers (reserved ones are dropped) and body. `expires`
     /// (ms since the epoch; 0 means never) is read from the headers.
-    pub fn new(id: u64, destination: Arc<str>, headers: Vec<(String, String)>, body: Bytes) -> Message {
+    pub(crate) fn new(
+        id: u64,
+        destination: Arc<str>,
+        headers: Vec<(String, String)>,
+        body: Bytes,
+        stats: Arc<DestinationStats>,
+    ) -> Message {
         let mut headers = headers;
         headers.retain(|(name, _)| !RESERVED.contains(&name.as_str()));
         // A message may wait in a queue for long: keep no spare header slots.
@@ -52,7 +60,7 @@ impl Message {
             .filter(|&ms| ms != 0);
         const OVERHEAD: usize = 128;
         let size = body.len() + headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum::<usize>() + OVERHEAD;
-        Message { id, destination, headers, body, expires_at_ms, size, blocks: Default::default() }
+        Message { id, destination, headers, body, expires_at_ms, size, blocks: Default::default(), stats }
     }
 
     /// The broker-assigned id, unique for the broker's lifetime.
@@ -78,6 +86,11 @@ impl Message {
     /// Bytes this message accounts for in buffers and queue limits.
     pub fn size(&self) -> usize {
         self.size
+    }
+
+    /// The counters of its destination.
+    pub(crate) fn stats(&self) -> &DestinationStats {
+        &self.stats
     }
 
     /// Whether its `expires` time has passed at `now_ms` (ms since the epoch).
@@ -152,18 +165,13 @@ fn has_line_break(name: &str, value: &str) -> bool {
         || memchr::memchr2(b'\n', b'\r', value.as_bytes()).is_some()
 }
 
-/// Milliseconds since the Unix epoch, the unit of the `expires` header.
-pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn message(headers: &[(&str, &str)], body: &'static [u8]) -> Message {
         let headers = headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
-        Message::new(7, "/topic/chat".into(), headers, Bytes::from_static(body))
+        Message::new(7, "/topic/chat".into(), headers, Bytes::from_static(body), Arc::default())
     }
 
     #[test]

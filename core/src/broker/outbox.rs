@@ -7,27 +7,15 @@
 //! and are never dropped: a queue message leaves its queue only when acknowledged.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
+use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use super::message::Message;
-use super::queue::Queue;
+use super::config::SlowConsumerPolicy;
+use super::delivery::Delivery;
 use super::stats::Stats;
-use super::AckMode;
-use crate::frame::Escaping;
-
-/// What happens to a topic subscriber whose outbox is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SlowConsumerPolicy {
-    /// Send it an ERROR that says it was too slow and close its connection (counted).
-    #[default]
-    Disconnect,
-    /// Drop that subscriber's oldest undelivered topic messages to make room (counted).
-    DropOldest,
-}
 
 /// Why an outbox stopped accepting deliveries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,35 +25,6 @@ pub enum Closed {
         /// The limit it went over, in bytes.
         limit: usize,
     },
-}
-
-/// One subscription as the delivery path sees it: where to deliver and how to encode.
-#[derive(Debug)]
-pub(crate) struct Subscriber {
-    /// The session's outbox.
-    pub(crate) outbox: Outbox,
-    /// `subscription:<id>\n`, escaped for the session's version.
-    pub(crate) lines: Bytes,
-    /// The session's header escaping.
-    pub(crate) escaping: Escaping,
-    /// Whether MESSAGE frames carry an `ack` header (1.2, client acknowledgement).
-    pub(crate) ack_header: bool,
-    /// The subscription's acknowledgement mode.
-    pub(crate) ack: AckMode,
-    /// Cleared on unsubscribe, so a fan-out that raced with it delivers nothing.
-    pub(crate) active: AtomicBool,
-}
-
-/// One message on its way to one subscription.
-#[derive(Debug)]
-pub(crate) struct Delivery {
-    pub(crate) message: Arc<Message>,
-    pub(crate) subscriber: Arc<Subscriber>,
-    pub(crate) redelivered: bool,
-    /// For a queue subscription in `auto` mode: the queue to settle with once written.
-    pub(crate) settle: Option<Arc<Queue>>,
-    /// Whether this counts against the byte limit (topic deliveries do).
-    pub(crate) counted: bool,
 }
 
 /// The sending side of a session's outbox (cheap to clone).
@@ -128,8 +87,9 @@ impl Outbox {
     /// slow-consumer policy; a closed outbox takes nothing.
     pub(crate) fn push(&self, delivery: Delivery) {
         let size = delivery.message.size();
-        let mut state = self.shared.state.lock().expect("outbox lock");
+        let mut state = self.shared.state.lock();
         if state.closed.is_some() {
+            count_lost(&delivery);
             return;
         }
         if delivery.counted && state.counted_bytes + size > self.shared.max_bytes {
@@ -138,6 +98,7 @@ impl Outbox {
                     state.closed = Some(Closed::SlowConsumer { limit: self.shared.max_bytes });
                     Stats::bump(&self.shared.stats.slow_consumers);
                     drop(state);
+                    count_lost(&delivery);
                     self.shared.ready.notify_one();
                     self.shared.closing.notify_one();
                     return;
@@ -148,6 +109,7 @@ impl Outbox {
                         let dropped = state.items.remove(index).expect("index from position");
                         state.counted_bytes -= dropped.message.size();
                         Stats::bump(&self.shared.stats.dropped);
+                        count_lost(&dropped);
                     }
                 }
             }
@@ -178,7 +140,7 @@ impl OutboxReceiver {
         let mut batch = std::mem::take(&mut self.batch);
         let closed;
         {
-            let mut state = self.shared.state.lock().expect("outbox lock");
+            let mut state = self.shared.state.lock();
             closed = state.closed;
             let mut budget = 0;
             while budget < max_bytes {
@@ -196,7 +158,7 @@ impl OutboxReceiver {
             }
         }
         let mut frames = 0;
-        for delivery in batch.drain(..) {
+        for mut delivery in batch.drain(..) {
             let subscriber = &delivery.subscriber;
             if !subscriber.is_active() {
                 // Unsubscribed after this was queued: the client has been told the subscription
@@ -212,8 +174,8 @@ impl OutboxReceiver {
                 subscriber.ack_header,
                 dst,
             );
-            if let Some(queue) = &delivery.settle {
-                queue.settle(subscriber, delivery.message.id());
+            if let Some(settle) = delivery.settle.take() {
+                settle.settle(&delivery.subscriber, delivery.message.id());
             }
         }
         self.batch = batch;
@@ -234,13 +196,23 @@ impl OutboxReceiver {
 
     /// Why the outbox was closed, if it was.
     pub fn closed(&self) -> Option<Closed> {
-        self.shared.state.lock().expect("outbox lock").closed
+        self.shared.state.lock().closed
     }
 }
 
-impl Subscriber {
-    /// Whether the subscription still takes deliveries.
-    pub(crate) fn is_active(&self) -> bool {
-        self.active.load(Ordering::Acquire)
+impl Drop for OutboxReceiver {
+    /// Topic messages still waiting when the connection ends are lost to it: counted against
+    /// their destinations. (Queue deliveries go back to their queue with the subscription.)
+    fn drop(&mut self) {
+        for delivery in self.shared.state.lock().items.drain(..) {
+            count_lost(&delivery);
+        }
+    }
+}
+
+/// Counts a topic delivery that will never be written against its destination.
+fn count_lost(delivery: &Delivery) {
+    if delivery.counted {
+        Stats::bump(&delivery.message.stats().dropped);
     }
 }

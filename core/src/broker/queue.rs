@@ -4,29 +4,18 @@
 //! and a consumer leaving put it back at the front, marked redelivered.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use parking_lot::Mutex;
 use tokio::sync::Notify;
 
-use super::message::{now_ms, Message};
-use super::outbox::{Delivery, Subscriber};
-use super::stats::Stats;
-use super::{AckMode, QueueFullPolicy};
-
-/// How deep one queue may grow, counting waiting and in-flight messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueueLimits {
-    /// Most messages.
-    pub max_messages: usize,
-    /// Most bytes (as [`Message::size`] counts them).
-    pub max_bytes: usize,
-}
-
-impl Default for QueueLimits {
-    fn default() -> Self {
-        QueueLimits { max_messages: 100_000, max_bytes: 256 * 1024 * 1024 }
-    }
-}
+use super::clock::Clock;
+use super::config::{QueueFullPolicy, QueueLimits};
+use super::delivery::{Delivery, Settle, Subscriber};
+use super::message::Message;
+use super::stats::{DestinationStats, Stats};
+use super::AckMode;
+use crate::destination::Destination;
 
 /// The queue was full: the message comes back; [`Queue::space`] is notified when there is room.
 #[derive(Debug)]
@@ -36,11 +25,22 @@ pub(crate) struct Full {
 
 #[derive(Debug)]
 pub(crate) struct Queue {
+    destination: Destination,
     limits: QueueLimits,
     when_full: QueueFullPolicy,
     state: Mutex<State>,
     space: Arc<Notify>,
     stats: Arc<Stats>,
+    counters: Arc<DestinationStats>,
+    clock: Arc<dyn Clock>,
+}
+
+/// What the snapshot shows of a queue.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct QueueFigures {
+    pub(crate) consumers: usize,
+    pub(crate) depth: usize,
+    pub(crate) bytes: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -77,8 +77,32 @@ impl State {
 }
 
 impl Queue {
-    pub(crate) fn new(limits: QueueLimits, when_full: QueueFullPolicy, stats: Arc<Stats>) -> Queue {
-        Queue { limits, when_full, state: Mutex::default(), space: Arc::new(Notify::new()), stats }
+    pub(crate) fn new(
+        destination: Destination,
+        (limits, when_full): (QueueLimits, QueueFullPolicy),
+        stats: Arc<Stats>,
+        clock: Arc<dyn Clock>,
+    ) -> Queue {
+        Queue {
+            destination,
+            limits,
+            when_full,
+            state: Mutex::default(),
+            space: Arc::new(Notify::new()),
+            stats,
+            counters: Arc::default(),
+            clock,
+        }
+    }
+
+    /// Its destination, `/queue/NAME`.
+    pub(crate) fn destination(&self) -> &Destination {
+        &self.destination
+    }
+
+    /// Its counters (shared with the messages published to it).
+    pub(crate) fn counters(&self) -> &Arc<DestinationStats> {
+        &self.counters
     }
 
     /// Notified when the queue goes from full to having room.
@@ -93,7 +117,7 @@ impl Queue {
 
     /// Enqueues unless the queue is full.
     pub(crate) fn offer(self: &Arc<Self>, message: Arc<Message>) -> Result<(), Full> {
-        let mut state = self.state.lock().expect("queue lock");
+        let mut state = self.state.lock();
         if state.is_full(&self.limits) {
             return Err(Full { message });
         }
@@ -103,11 +127,12 @@ impl Queue {
 
     /// Enqueues even past the limits (a committed transaction, already bounded by its own cap).
     pub(crate) fn force(self: &Arc<Self>, message: Arc<Message>) {
-        let mut state = self.state.lock().expect("queue lock");
+        let mut state = self.state.lock();
         self.enqueue(&mut state, message);
     }
 
     fn enqueue(self: &Arc<Self>, state: &mut State, message: Arc<Message>) {
+        Stats::bump(&self.counters.enqueued);
         state.messages += 1;
         state.bytes += message.size();
         state.ready.push_back(Queued { message, redelivered: false });
@@ -116,14 +141,14 @@ impl Queue {
 
     /// Adds a consumer with a window of at most `window` unacknowledged messages.
     pub(crate) fn add_consumer(self: &Arc<Self>, subscriber: Arc<Subscriber>, window: usize) {
-        let mut state = self.state.lock().expect("queue lock");
+        let mut state = self.state.lock();
         state.consumers.push(Consumer { subscriber, window: window.max(1), in_flight: VecDeque::new() });
         self.dispatch(&mut state);
     }
 
     /// Removes a consumer and returns its in-flight messages to the front, in order.
     pub(crate) fn remove_consumer(self: &Arc<Self>, subscriber: &Arc<Subscriber>) {
-        let mut state = self.state.lock().expect("queue lock");
+        let mut state = self.state.lock();
         let Some(index) = state.consumers.iter().position(|c| Arc::ptr_eq(&c.subscriber, subscriber)) else {
             return;
         };
@@ -146,11 +171,6 @@ impl Queue {
         self.settle_with(subscriber, message_id, cumulative, true)
     }
 
-    /// Settles an `auto`-mode delivery once the connection has written it.
-    pub(crate) fn settle(self: &Arc<Self>, subscriber: &Arc<Subscriber>, message_id: u64) {
-        self.settle_with(subscriber, message_id, false, false);
-    }
-
     fn settle_with(
         self: &Arc<Self>,
         subscriber: &Arc<Subscriber>,
@@ -158,7 +178,7 @@ impl Queue {
         cumulative: bool,
         requeue: bool,
     ) -> bool {
-        let mut guard = self.state.lock().expect("queue lock");
+        let mut guard = self.state.lock();
         let state = &mut *guard;
         let was_full = state.is_full(&self.limits);
         let Some(consumer) = state.consumers.iter_mut().find(|c| Arc::ptr_eq(&c.subscriber, subscriber)) else {
@@ -188,6 +208,7 @@ impl Queue {
         } else {
             state.messages -= count as usize;
             state.bytes -= bytes;
+            Stats::add(&self.counters.dequeued, count);
             if was_full && !state.is_full(&self.limits) {
                 self.space.notify_waiters();
             }
@@ -198,17 +219,24 @@ impl Queue {
 
     /// Messages waiting plus in flight.
     pub(crate) fn depth(&self) -> usize {
-        self.state.lock().expect("queue lock").messages
+        self.state.lock().messages
+    }
+
+    /// Consumers, depth and bytes, read under the lock at once.
+    pub(crate) fn figures(&self) -> QueueFigures {
+        let state = self.state.lock();
+        QueueFigures { consumers: state.consumers.len(), depth: state.messages, bytes: state.bytes }
     }
 
     /// Hands waiting messages to consumers with room, round-robin; drops expired ones.
     fn dispatch(self: &Arc<Self>, state: &mut State) {
         let mut now = None;
         while let Some(front) = state.ready.front() {
-            if front.message.expires() && front.message.is_expired_at(*now.get_or_insert_with(now_ms)) {
+            if front.message.expires() && front.message.is_expired_at(*now.get_or_insert_with(|| self.clock.now_ms())) {
                 let expired = state.ready.pop_front().expect("front exists");
                 state.forget(&expired.message);
                 Stats::bump(&self.stats.expired);
+                Stats::bump(&self.counters.expired);
                 self.space.notify_waiters();
                 continue;
             }
@@ -222,7 +250,7 @@ impl Queue {
             state.cursor = index + 1;
             let queued = state.ready.pop_front().expect("front exists");
             let consumer = &mut state.consumers[index];
-            let settle = (consumer.subscriber.ack == AckMode::Auto).then(|| self.clone());
+            let settle = (consumer.subscriber.ack == AckMode::Auto).then(|| self.clone() as Arc<dyn Settle>);
             consumer.subscriber.outbox.push(Delivery {
                 message: queued.message.clone(),
                 subscriber: consumer.subscriber.clone(),
@@ -232,5 +260,12 @@ impl Queue {
             });
             consumer.in_flight.push_back(queued);
         }
+    }
+}
+
+impl Settle for Queue {
+    /// Settles an `auto`-mode delivery once the connection has written it.
+    fn settle(self: Arc<Self>, subscriber: &Arc<Subscriber>, message_id: u64) {
+        self.settle_with(subscriber, message_id, false, false);
     }
 }

@@ -1,8 +1,15 @@
-//! Broker-wide counters, updated with relaxed atomics on the hot path and read as a snapshot.
+//! Counters, updated with relaxed atomics on the hot path and read at snapshot time: broker-wide
+//! ([`Stats`]), per destination ([`DestinationStats`]) and per connection
+//! ([`ConnectionCounters`]). Nothing here takes a lock.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Live counters. Every field only grows except `connections`.
+use serde::Serialize;
+
+use super::close::CloseKind;
+
+/// Broker-wide live counters. Every field only grows except `connections`.
 #[derive(Debug, Default)]
 pub struct Stats {
     /// Sessions open now.
@@ -21,10 +28,12 @@ pub struct Stats {
     pub expired: AtomicU64,
     /// Queue messages returned for redelivery (NACK or consumer gone).
     pub redelivered: AtomicU64,
+    /// Closed connections, by [`CloseKind`] (indexed as [`CloseKind::ALL`]).
+    closes: [AtomicU64; CloseKind::ALL.len()],
 }
 
 /// A point-in-time copy of [`Stats`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
 pub struct StatsSnapshot {
     /// See [`Stats::connections`].
     pub connections: u64,
@@ -42,6 +51,8 @@ pub struct StatsSnapshot {
     pub expired: u64,
     /// See [`Stats::redelivered`].
     pub redelivered: u64,
+    /// Closed connections by reason, named as [`CloseKind::as_str`]; every kind is present.
+    pub closes: BTreeMap<&'static str, u64>,
 }
 
 impl Stats {
@@ -55,18 +66,57 @@ impl Stats {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
+    /// Counts a closed connection.
+    pub fn count_close(&self, kind: CloseKind) {
+        Stats::bump(&self.closes[kind.index()]);
+    }
+
     /// Reads every counter.
     pub fn snapshot(&self) -> StatsSnapshot {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         StatsSnapshot {
-            connections: get(&self.connections),
-            connections_total: get(&self.connections_total),
-            messages_in: get(&self.messages_in),
-            messages_out: get(&self.messages_out),
-            slow_consumers: get(&self.slow_consumers),
-            dropped: get(&self.dropped),
-            expired: get(&self.expired),
-            redelivered: get(&self.redelivered),
+            connections: read(&self.connections),
+            connections_total: read(&self.connections_total),
+            messages_in: read(&self.messages_in),
+            messages_out: read(&self.messages_out),
+            slow_consumers: read(&self.slow_consumers),
+            dropped: read(&self.dropped),
+            expired: read(&self.expired),
+            redelivered: read(&self.redelivered),
+            closes: CloseKind::ALL.iter().map(|kind| (kind.as_str(), read(&self.closes[kind.index()]))).collect(),
         }
     }
+}
+
+/// One destination's counters.
+#[derive(Debug, Default)]
+pub(crate) struct DestinationStats {
+    /// Messages accepted for it.
+    pub(crate) enqueued: AtomicU64,
+    /// Messages handed to its subscribers (topic: one per subscriber; queue: acknowledged).
+    pub(crate) dequeued: AtomicU64,
+    /// Messages lost to slow subscribers (dropped, or discarded with a disconnected one).
+    pub(crate) dropped: AtomicU64,
+    /// Messages discarded because they expired.
+    pub(crate) expired: AtomicU64,
+    /// Connections currently publishing to it (a cached route each).
+    pub(crate) producers: AtomicU64,
+}
+
+/// One connection's traffic counters, updated by the engine (messages) and by the connection
+/// task (bytes).
+#[derive(Debug, Default)]
+pub struct ConnectionCounters {
+    /// SEND frames accepted.
+    pub messages_in: AtomicU64,
+    /// MESSAGE frames written to it.
+    pub messages_out: AtomicU64,
+    /// Bytes read from its socket.
+    pub bytes_in: AtomicU64,
+    /// Bytes written to its socket.
+    pub bytes_out: AtomicU64,
+}
+
+/// Reads a counter.
+pub(crate) fn read(counter: &AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
 }

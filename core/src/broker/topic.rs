@@ -1,54 +1,161 @@
-//! Topics: fan-out to every current subscriber whose pattern matches. Subscriptions live in a
-//! wildcard trie; the subscriber list of each published destination is cached (bounded) and
-//! the cache is cleared whenever a subscription changes.
+//! Topics: fan-out to every current subscriber whose pattern matches.
+//!
+//! Subscriptions live in a wildcard trie. Each concrete topic that is published to or subscribed
+//! to by name has a [`Topic`] entry with its counters and the cached list of its matching
+//! subscribers. Subscribing and unsubscribing bump a generation number; a publisher whose cached
+//! list is of an older generation recomputes it once, so the hot path takes only the topic's own
+//! lock, never the trie's (NATS's sublist `genid` and per-client result cache).
+//!
+//! Entries nobody holds (no cached route of a producer, no subscription by name) are swept when
+//! the map has doubled since the last sweep, so publishing to ever-new names cannot grow it
+//! without bound.
+//!
+//! Lock order: the trie lock ([`Topics::inner`]), then a topic's cache lock.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::outbox::Subscriber;
+use parking_lot::Mutex;
+
+use super::delivery::{Delivery, Subscriber};
+use super::message::Message;
+use super::stats::{DestinationStats, Stats};
 use crate::destination::{Destination, TopicTrie};
 
-/// Most destinations whose subscriber lists are cached at once.
-const CACHE_CAPACITY: usize = 4096;
+/// Entries kept at least before the map is swept of unused ones.
+const SWEEP_FLOOR: usize = 1024;
 
-/// The subscribers of one published destination, shared by concurrent publishers.
+/// The subscribers of one topic, shared by concurrent publishers.
 pub(crate) type Subscribers = Arc<[Arc<Subscriber>]>;
 
+/// Every topic subscription and every known topic.
 #[derive(Debug, Default)]
 pub(crate) struct Topics {
+    inner: Mutex<Inner>,
+    /// Bumped (under the trie lock) by every subscribe and unsubscribe.
+    generation: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
     trie: TopicTrie<Arc<Subscriber>>,
-    cache: HashMap<Arc<str>, Subscribers>,
+    known: HashMap<Arc<str>, Arc<Topic>>,
+    sweep_at: usize,
+}
+
+/// One concrete topic: its counters and its cached subscriber list.
+#[derive(Debug)]
+pub(crate) struct Topic {
+    destination: Destination,
+    counters: Arc<DestinationStats>,
+    cache: Mutex<Cached>,
+}
+
+#[derive(Debug)]
+struct Cached {
+    /// The generation the list was computed at (`u64::MAX`: never).
+    generation: u64,
+    subscribers: Subscribers,
+}
+
+impl Topic {
+    /// Its destination, `/topic/NAME`.
+    pub(crate) fn destination(&self) -> &Destination {
+        &self.destination
+    }
+
+    /// Its counters (shared with the messages published to it).
+    pub(crate) fn counters(&self) -> &Arc<DestinationStats> {
+        &self.counters
+    }
 }
 
 impl Topics {
-    pub(crate) fn subscribe(&mut self, pattern: &Destination, subscriber: Arc<Subscriber>) {
-        self.trie.insert(pattern.segments(), subscriber);
-        self.cache.clear();
+    /// The entry of a concrete topic, if it exists.
+    pub(crate) fn find(&self, destination: &Destination) -> Option<Arc<Topic>> {
+        self.inner.lock().known.get(destination.as_str()).cloned()
     }
 
-    pub(crate) fn unsubscribe(&mut self, pattern: &Destination, subscriber: &Arc<Subscriber>) {
-        self.trie.remove(pattern.segments(), |s| Arc::ptr_eq(s, subscriber));
-        self.cache.clear();
-    }
-
-    /// Every subscriber whose pattern matches `destination`.
-    pub(crate) fn subscribers(&mut self, destination: &Destination) -> Subscribers {
-        if let Some(hit) = self.cache.get(destination.as_str()) {
-            return hit.clone();
+    /// The entry of a concrete topic, made if it does not exist yet.
+    pub(crate) fn get_or_create(&self, destination: &Destination) -> Arc<Topic> {
+        let mut inner = self.inner.lock();
+        if let Some(topic) = inner.known.get(destination.as_str()) {
+            return topic.clone();
         }
-        let segments: Vec<&str> = destination.segments().collect();
+        if inner.known.len() >= inner.sweep_at.max(SWEEP_FLOOR) {
+            // Only the map holds an unused entry.
+            inner.known.retain(|_, topic| Arc::strong_count(topic) > 1);
+            inner.sweep_at = inner.known.len() * 2;
+        }
+        let topic = Arc::new(Topic {
+            destination: destination.clone(),
+            counters: Arc::default(),
+            cache: Mutex::new(Cached { generation: u64::MAX, subscribers: Arc::new([]) }),
+        });
+        inner.known.insert(destination.shared().clone(), topic.clone());
+        topic
+    }
+
+    /// Adds a subscription to a pattern.
+    pub(crate) fn subscribe(&self, pattern: &Destination, subscriber: Arc<Subscriber>) {
+        let mut inner = self.inner.lock();
+        inner.trie.insert(pattern.segments(), subscriber);
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// Removes a subscription.
+    pub(crate) fn unsubscribe(&self, pattern: &Destination, subscriber: &Arc<Subscriber>) {
+        let mut inner = self.inner.lock();
+        inner.trie.remove(pattern.segments(), |s| Arc::ptr_eq(s, subscriber));
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// Every subscriber whose pattern matches `topic`, from its cache when still current.
+    pub(crate) fn subscribers(&self, topic: &Topic) -> Subscribers {
+        let generation = self.generation.load(Ordering::Acquire);
+        {
+            let cached = topic.cache.lock();
+            if cached.generation == generation {
+                return cached.subscribers.clone();
+            }
+        }
+        let inner = self.inner.lock();
+        // Stable while the trie lock is held.
+        let generation = self.generation.load(Ordering::Acquire);
+        let segments: Vec<&str> = topic.destination.segments().collect();
         let mut found = Vec::new();
-        self.trie.for_each_match(&segments, |s| found.push(s.clone()));
+        inner.trie.for_each_match(&segments, |s| found.push(s.clone()));
         let found: Subscribers = found.into();
-        if self.cache.len() >= CACHE_CAPACITY {
-            self.cache.clear();
-        }
-        self.cache.insert(destination.shared().clone(), found.clone());
+        *topic.cache.lock() = Cached { generation, subscribers: found.clone() };
         found
+    }
+
+    /// Pushes `message` into the outbox of every active subscriber of `topic`; returns how many.
+    pub(crate) fn fan_out(&self, topic: &Topic, message: &Arc<Message>) -> usize {
+        let subscribers = self.subscribers(topic);
+        let mut delivered = 0;
+        for subscriber in subscribers.iter().filter(|s| s.is_active()) {
+            subscriber.outbox.push(Delivery {
+                message: message.clone(),
+                subscriber: subscriber.clone(),
+                redelivered: false,
+                settle: None,
+                counted: true,
+            });
+            delivered += 1;
+        }
+        Stats::add(&topic.counters.dequeued, delivered as u64);
+        delivered
     }
 
     /// How many subscriptions exist.
     pub(crate) fn len(&self) -> usize {
-        self.trie.len()
+        self.inner.lock().trie.len()
+    }
+
+    /// The known topics, copied out under the lock.
+    pub(crate) fn known(&self) -> Vec<Arc<Topic>> {
+        self.inner.lock().known.values().cloned().collect()
     }
 }

@@ -1,99 +1,67 @@
 //! One task per connection: it reads frames into the [`Session`], writes what the session
 //! answers and what its outbox holds, keeps heart-beats in both directions, and closes with a
-//! [`CloseReason`] that is logged.
+//! [`CloseReason`] that is logged, counted and kept for the snapshot.
 //!
 //! The loop handles every complete frame already buffered (up to a bound) before it writes, and
 //! drains the outbox into the same buffer, so a busy connection sends many frames per syscall.
 //! While a write waits on a peer that does not read, the task still notices a closed outbox
 //! (slow consumer) or shutdown, and gives up after `write_timeout_ms`.
+//!
+//! CONNECT's credentials are checked off the runtime (`spawn_blocking`, a few at a time) when the
+//! authenticator may block, by the same deadline as the rest of the handshake. Everything the
+//! task does is logged inside one span carrying the connection's session id and peer.
+//!
+//! - `stream`: the transport and its buffers.
 
-use std::fmt;
-use std::net::SocketAddr;
+mod stream;
+
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{BufMut, BytesMut};
+use bytes::BufMut;
+use stompbox_core::auth::{AuthError, Login};
 use stompbox_core::broker::{
-    error_frame, frame_error_code, Action, Broker, Closed, OutboxReceiver, PendingSend, Session,
+    error_frame, Action, Broker, CloseReason, Closed, ConnectionMeta, OutboxReceiver, PendingSend, ProtocolError,
+    Session, SessionError, Stats,
 };
 use stompbox_core::codec::{CodecError, StompCodec};
 use stompbox_core::frame::{encode, Frame, FrameLimits, Parsed};
 use stompbox_core::heartbeat::Negotiated;
-use stompbox_core::{ErrorCode, Version};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use stompbox_core::Version;
 use tokio::sync::futures::OwnedNotified;
-use tokio::time::{sleep_until, timeout, Instant};
+use tokio::sync::Semaphore;
+use tokio::time::{sleep_until, timeout, timeout_at, Instant};
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info};
+use tracing::{debug, error, info, info_span, Instrument};
 
-use crate::config::Timeouts;
+use self::stream::Connection;
 use crate::transport::Transport;
 
 /// Frames handled per round before the task writes and checks its other duties.
 const FRAMES_PER_ROUND: usize = 256;
 /// Bytes of outbox messages encoded per round.
 const DRAIN_BYTES_PER_ROUND: usize = 256 * 1024;
-/// Spare room the read buffer starts with before each read.
-const READ_CHUNK: usize = 4 * 1024;
-/// The most spare room a busy connection's read buffer grows to.
-const READ_CHUNK_MAX: usize = 64 * 1024;
-/// A write buffer that grew past this is released once flushed, so idle connections stay small.
-const WRITE_BUFFER_KEEP: usize = 64 * 1024;
 
-/// What every connection shares: the broker and the limits.
+/// What every connection shares: the broker, the limits, and the permits of password checks.
 #[derive(Debug)]
 pub(crate) struct Context {
     pub(crate) broker: Broker,
     pub(crate) limits: FrameLimits,
     pub(crate) timeouts: Timeouts,
+    /// Password checks running at once: each may take tens of milliseconds of a core and some
+    /// memory, so they wait for a permit rather than fill the blocking pool.
+    pub(crate) authentications: Arc<Semaphore>,
 }
 
-/// Why a connection ended; logged once per connection.
-#[derive(Debug)]
-pub(crate) enum CloseReason {
-    PeerClosed,
-    Disconnect,
-    Protocol(String),
-    SlowConsumer { limit: usize },
-    HeartbeatTimeout(Duration),
-    ConnectTimeout(Duration),
-    WriteTimeout(Duration),
-    Shutdown,
-    Io(std::io::Error),
-}
-
-impl CloseReason {
-    /// The `code` of the ERROR frame that tells the client.
-    fn code(&self) -> ErrorCode {
-        match self {
-            CloseReason::SlowConsumer { .. } => ErrorCode::SlowConsumer,
-            CloseReason::HeartbeatTimeout(_) | CloseReason::ConnectTimeout(_) | CloseReason::WriteTimeout(_) => {
-                ErrorCode::Timeout
-            }
-            CloseReason::Shutdown => ErrorCode::Closed,
-            CloseReason::PeerClosed | CloseReason::Disconnect | CloseReason::Protocol(_) | CloseReason::Io(_) => {
-                ErrorCode::ProtocolError
-            }
-        }
-    }
-}
-
-impl fmt::Display for CloseReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CloseReason::PeerClosed => f.write_str("peer closed the connection"),
-            CloseReason::Disconnect => f.write_str("client sent DISCONNECT"),
-            CloseReason::Protocol(message) => write!(f, "protocol error: {message}"),
-            CloseReason::SlowConsumer { limit } => write!(f, "slow consumer: more than {limit} bytes waiting"),
-            CloseReason::HeartbeatTimeout(after) => write!(f, "no heart-beat from client for {after:?}"),
-            CloseReason::ConnectTimeout(after) => write!(f, "no CONNECT within {after:?}"),
-            CloseReason::WriteTimeout(after) => write!(f, "peer did not read for {after:?}"),
-            CloseReason::Shutdown => f.write_str("broker shutting down"),
-            CloseReason::Io(error) => write!(f, "i/o error: {error}"),
-        }
-    }
+/// The time limits a connection applies.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timeouts {
+    pub(crate) connect: Duration,
+    pub(crate) error_linger: Duration,
+    pub(crate) write: Duration,
+    pub(crate) heartbeat_grace: f64,
 }
 
 /// A SEND waiting for room in a full queue.
@@ -102,40 +70,42 @@ struct Blocked {
     space: Pin<Box<OwnedNotified>>,
 }
 
-/// The connection's transport with its read and write buffers.
-struct Connection<T> {
+/// Serves one accepted connection until it closes, then logs, counts and records why. The
+/// handshake must be over by `deadline`.
+pub(crate) async fn serve<T: Transport>(
     stream: T,
-    codec: StompCodec,
-    read_buf: BytesMut,
-    read_chunk: usize,
-    write_buf: BytesMut,
-}
-
-/// Serves one accepted connection until it closes, then logs why.
-pub(crate) async fn serve<T: Transport>(stream: T, peer: SocketAddr, context: Arc<Context>, cancel: CancellationToken) {
-    let (session, outbox) = context.broker.open_session();
-    info!(%peer, session = session.name(), "connection opened");
+    meta: ConnectionMeta,
+    deadline: Instant,
+    context: Arc<Context>,
+    cancel: CancellationToken,
+) {
+    let peer = meta.peer;
+    let listener = meta.connector.name.clone();
+    let (session, outbox) = context.broker.open_session(meta);
+    let span = info_span!("connection", session = session.name(), peer = ?peer, %listener);
     let mut task = Task {
-        connection: Connection {
-            stream,
-            codec: StompCodec::new(context.limits),
-            read_buf: BytesMut::new(),
-            read_chunk: READ_CHUNK,
-            write_buf: BytesMut::new(),
-        },
+        connection: Connection::new(stream, StompCodec::new(context.limits)),
         session,
         outbox,
         version: Version::V1_0,
         heartbeat: Negotiated::default(),
+        connect_deadline: deadline,
         last_read: Instant::now(),
         last_write: Instant::now(),
         replies: Vec::new(),
         blocked: None,
+        login: None,
         context,
         cancel,
     };
-    let reason = task.run().await;
-    info!(%peer, session = task.session.name(), %reason, "connection closed");
+    async move {
+        info!("connection opened");
+        let reason = task.run().await;
+        info!(%reason, "connection closed");
+        task.session.finish(&reason);
+    }
+    .instrument(span)
+    .await;
 }
 
 struct Task<T> {
@@ -144,27 +114,35 @@ struct Task<T> {
     outbox: OutboxReceiver,
     version: Version,
     heartbeat: Negotiated,
+    connect_deadline: Instant,
     last_read: Instant,
     last_write: Instant,
     replies: Vec<Frame>,
     blocked: Option<Blocked>,
+    /// CONNECT's credentials, waiting to be checked.
+    login: Option<Login>,
     context: Arc<Context>,
     cancel: CancellationToken,
 }
 
 impl<T: Transport> Task<T> {
     async fn run(&mut self) -> CloseReason {
-        let connect_deadline = Instant::now() + self.context.timeouts.connect;
         loop {
             // Deliveries first, then the client's frames: what was queued for this connection
             // before a frame is handled goes out before that frame's RECEIPT.
             let drained = self.outbox.drain(&mut self.connection.write_buf, DRAIN_BYTES_PER_ROUND);
+            Stats::add(&self.session.counters().messages_out, drained.frames as u64);
             if let Some(Closed::SlowConsumer { limit }) = drained.closed {
                 return self.close_with_error(CloseReason::SlowConsumer { limit }).await;
             }
             let mut more_buffered = false;
             if let Err(reason) = self.handle_buffered(&mut more_buffered) {
                 return self.close(reason).await;
+            }
+            if let Some(login) = self.login.take() {
+                if let Err(reason) = self.authenticate(login).await {
+                    return self.close(reason).await;
+                }
             }
             if !self.connection.write_buf.is_empty() {
                 if let Err(reason) = self.write_out().await {
@@ -185,7 +163,7 @@ impl<T: Transport> Task<T> {
                 continue;
             }
             let read_deadline = match self.session.version() {
-                None => Some(connect_deadline),
+                None => Some(self.connect_deadline),
                 // A producer held back by a full queue is not read, so it cannot be late.
                 Some(_) if self.blocked.is_some() => None,
                 Some(_) => self.heartbeat.expect_every.map(|every| self.last_read + self.grace(every)),
@@ -202,7 +180,10 @@ impl<T: Transport> Task<T> {
                         };
                         return reason;
                     }
-                    Ok(_) => self.last_read = Instant::now(),
+                    Ok(read) => {
+                        self.last_read = Instant::now();
+                        Stats::add(&self.session.counters().bytes_in, read as u64);
+                    }
                     Err(error) => return CloseReason::Io(error),
                 },
                 () = self.outbox.ready() => {}
@@ -232,40 +213,41 @@ impl<T: Transport> Task<T> {
     /// Handles the complete frames already in the read buffer, up to [`FRAMES_PER_ROUND`].
     fn handle_buffered(&mut self, more_buffered: &mut bool) -> Result<(), CloseReason> {
         for _ in 0..FRAMES_PER_ROUND {
-            if self.blocked.is_some() {
+            if self.blocked.is_some() || self.login.is_some() {
                 return Ok(());
             }
             match self.connection.codec.decode(&mut self.connection.read_buf) {
                 Ok(None) => return Ok(()),
                 Ok(Some(Parsed::Heartbeat)) => {}
-                Ok(Some(Parsed::Frame(frame))) => self.submit(frame)?,
-                Err(error) => {
-                    let message = error.to_string();
-                    let code = match &error {
-                        CodecError::Frame(error) => frame_error_code(error),
-                        CodecError::Io(_) => ErrorCode::ProtocolError,
-                    };
-                    let error = error_frame(code, &message, None);
-                    encode(&error, self.version, &mut self.connection.write_buf);
-                    return Err(CloseReason::Protocol(message));
+                Ok(Some(Parsed::Frame(frame))) => {
+                    let result = self.session.handle(frame, &mut self.replies);
+                    self.apply(result)?;
                 }
+                Err(CodecError::Frame(error)) => {
+                    let error = SessionError { error: ProtocolError::Frame(error), receipt: None };
+                    return self.apply(Err(error));
+                }
+                Err(CodecError::Io(error)) => return Err(CloseReason::Io(error)),
             }
         }
         *more_buffered = true;
         Ok(())
     }
 
-    /// Hands one frame to the session; a SEND to a full queue becomes `self.blocked`.
-    fn submit(&mut self, frame: Frame) -> Result<(), CloseReason> {
-        let result = self.session.handle(frame, &mut self.replies);
+    /// Writes the session's replies and acts on what it answered.
+    fn apply(&mut self, result: Result<Action, SessionError>) -> Result<(), CloseReason> {
         self.encode_replies();
         match result {
             Ok(Action::Continue) => Ok(()),
+            Ok(Action::Authenticate(login)) => {
+                self.login = Some(login);
+                Ok(())
+            }
             Ok(Action::Connected { version, heartbeat }) => {
                 self.version = version;
                 self.heartbeat = heartbeat;
                 self.connection.codec.set_version(version);
-                debug!(session = self.session.name(), %version, ?heartbeat, "session connected");
+                debug!(%version, ?heartbeat, "session connected");
                 Ok(())
             }
             Ok(Action::Disconnect) => Err(CloseReason::Disconnect),
@@ -275,9 +257,37 @@ impl<T: Transport> Task<T> {
             }
             Err(error) => {
                 encode(&error.to_frame(), self.version, &mut self.connection.write_buf);
-                Err(CloseReason::Protocol(error.error.to_string()))
+                Err(CloseReason::Protocol(error.error))
             }
         }
+    }
+
+    /// Checks CONNECT's credentials (off the runtime when they may block) and finishes the
+    /// handshake, by the connect deadline.
+    async fn authenticate(&mut self, login: Login) -> Result<(), CloseReason> {
+        let authenticator = self.context.broker.authenticator();
+        let verdict = if authenticator.may_block() {
+            let permits = self.context.authentications.clone();
+            let check = async move {
+                let _permit = permits.acquire_owned().await;
+                tokio::task::spawn_blocking(move || login.verify(&*authenticator)).await
+            };
+            tokio::select! {
+                () = self.cancel.cancelled() => return Err(CloseReason::Shutdown),
+                checked = timeout_at(self.connect_deadline, check) => match checked {
+                    Err(_) => return Err(CloseReason::ConnectTimeout(self.context.timeouts.connect)),
+                    Ok(Ok(verdict)) => verdict,
+                    Ok(Err(panicked)) => {
+                        error!("the authenticator failed: {panicked}");
+                        Err(AuthError)
+                    }
+                },
+            }
+        } else {
+            login.verify(&*authenticator)
+        };
+        let result = self.session.authenticated(verdict, &mut self.replies);
+        self.apply(result)
     }
 
     /// Waits for room for a held-back SEND: arms the wake-up first, then tries once more, so
@@ -306,16 +316,12 @@ impl<T: Transport> Task<T> {
     async fn write_out(&mut self) -> Result<(), CloseReason> {
         let limit = self.context.timeouts.write;
         let deadline = Instant::now() + limit;
-        loop {
-            let Connection { stream, write_buf, .. } = &mut self.connection;
-            if write_buf.is_empty() {
-                break;
-            }
+        while !self.connection.write_buf.is_empty() {
             tokio::select! {
                 // Cancellation-safe: when another branch wins, nothing was written.
-                result = stream.write_buf(write_buf) => match result {
+                result = self.connection.write_some() => match result {
                     Ok(0) => return Err(CloseReason::Io(std::io::ErrorKind::WriteZero.into())),
-                    Ok(_) => {}
+                    Ok(written) => Stats::add(&self.session.counters().bytes_out, written as u64),
                     Err(error) => return Err(CloseReason::Io(error)),
                 },
                 () = sleep_until(deadline) => return Err(CloseReason::WriteTimeout(limit)),
@@ -325,10 +331,7 @@ impl<T: Transport> Task<T> {
                 }
             }
         }
-        self.connection.write_buf.clear();
-        if self.connection.write_buf.capacity() > WRITE_BUFFER_KEEP {
-            self.connection.write_buf = BytesMut::new();
-        }
+        self.connection.written_out();
         self.last_write = Instant::now();
         Ok(())
     }
@@ -344,48 +347,12 @@ impl<T: Transport> Task<T> {
     /// ignoring what the peer sends, then lets the socket close.
     async fn close(&mut self, reason: CloseReason) -> CloseReason {
         let linger = self.context.timeouts.error_linger;
-        let lingers = matches!(
-            reason,
-            CloseReason::Protocol(_)
-                | CloseReason::SlowConsumer { .. }
-                | CloseReason::HeartbeatTimeout(_)
-                | CloseReason::ConnectTimeout(_)
-        );
         let connection = &mut self.connection;
-        let flush = async {
-            connection.stream.write_all(&connection.write_buf).await?;
-            connection.stream.flush().await
-        };
-        if timeout(linger, flush).await.is_ok() && lingers {
-            let discard = async {
-                loop {
-                    connection.read_buf.clear();
-                    if !matches!(connection.read_more().await, Ok(n) if n > 0) {
-                        break;
-                    }
-                }
-            };
-            let _ = timeout(linger, discard).await;
+        if timeout(linger, connection.flush()).await.is_ok() && reason.lingers() {
+            let _ = timeout(linger, connection.discard_input()).await;
         }
-        let _ = timeout(linger, connection.stream.shutdown()).await;
+        let _ = timeout(linger, connection.shutdown()).await;
         reason
-    }
-}
-
-impl<T: Transport> Connection<T> {
-    /// Reads what the transport has into the read buffer; `Ok(0)` at end of stream.
-    /// Cancellation-safe: a cancelled read has read nothing. The read size starts small (idle
-    /// connections stay small) and doubles while reads fill it, up to [`READ_CHUNK_MAX`].
-    async fn read_more(&mut self) -> std::io::Result<usize> {
-        if self.read_buf.capacity() - self.read_buf.len() < self.read_chunk / 4 {
-            self.read_buf.reserve(self.read_chunk);
-        }
-        let room = self.read_buf.capacity() - self.read_buf.len();
-        let read = self.stream.read_buf(&mut self.read_buf).await?;
-        if read == room && self.read_chunk < READ_CHUNK_MAX {
-            self.read_chunk *= 2;
-        }
-        Ok(read)
     }
 }
 

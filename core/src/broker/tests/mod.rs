@@ -3,7 +3,11 @@
 
 use bytes::BytesMut;
 
+mod authorization;
+mod snapshot;
+
 use super::*;
+use crate::auth::Connector;
 use crate::frame::{Command, Frame, FrameLimits, FrameParser, Parsed};
 
 struct Client {
@@ -16,13 +20,33 @@ fn frame(command: Command, headers: &[(&str, &str)]) -> Frame {
     headers.iter().fold(Frame::new(command), |f, (n, v)| f.with_header(*n, *v))
 }
 
+/// A session as a TCP listener would open it.
+fn open(broker: &Broker) -> (Session, OutboxReceiver) {
+    broker.open_session(ConnectionMeta { peer: None, connector: Connector::of_kind("tcp") })
+}
+
+/// Handles a frame as the connection task does: credentials that CONNECT asks to check are
+/// checked at once.
+fn handle_connect(
+    broker: &Broker,
+    session: &mut Session,
+    frame: Frame,
+    replies: &mut Vec<Frame>,
+) -> Result<Action, SessionError> {
+    match session.handle(frame, replies)? {
+        Action::Authenticate(login) => session.authenticated(login.verify(&*broker.authenticator()), replies),
+        other => Ok(other),
+    }
+}
+
 impl Client {
     fn connect(broker: &Broker, version: &str) -> Client {
-        let (session, outbox) = broker.open_session();
-        let mut client = Client { session, outbox, replies: Vec::new() };
-        let action = client.handle(frame(Command::Connect, &[("accept-version", version)])).unwrap();
+        let (mut session, outbox) = open(broker);
+        let mut replies = Vec::new();
+        let connect = frame(Command::Connect, &[("accept-version", version)]);
+        let action = handle_connect(broker, &mut session, connect, &mut replies).unwrap();
         assert!(matches!(action, Action::Connected { .. }));
-        client
+        Client { session, outbox, replies }
     }
 
     fn handle(&mut self, frame: Frame) -> Result<Action, SessionError> {
@@ -185,7 +209,8 @@ fn receipts_follow_every_frame_that_asks() {
 
 #[test]
 fn slow_topic_subscriber_is_closed_and_counted() {
-    let config = BrokerConfig { outbox_max_bytes: 1024, ..BrokerConfig::default() };
+    let delivery = DeliveryConfig { outbox_max_bytes: 1024, ..DeliveryConfig::default() };
+    let config = BrokerConfig { delivery, ..BrokerConfig::default() };
     let broker = Broker::new(config);
     let mut slow = Client::connect(&broker, "1.2");
     let mut fast = Client::connect(&broker, "1.2");
@@ -202,11 +227,12 @@ fn slow_topic_subscriber_is_closed_and_counted() {
 
 #[test]
 fn drop_oldest_keeps_the_newest_and_counts_the_rest() {
-    let config = BrokerConfig {
+    let delivery = DeliveryConfig {
         outbox_max_bytes: 1024,
         slow_consumer: SlowConsumerPolicy::DropOldest,
-        ..BrokerConfig::default()
+        ..DeliveryConfig::default()
     };
+    let config = BrokerConfig { delivery, ..BrokerConfig::default() };
     let broker = Broker::new(config);
     let mut slow = Client::connect(&broker, "1.2");
     slow.ok(Command::Subscribe, &[("id", "s"), ("destination", "/topic/t")]);
@@ -224,9 +250,14 @@ fn drop_oldest_keeps_the_newest_and_counts_the_rest() {
 
 #[test]
 fn full_queue_blocks_or_errors_by_policy() {
-    let limits = QueueLimits { max_messages: 1, max_bytes: usize::MAX };
-    let rule = QueueRule { pattern: "strict".into(), limits, when_full: QueueFullPolicy::Error };
-    let config = BrokerConfig { queue_limits: limits, queue_rules: vec![rule], ..BrokerConfig::default() };
+    let rule = QueueRule {
+        pattern: "strict".into(),
+        max_messages: None,
+        max_bytes: None,
+        when_full: Some(QueueFullPolicy::Error),
+    };
+    let queues = QueuesConfig { max_messages: 1, rule: vec![rule], ..QueuesConfig::default() };
+    let config = BrokerConfig { queues, ..BrokerConfig::default() };
     let broker = Broker::new(config);
     let mut p = Client::connect(&broker, "1.2");
     p.send("/queue/lenient", "1");
@@ -255,7 +286,7 @@ fn expired_messages_are_never_delivered() {
 #[test]
 fn protocol_errors_name_the_problem() {
     let broker = Broker::new(BrokerConfig::default());
-    let (mut fresh, _outbox) = broker.open_session();
+    let (mut fresh, _outbox) = open(&broker);
     let error = fresh.handle(frame(Command::Send, &[("destination", "/topic/t")]), &mut Vec::new()).unwrap_err();
     assert_eq!(error.error, ProtocolError::NotConnected("SEND"));
     let mut c = Client::connect(&broker, "1.2");
@@ -288,29 +319,37 @@ fn protocol_errors_name_the_problem() {
 #[test]
 fn connect_negotiates_version_heartbeat_and_login() {
     let broker = Broker::new(BrokerConfig::default());
-    let (mut s, _o) = broker.open_session();
+    let (mut s, _o) = open(&broker);
     let mut replies = Vec::new();
     let connect = frame(Command::Stomp, &[("accept-version", "1.1,1.2"), ("heart-beat", "5000,20000")]);
-    let Action::Connected { version, heartbeat } = s.handle(connect, &mut replies).unwrap() else { panic!() };
+    let Action::Connected { version, heartbeat } = handle_connect(&broker, &mut s, connect, &mut replies).unwrap()
+    else {
+        panic!()
+    };
     assert_eq!(version, crate::Version::V1_2);
     assert_eq!(heartbeat.send_every, Some(std::time::Duration::from_secs(20)));
     assert_eq!(heartbeat.expect_every, Some(std::time::Duration::from_secs(10)));
     assert_eq!(replies[0].header("heart-beat"), Some("10000,10000"));
     assert_eq!(replies[0].header("session"), Some(s.name()));
 
-    let (mut old, _o) = broker.open_session();
+    let (mut old, _o) = open(&broker);
     let mut replies = Vec::new();
     let connect = frame(Command::Connect, &[("heart-beat", "1000,1000")]);
-    let Action::Connected { version, heartbeat } = old.handle(connect, &mut replies).unwrap() else { panic!() };
+    let Action::Connected { version, heartbeat } = handle_connect(&broker, &mut old, connect, &mut replies).unwrap()
+    else {
+        panic!()
+    };
     assert_eq!((version, heartbeat), (crate::Version::V1_0, crate::heartbeat::Negotiated::default()));
     assert_eq!(replies[0].header("heart-beat"), None, "1.0 sessions get no heart-beats");
 
-    let (mut bad, _o) = broker.open_session();
+    let (mut bad, _o) = open(&broker);
     let refused = bad.handle(frame(Command::Connect, &[("accept-version", "2.0")]), &mut Vec::new()).unwrap_err();
     assert_eq!(refused.to_frame().header("version"), Some("1.0,1.1,1.2"));
-    let (mut intruder, _o) = broker.open_session();
-    let login = frame(Command::Connect, &[("login", "admin"), ("passcode", "admin")]);
-    assert!(matches!(intruder.handle(login, &mut Vec::new()).unwrap_err().error, ProtocolError::Auth(_)));
+    let (mut intruder, _o) = open(&broker);
+    let login = frame(Command::Connect, &[("login", "admin"), ("passcode", "admin"), ("receipt", "c")]);
+    let refused = handle_connect(&broker, &mut intruder, login, &mut Vec::new()).unwrap_err();
+    assert!(matches!(refused.error, ProtocolError::Auth(_)));
+    assert_eq!(refused.receipt.as_deref(), Some("c"), "the refusal echoes CONNECT's receipt");
 }
 
 #[test]
@@ -327,12 +366,13 @@ fn unsubscribe_stops_delivery_and_by_destination_in_1_0() {
 
 #[test]
 fn caps_on_subscriptions_and_transactions() {
-    let config = BrokerConfig {
-        max_subscriptions_per_session: 1,
-        max_transactions_per_session: 1,
+    let limits = Limits {
+        max_subscriptions_per_connection: 1,
+        max_transactions_per_connection: 1,
         max_frames_per_transaction: 1,
-        ..BrokerConfig::default()
+        ..Limits::default()
     };
+    let config = BrokerConfig { limits, ..BrokerConfig::default() };
     let broker = Broker::new(config);
     let mut c = Client::connect(&broker, "1.2");
     c.ok(Command::Subscribe, &[("id", "1"), ("destination", "/topic/t")]);

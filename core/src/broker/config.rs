@@ -1,0 +1,296 @@
+//! The engine's configuration: every limit and policy with its default, in one place.
+//!
+//! Each section is a serde struct that the server's TOML file embeds as it is (`[limits]`,
+//! `[heartbeat]`, `[delivery]`, `[queues]`), so adding a limit means adding one field, its
+//! default and its doc comment here (and its line in `examples/stompbox.toml`). Unknown keys are
+//! errors: a typo must not silently fall back to a default.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::Deserialize;
+
+use super::clock::{Clock, SystemClock};
+use crate::auth::{AllowAll, Authenticator, Authorizer, GuestOnly};
+use crate::destination::segments_match;
+use crate::frame::FrameLimits;
+use crate::heartbeat::Heartbeat;
+
+/// What happens to a topic subscriber whose outbox is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SlowConsumerPolicy {
+    /// Send it an ERROR that says it was too slow and close its connection (counted).
+    #[default]
+    Disconnect,
+    /// Drop that subscriber's oldest undelivered topic messages to make room (counted).
+    DropOldest,
+}
+
+/// What a producer meets when its queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QueueFullPolicy {
+    /// Hold the producer back: the broker stops reading its socket until there is room.
+    #[default]
+    Block,
+    /// Answer the SEND with an ERROR (and close, as every ERROR does).
+    Error,
+}
+
+/// `[limits]`: caps that keep memory and file descriptors bounded.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Open connections at once (default 10,000). The broker raises its open-file soft limit to
+    /// the hard limit at start.
+    pub max_connections: usize,
+    /// Time a new connection has to finish its handshake and send CONNECT, in ms (default 10,000).
+    pub connect_timeout_ms: u64,
+    /// How long the socket stays open after an ERROR frame, in ms (default 1,000); frames
+    /// received meanwhile are ignored.
+    pub error_linger_ms: u64,
+    /// How long one write may wait for a peer that does not read, in ms (default 30,000).
+    pub write_timeout_ms: u64,
+    /// Largest frame, in bytes (default 4 MiB + 64 KiB).
+    pub max_frame_bytes: usize,
+    /// Largest body, in bytes (default 4 MiB).
+    pub max_body_bytes: usize,
+    /// Most headers in a frame (default 64).
+    pub max_headers: usize,
+    /// Longest header line, in bytes (default 8 KiB).
+    pub max_header_line_bytes: usize,
+    /// Subscriptions per connection (default 1,000).
+    pub max_subscriptions_per_connection: usize,
+    /// Open transactions per connection (default 16).
+    pub max_transactions_per_connection: usize,
+    /// Frames buffered in one transaction (default 10,000).
+    pub max_frames_per_transaction: usize,
+    /// Queues the broker holds (default 10,000).
+    pub max_queues: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        // The frame limits' defaults are the parser's own (the client uses them too).
+        let frame = FrameLimits::default();
+        Limits {
+            max_connections: 10_000,
+            connect_timeout_ms: 10_000,
+            error_linger_ms: 1_000,
+            write_timeout_ms: 30_000,
+            max_frame_bytes: frame.max_frame_bytes,
+            max_body_bytes: frame.max_body_bytes,
+            max_headers: frame.max_headers,
+            max_header_line_bytes: frame.max_header_line_bytes,
+            max_subscriptions_per_connection: 1000,
+            max_transactions_per_connection: 16,
+            max_frames_per_transaction: 10_000,
+            max_queues: 10_000,
+        }
+    }
+}
+
+impl Limits {
+    /// The limits the frame parser enforces.
+    pub fn frame(&self) -> FrameLimits {
+        FrameLimits {
+            max_frame_bytes: self.max_frame_bytes,
+            max_headers: self.max_headers,
+            max_header_line_bytes: self.max_header_line_bytes,
+            max_body_bytes: self.max_body_bytes,
+        }
+    }
+}
+
+/// `[heartbeat]`: what CONNECTED offers and how long a silent client is given.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HeartbeatConfig {
+    /// How often the broker can send heart-beats, in ms (default 10,000; 0 = never).
+    pub send_ms: u64,
+    /// How often the broker wants to hear from clients, in ms (default 10,000; 0 = never).
+    pub receive_ms: u64,
+    /// A silent client is dropped after the negotiated interval times this factor (default 2.0).
+    pub grace_factor: f64,
+}
+
+impl Default for HeartbeatConfig {
+    fn default() -> Self {
+        HeartbeatConfig { send_ms: 10_000, receive_ms: 10_000, grace_factor: 2.0 }
+    }
+}
+
+impl HeartbeatConfig {
+    /// The `heart-beat` the broker offers in CONNECTED.
+    pub fn offer(&self) -> Heartbeat {
+        Heartbeat { send_ms: self.send_ms, receive_ms: self.receive_ms }
+    }
+}
+
+/// `[delivery]`: outbound buffering and the slow-consumer policy.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// Bytes of topic messages one connection may have waiting to be written (default 8 MiB).
+    pub outbox_max_bytes: usize,
+    /// `"disconnect"` (default: ERROR "slow consumer", close, counted) or `"drop-oldest"`
+    /// (drop that subscriber's oldest topic messages, counted).
+    pub slow_consumer: SlowConsumerPolicy,
+    /// Unacknowledged queue messages per subscription when SUBSCRIBE names no
+    /// `prefetch-count`, `activemq.prefetchSize` or `credit` (default 1,000).
+    pub default_prefetch: usize,
+    /// Largest window a SUBSCRIBE may ask for (default 10,000).
+    pub max_prefetch: usize,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            outbox_max_bytes: 8 * 1024 * 1024,
+            slow_consumer: SlowConsumerPolicy::Disconnect,
+            default_prefetch: 1000,
+            max_prefetch: 10_000,
+        }
+    }
+}
+
+/// How deep one queue may grow, counting waiting and in-flight messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueLimits {
+    /// Most messages.
+    pub max_messages: usize,
+    /// Most bytes (as [`Message::size`](super::Message::size) counts them).
+    pub max_bytes: usize,
+}
+
+/// `[queues]`: default depth limits, and `[[queues.rule]]` per name pattern.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueuesConfig {
+    /// Most messages (waiting plus unacknowledged) per queue (default 100,000).
+    pub max_messages: usize,
+    /// Most bytes per queue (default 256 MiB).
+    pub max_bytes: usize,
+    /// `"block"` (default) or `"error"`.
+    pub when_full: QueueFullPolicy,
+    /// Per-pattern overrides; the first match wins.
+    pub rule: Vec<QueueRule>,
+}
+
+impl Default for QueuesConfig {
+    fn default() -> Self {
+        QueuesConfig {
+            max_messages: 100_000,
+            max_bytes: 256 * 1024 * 1024,
+            when_full: QueueFullPolicy::Block,
+            rule: Vec::new(),
+        }
+    }
+}
+
+/// `[[queues.rule]]`: limits for the queues whose names match `pattern`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueRule {
+    /// Queue names (without `/queue/`), `.`-separated, `*` and `**` wildcards, e.g. `jobs.**`.
+    pub pattern: String,
+    /// Overrides `queues.max_messages`.
+    pub max_messages: Option<usize>,
+    /// Overrides `queues.max_bytes`.
+    pub max_bytes: Option<usize>,
+    /// Overrides `queues.when_full`.
+    pub when_full: Option<QueueFullPolicy>,
+}
+
+impl QueuesConfig {
+    /// The limits and full-queue policy of the queue named `name` (without `/queue/`): those of
+    /// the first matching rule, each unset value inherited from the section.
+    pub fn for_queue<'a>(&self, name: impl IntoIterator<Item = &'a str>) -> (QueueLimits, QueueFullPolicy) {
+        let name: Vec<&str> = name.into_iter().collect();
+        let rule = self.rule.iter().find(|rule| {
+            let pattern: Vec<&str> = rule.pattern.split('.').collect();
+            segments_match(&pattern, &name)
+        });
+        let limits = QueueLimits {
+            max_messages: rule.and_then(|r| r.max_messages).unwrap_or(self.max_messages),
+            max_bytes: rule.and_then(|r| r.max_bytes).unwrap_or(self.max_bytes),
+        };
+        (limits, rule.and_then(|r| r.when_full).unwrap_or(self.when_full))
+    }
+}
+
+/// Everything the engine needs to know; the server fills it from its configuration file.
+#[derive(Clone)]
+pub struct BrokerConfig {
+    /// The `server` header of CONNECTED.
+    pub server_name: String,
+    /// Connection, frame and session caps.
+    pub limits: Limits,
+    /// Heart-beats offered and expected.
+    pub heartbeat: HeartbeatConfig,
+    /// Outboxes, slow consumers and queue windows.
+    pub delivery: DeliveryConfig,
+    /// Queue depth limits.
+    pub queues: QueuesConfig,
+    /// Who may connect.
+    pub authenticator: Arc<dyn Authenticator>,
+    /// What they may do.
+    pub authorizer: Arc<dyn Authorizer>,
+    /// The time `expires` headers are compared with.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for BrokerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BrokerConfig")
+            .field("server_name", &self.server_name)
+            .field("limits", &self.limits)
+            .field("heartbeat", &self.heartbeat)
+            .field("delivery", &self.delivery)
+            .field("queues", &self.queues)
+            .field("authenticator", &self.authenticator)
+            .field("authorizer", &self.authorizer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for BrokerConfig {
+    fn default() -> Self {
+        BrokerConfig {
+            server_name: concat!("stompbox/", env!("CARGO_PKG_VERSION")).to_owned(),
+            limits: Limits::default(),
+            heartbeat: HeartbeatConfig::default(),
+            delivery: DeliveryConfig::default(),
+            queues: QueuesConfig::default(),
+            authenticator: Arc::new(GuestOnly),
+            authorizer: Arc::new(AllowAll),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_rules_inherit_the_section_defaults() {
+        let queues = QueuesConfig {
+            max_messages: 10,
+            rule: vec![QueueRule {
+                pattern: "jobs.**".into(),
+                max_messages: None,
+                max_bytes: Some(99),
+                when_full: Some(QueueFullPolicy::Error),
+            }],
+            ..QueuesConfig::default()
+        };
+        let (limits, when_full) = queues.for_queue(["jobs", "eu"]);
+        assert_eq!(limits, QueueLimits { max_messages: 10, max_bytes: 99 });
+        assert_eq!(when_full, QueueFullPolicy::Error);
+        let (limits, when_full) = queues.for_queue(["mail"]);
+        assert_eq!(limits, QueueLimits { max_messages: 10, max_bytes: 256 * 1024 * 1024 });
+        assert_eq!(when_full, QueueFullPolicy::Block);
+    }
+}

@@ -1,0 +1,330 @@
+//! The router: the one path every publish and every subscription takes.
+//!
+//! [`Router::publish`] receives the principal, the SEND frame (its destination and message) and
+//! the session's [`RouteCache`], and runs, in this order: resolve the destination and authorize
+//! `send` (and `create` for a destination that does not exist yet), then deliver: fan out to a
+//! topic's subscribers, or enqueue on a queue. The persistent store and the cluster bridge will
+//! be called here, between authorization and delivery and after delivery; no other file fans
+//! out or enqueues. [`Router::subscribe`] authorizes `receive` (topics) or `consume` (queues),
+//! and `create`, then inserts the subscription.
+//!
+//! Decisions are cached: each session keeps the routes of its recent SEND destinations, already
+//! authorized, and drops them all when the authorizer's version moves. A repeated SEND costs one
+//! hash lookup, no rule walk and no shared lock but the destination's own.
+//!
+//! Lock order: the queue map, then a queue; the topic trie, then a topic's cache; then outboxes.
+//! No two of the map locks are held at once.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::config::{BrokerConfig, QueueFullPolicy};
+use super::delivery::Subscriber;
+use super::error::ProtocolError;
+use super::message::Message;
+use super::queue::Queue;
+use super::stats::{DestinationStats, Stats};
+use super::topic::{Topic, Topics};
+use crate::auth::{Operation, Principal, Resource};
+use crate::destination::{Destination, Kind};
+use crate::frame::{header, Frame};
+
+/// Most destinations one session keeps routes for (the cache is cleared when full).
+const ROUTE_CACHE: usize = 64;
+
+/// Where publishes and subscriptions go. See the module docs.
+#[derive(Debug)]
+pub(crate) struct Router {
+    config: BrokerConfig,
+    topics: Topics,
+    queues: Mutex<HashMap<Arc<str>, Arc<Queue>>>,
+    stats: Arc<Stats>,
+    next_id: AtomicU64,
+}
+
+/// Whether a publish may wait for room in a full queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// A full queue holds the message back ([`QueueFullPolicy::Block`]) or refuses it.
+    Bounded,
+    /// Enqueue even past the limits (a committed transaction, bounded by its own cap).
+    Forced,
+}
+
+/// A message held back by a full queue, already routed: [`Router::resume`] enqueues it.
+#[derive(Debug)]
+pub(crate) struct Held {
+    pub(crate) queue: Arc<Queue>,
+    pub(crate) message: Arc<Message>,
+}
+
+/// What a destination resolves to.
+#[derive(Debug, Clone)]
+enum Target {
+    Topic(Arc<Topic>),
+    Queue(Arc<Queue>),
+}
+
+impl Target {
+    fn destination(&self) -> &Destination {
+        match self {
+            Target::Topic(topic) => topic.destination(),
+            Target::Queue(queue) => queue.destination(),
+        }
+    }
+
+    fn counters(&self) -> &Arc<DestinationStats> {
+        match self {
+            Target::Topic(topic) => topic.counters(),
+            Target::Queue(queue) => queue.counters(),
+        }
+    }
+}
+
+/// A resolved and authorized SEND destination. While it is cached, its session counts as one of
+/// the destination's producers.
+#[derive(Debug)]
+struct Route {
+    target: Target,
+}
+
+impl Route {
+    fn new(target: Target) -> Route {
+        Stats::bump(&target.counters().producers);
+        Route { target }
+    }
+}
+
+impl Drop for Route {
+    fn drop(&mut self) {
+        self.target.counters().producers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One session's routes (see the module docs).
+#[derive(Debug, Default)]
+pub(crate) struct RouteCache {
+    routes: HashMap<Box<str>, Route>,
+    /// The authorizer version the routes were authorized under.
+    version: u64,
+}
+
+/// A subscription's place in the router, kept by the session to end it.
+#[derive(Debug)]
+pub(crate) enum Binding {
+    /// A topic pattern; `_topic` holds the entry of a subscription by name, so the topic is
+    /// kept (and listed) while the subscription lives.
+    Topic { pattern: Destination, _topic: Option<Arc<Topic>> },
+    /// A queue.
+    Queue(Arc<Queue>),
+}
+
+impl Router {
+    pub(crate) fn new(config: BrokerConfig, stats: Arc<Stats>) -> Router {
+        Router { config, topics: Topics::default(), queues: Mutex::default(), stats, next_id: AtomicU64::new(1) }
+    }
+
+    /// The configuration.
+    pub(crate) fn config(&self) -> &BrokerConfig {
+        &self.config
+    }
+
+    /// A fresh id, unique for the broker's lifetime (sessions and messages share the sequence).
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Refuses `operation` unless the access rules allow it.
+    pub(crate) fn authorize(
+        &self,
+        principal: &Principal,
+        operation: Operation,
+        resource: Resource<'_>,
+    ) -> Result<(), ProtocolError> {
+        if self.config.authorizer.allows(principal, operation, resource) {
+            Ok(())
+        } else {
+            Err(ProtocolError::denied(principal, operation, resource))
+        }
+    }
+
+    /// Publishes one SEND: authorize, then deliver. Returns the message when a full queue holds
+    /// it back (and `admission` lets it wait).
+    pub(crate) fn publish(
+        &self,
+        principal: &Principal,
+        routes: &mut RouteCache,
+        frame: Frame,
+        admission: Admission,
+    ) -> Result<Option<Held>, ProtocolError> {
+        let target = self.route(principal, routes, required_destination(&frame)?)?.target.clone();
+        let destination = target.destination().shared().clone();
+        let message =
+            Arc::new(Message::new(self.next_id(), destination, frame.headers, frame.body, target.counters().clone()));
+        match target {
+            Target::Topic(topic) => {
+                Stats::bump(&self.stats.messages_in);
+                Stats::bump(&topic.counters().enqueued);
+                if message.expires() && message.is_expired_at(self.config.clock.now_ms()) {
+                    Stats::bump(&self.stats.expired);
+                    Stats::bump(&topic.counters().expired);
+                    return Ok(None);
+                }
+                self.topics.fan_out(&topic, &message);
+            }
+            Target::Queue(queue) => {
+                if admission == Admission::Forced {
+                    queue.force(message);
+                } else if let Err(full) = queue.offer(message) {
+                    return match queue.when_full() {
+                        QueueFullPolicy::Block => Ok(Some(Held { queue, message: full.message })),
+                        QueueFullPolicy::Error => {
+                            Err(ProtocolError::QueueFull(queue.destination().as_str().to_owned()))
+                        }
+                    };
+                }
+                Stats::bump(&self.stats.messages_in);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Tries a held-back message again: `Err` gives it back while its queue is still full.
+    pub(crate) fn resume(&self, held: Held) -> Result<(), Held> {
+        match held.queue.offer(held.message) {
+            Ok(()) => {
+                Stats::bump(&self.stats.messages_in);
+                Ok(())
+            }
+            Err(full) => Err(Held { message: full.message, ..held }),
+        }
+    }
+
+    /// Checks that a SEND could be published (its destination resolves and `send` is allowed)
+    /// without publishing it: for a SEND buffered in a transaction.
+    pub(crate) fn check_send(
+        &self,
+        principal: &Principal,
+        routes: &mut RouteCache,
+        frame: &Frame,
+    ) -> Result<(), ProtocolError> {
+        self.route(principal, routes, required_destination(frame)?).map(drop)
+    }
+
+    /// The route of a SEND destination, from the session's cache or resolved and authorized.
+    fn route<'r>(
+        &self,
+        principal: &Principal,
+        routes: &'r mut RouteCache,
+        text: &str,
+    ) -> Result<&'r Route, ProtocolError> {
+        let version = self.config.authorizer.version();
+        if routes.version != version || routes.routes.len() >= ROUTE_CACHE {
+            routes.routes.clear();
+            routes.version = version;
+        }
+        if !routes.routes.contains_key(text) {
+            let destination = Destination::parse(text)?;
+            self.authorize(principal, Operation::Send, Resource::Destination(&destination))?;
+            let target = self.target(principal, &destination)?;
+            routes.routes.insert(text.into(), Route::new(target));
+        }
+        Ok(&routes.routes[text])
+    }
+
+    /// What a concrete destination resolves to, made (and `create` authorized) if new.
+    fn target(&self, principal: &Principal, destination: &Destination) -> Result<Target, ProtocolError> {
+        Ok(match destination.kind() {
+            Kind::Topic => Target::Topic(self.topic(principal, destination)?),
+            Kind::Queue => Target::Queue(self.queue(principal, destination)?),
+        })
+    }
+
+    fn topic(&self, principal: &Principal, destination: &Destination) -> Result<Arc<Topic>, ProtocolError> {
+        if let Some(topic) = self.topics.find(destination) {
+            return Ok(topic);
+        }
+        self.authorize(principal, Operation::Create, Resource::Destination(destination))?;
+        Ok(self.topics.get_or_create(destination))
+    }
+
+    /// The queue for a destination, created on first use with the limits of the first matching
+    /// rule.
+    fn queue(&self, principal: &Principal, destination: &Destination) -> Result<Arc<Queue>, ProtocolError> {
+        let mut queues = self.queues.lock();
+        if let Some(queue) = queues.get(destination.as_str()) {
+            return Ok(queue.clone());
+        }
+        let limit = self.config.limits.max_queues;
+        if queues.len() >= limit {
+            return Err(ProtocolError::TooManyQueues { limit });
+        }
+        self.authorize(principal, Operation::Create, Resource::Destination(destination))?;
+        let policy = self.config.queues.for_queue(destination.segments());
+        let queue = Arc::new(Queue::new(destination.clone(), policy, self.stats.clone(), self.config.clock.clone()));
+        queues.insert(destination.shared().clone(), queue.clone());
+        Ok(queue)
+    }
+
+    /// Subscribes to a topic pattern or a queue: authorize, insert.
+    pub(crate) fn subscribe(
+        &self,
+        principal: &Principal,
+        pattern: &Destination,
+        subscriber: &Arc<Subscriber>,
+        window: usize,
+    ) -> Result<Binding, ProtocolError> {
+        let resource = Resource::Destination(pattern);
+        match pattern.kind() {
+            Kind::Topic => {
+                self.authorize(principal, Operation::Receive, resource)?;
+                let topic = match pattern.is_wildcard() {
+                    true => None,
+                    false => Some(self.topic(principal, pattern)?),
+                };
+                self.topics.subscribe(pattern, subscriber.clone());
+                Ok(Binding::Topic { pattern: pattern.clone(), _topic: topic })
+            }
+            Kind::Queue => {
+                self.authorize(principal, Operation::Consume, resource)?;
+                let queue = self.queue(principal, pattern)?;
+                queue.add_consumer(subscriber.clone(), window);
+                Ok(Binding::Queue(queue))
+            }
+        }
+    }
+
+    /// Ends a subscription: a topic forgets it, a queue takes its unacknowledged messages back.
+    pub(crate) fn unsubscribe(&self, binding: &Binding, subscriber: &Arc<Subscriber>) {
+        subscriber.deactivate();
+        match binding {
+            Binding::Topic { pattern, .. } => self.topics.unsubscribe(pattern, subscriber),
+            Binding::Queue(queue) => queue.remove_consumer(subscriber),
+        }
+    }
+
+    /// The topics.
+    pub(crate) fn topics(&self) -> &Topics {
+        &self.topics
+    }
+
+    /// The queue of a destination name, if it exists.
+    pub(crate) fn find_queue(&self, name: &str) -> Option<Arc<Queue>> {
+        self.queues.lock().get(name).cloned()
+    }
+
+    /// Every queue, copied out under the lock.
+    pub(crate) fn queues(&self) -> Vec<Arc<Queue>> {
+        self.queues.lock().values().cloned().collect()
+    }
+}
+
+/// A SEND's `destination` header.
+fn required_destination(frame: &Frame) -> Result<&str, ProtocolError> {
+    frame
+        .header(header::DESTINATION)
+        .ok_or(ProtocolError::MissingHeader { command: frame.command.as_str(), header: header::DESTINATION })
+}

@@ -1,0 +1,197 @@
+//! One connection's protocol state: the handshake, its subscriptions and transactions, and what
+//! it answers to each frame. The connection task feeds it frames with [`Session::handle`];
+//! dropping the session ends its subscriptions, returns its unacknowledged queue messages and
+//! aborts its transactions.
+//!
+//! One file per group of commands, as mini-redis's `cmd/`:
+//! - `connect`: CONNECT/STOMP, authentication, CONNECTED;
+//! - `publish`: SEND, and SENDs held back by a full queue;
+//! - `subscribe`: SUBSCRIBE and UNSUBSCRIBE;
+//! - `ack`: ACK and NACK;
+//! - `transaction`: BEGIN, COMMIT and ABORT.
+//!
+//! Every publish and subscription goes through the broker's router, which authorizes it.
+
+mod ack;
+mod connect;
+mod publish;
+mod subscribe;
+mod transaction;
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use super::close::CloseReason;
+use super::delivery::Subscriber;
+use super::error::{ProtocolError, SessionError};
+use super::outbox::Outbox;
+use super::registry::ConnectionInfo;
+use super::router::{Binding, RouteCache};
+use super::stats::ConnectionCounters;
+use super::Broker;
+use crate::auth::{Login, Principal};
+use crate::frame::{header, Command, Frame};
+use crate::heartbeat::Negotiated;
+use crate::version::Version;
+
+use connect::Handshake;
+pub use publish::PendingSend;
+
+/// What the connection does after a frame was handled (besides writing the replies).
+#[derive(Debug)]
+pub enum Action {
+    /// Keep going.
+    Continue,
+    /// CONNECT arrived: check these credentials off the runtime (they may need password
+    /// hashing), then hand the verdict to [`Session::authenticated`]. Read nothing meanwhile.
+    Authenticate(Login),
+    /// The handshake succeeded: switch the codec to `version` and start these heart-beat timers.
+    Connected {
+        /// The negotiated protocol version.
+        version: Version,
+        /// The negotiated heart-beat intervals.
+        heartbeat: Negotiated,
+    },
+    /// The client said DISCONNECT: write the replies, then close.
+    Disconnect,
+    /// A queue is full: stop reading, wait for [`PendingSend::space`], then hand the SEND to
+    /// [`Session::resume`].
+    Blocked(PendingSend),
+}
+
+#[derive(Debug)]
+struct Subscription {
+    subscriber: Arc<Subscriber>,
+    binding: Binding,
+}
+
+/// One connection's protocol state. See the module docs.
+#[derive(Debug)]
+pub struct Session {
+    broker: Broker,
+    info: Arc<ConnectionInfo>,
+    outbox: Outbox,
+    /// Set by CONNECT while its credentials are checked.
+    handshake: Option<Handshake>,
+    /// Set once connected, with the principal.
+    version: Option<Version>,
+    principal: Option<Principal>,
+    subscriptions: HashMap<String, Subscription>,
+    transactions: HashMap<String, Vec<Frame>>,
+    routes: RouteCache,
+}
+
+impl Session {
+    pub(crate) fn new(broker: Broker, info: Arc<ConnectionInfo>, outbox: Outbox) -> Session {
+        Session {
+            broker,
+            info,
+            outbox,
+            handshake: None,
+            version: None,
+            principal: None,
+            subscriptions: HashMap::new(),
+            transactions: HashMap::new(),
+            routes: RouteCache::default(),
+        }
+    }
+
+    /// The session id sent in CONNECTED.
+    pub fn name(&self) -> &str {
+        &self.info.session
+    }
+
+    /// The negotiated version, once connected.
+    pub fn version(&self) -> Option<Version> {
+        self.version
+    }
+
+    /// Who connected, once connected.
+    pub fn principal(&self) -> Option<&Principal> {
+        self.principal.as_ref()
+    }
+
+    /// This connection's traffic counters; the connection task adds the bytes it reads and
+    /// writes and the MESSAGE frames it writes.
+    pub fn counters(&self) -> &ConnectionCounters {
+        &self.info.counters
+    }
+
+    /// Handles one client frame, appending any CONNECTED or RECEIPT to `replies`. An error
+    /// means: write its [`SessionError::to_frame`], linger briefly, close.
+    pub fn handle(&mut self, frame: Frame, replies: &mut Vec<Frame>) -> Result<Action, SessionError> {
+        let receipt = frame.header(header::RECEIPT).map(str::to_owned);
+        let fail = |error: ProtocolError| SessionError { error, receipt: receipt.clone() };
+        let action = match (self.version, frame.command) {
+            (None, Command::Connect | Command::Stomp) if self.handshake.is_none() => {
+                return self.connect(&frame, receipt.clone()).map_err(fail);
+            }
+            (None, command) => Err(ProtocolError::NotConnected(command.as_str())),
+            (Some(_), Command::Connect | Command::Stomp) => Err(ProtocolError::AlreadyConnected),
+            (Some(_), command @ (Command::Connected | Command::Message | Command::Receipt | Command::Error)) => {
+                Err(ProtocolError::ServerFrame(command.as_str()))
+            }
+            (Some(_), Command::Disconnect) => Ok(Action::Disconnect),
+            (Some(_), Command::Send) => self.send(frame, &receipt),
+            (Some(_), Command::Subscribe) => self.subscribe(&frame).map(|()| Action::Continue),
+            (Some(_), Command::Unsubscribe) => self.unsubscribe(&frame).map(|()| Action::Continue),
+            (Some(_), Command::Ack | Command::Nack) => self.acknowledge(frame).map(|()| Action::Continue),
+            (Some(_), Command::Begin) => self.begin(&frame).map(|()| Action::Continue),
+            (Some(_), Command::Commit) => self.commit(&frame).map(|()| Action::Continue),
+            (Some(_), Command::Abort) => self.abort(&frame).map(|()| Action::Continue),
+        }
+        .map_err(fail)?;
+        if !matches!(action, Action::Blocked(_)) {
+            push_receipt(receipt, replies);
+        }
+        Ok(action)
+    }
+
+    /// Ends the session for `reason`: counts and keeps the reason for the snapshot, then drops
+    /// the session (see [`Drop`]).
+    pub fn finish(self, reason: &CloseReason) {
+        let shared = &self.broker.shared;
+        shared.stats.count_close(reason.kind());
+        shared.registry.record_close(&self.info, reason, shared.router.config().clock.now_ms());
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Open transactions are aborted by forgetting them; subscriptions end and return their
+        // unacknowledged queue messages for redelivery.
+        for (_, subscription) in std::mem::take(&mut self.subscriptions) {
+            self.broker.shared.router.unsubscribe(&subscription.binding, &subscription.subscriber);
+        }
+        let shared = &self.broker.shared;
+        shared.stats.connections.fetch_sub(1, Ordering::Relaxed);
+        shared.registry.remove(self.info.id);
+    }
+}
+
+fn push_receipt(receipt: Option<String>, replies: &mut Vec<Frame>) {
+    if let Some(receipt) = receipt {
+        replies.push(Frame::new(Command::Receipt).with_header(header::RECEIPT_ID, receipt));
+    }
+}
+
+/// The principal of a connected session: frames past CONNECT reach only connected sessions. (A
+/// free function, so the caller can borrow other fields of the session meanwhile.)
+fn connected(principal: &Option<Principal>) -> &Principal {
+    principal.as_ref().expect("frames past CONNECT reach only a connected session")
+}
+
+/// The value of a required header.
+fn require<'f>(frame: &'f Frame, name: &'static str) -> Result<&'f str, ProtocolError> {
+    frame.header(name).ok_or_else(|| missing(frame, name))
+}
+
+fn missing(frame: &Frame, name: &'static str) -> ProtocolError {
+    ProtocolError::MissingHeader { command: frame.command.as_str(), header: name }
+}
+
+/// A frame's `transaction` header.
+fn frame_in_transaction(frame: &Frame) -> Option<String> {
+    frame.header(header::TRANSACTION).map(str::to_owned)
+}
