@@ -3,11 +3,11 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::{Mutex, MutexGuard};
 
+use parking_lot::{Mutex, MutexGuard};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::PyDict;
 use stompbox_server::Config;
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
@@ -28,8 +28,8 @@ struct Running {
 /// The stompbox broker running inside this process (not a subprocess).
 ///
 /// `Broker(port=0, config=None)`: `config` is a path to a TOML file or a dict with the same
-/// keys; `port` (unless None) replaces the configured listeners with 127.0.0.1:`port`, and 0
-/// picks a free port. Call `start()` (or use it as a context manager), then connect to `.url`.
+/// keys (deserialized straight into the file's structs); `port` (unless None) replaces the
+/// configured listeners with 127.0.0.1:`port`, and 0 picks a free port. Call `start()` (or use it as a context manager), then connect to `.url`.
 #[pyclass(frozen, module = "stompbox", name = "Broker")]
 pub struct Broker {
     config: Config,
@@ -38,7 +38,7 @@ pub struct Broker {
 
 impl Broker {
     fn lock(&self) -> MutexGuard<'_, Option<Running>> {
-        self.running.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.running.lock()
     }
 
     fn addrs(&self, py: Python<'_>) -> PyResult<Vec<SocketAddr>> {
@@ -57,10 +57,10 @@ impl Broker {
             Some(c) if c.is_none() => Config::default(),
             Some(c) => match c.cast::<PyDict>() {
                 Ok(dict) => {
-                    let table = to_toml_table(dict)?;
-                    let text = toml::to_string(&table)
-                        .map_err(|e| PyValueError::new_err(format!("config cannot be written as TOML: {e}")))?;
-                    Config::from_toml_str(&text).map_err(|e| PyValueError::new_err(e.to_string()))?
+                    let config: Config = pythonize::depythonize(dict)
+                        .map_err(|e| PyValueError::new_err(format!("invalid configuration: {e}")))?;
+                    config.validate().map_err(|e| PyValueError::new_err(e.to_string()))?;
+                    config
                 }
                 Err(_) => {
                     let path: PathBuf = c
@@ -71,7 +71,7 @@ impl Broker {
             },
         };
         if let Some(port) = port {
-            config.listen = vec![SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)];
+            config.listen_only_on(vec![SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)]);
         }
         Ok(Broker { config, running: Mutex::new(None) })
     }
@@ -180,39 +180,4 @@ impl Drop for Broker {
             running.runtime.shutdown_timeout(std::time::Duration::from_secs(1));
         }
     }
-}
-
-/// A dict of config keys as a TOML table (keys must be str; values bool, int, float, str,
-/// list, tuple or dict).
-fn to_toml_table(dict: &Bound<'_, PyDict>) -> PyResult<toml::Table> {
-    let mut table = toml::Table::new();
-    for (key, value) in dict.iter() {
-        let key: String = key.extract().map_err(|_| PyTypeError::new_err("config keys must be str"))?;
-        let value = to_toml_value(&value).map_err(|e| PyValueError::new_err(format!("config key {key:?}: {e}")))?;
-        table.insert(key, value);
-    }
-    Ok(table)
-}
-
-fn to_toml_value(value: &Bound<'_, PyAny>) -> PyResult<toml::Value> {
-    if let Ok(b) = value.cast::<PyBool>() {
-        return Ok(toml::Value::Boolean(b.is_true()));
-    }
-    if value.cast::<PyInt>().is_ok() {
-        return Ok(toml::Value::Integer(value.extract::<i64>()?));
-    }
-    if let Ok(f) = value.cast::<PyFloat>() {
-        return Ok(toml::Value::Float(f.value()));
-    }
-    if let Ok(s) = value.cast::<PyString>() {
-        return Ok(toml::Value::String(s.to_str()?.to_owned()));
-    }
-    if let Ok(d) = value.cast::<PyDict>() {
-        return Ok(toml::Value::Table(to_toml_table(d)?));
-    }
-    if value.cast::<PyList>().is_ok() || value.cast::<PyTuple>().is_ok() {
-        let items: PyResult<Vec<toml::Value>> = value.try_iter()?.map(|item| to_toml_value(&item?)).collect();
-        return Ok(toml::Value::Array(items?));
-    }
-    Err(PyTypeError::new_err(format!("unsupported value of type {}", value.get_type().name()?)))
 }
