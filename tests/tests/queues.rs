@@ -1,13 +1,13 @@
 //! Queues: messages wait for a consumer, each goes to exactly one, round-robin, expiry.
 
 use std::collections::HashSet;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
 
-use stompbox_tests::{body, start};
+use stompbox_core::broker::ManualClock;
+use stompbox_tests::{body, start, start_with_engine};
 
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock").as_millis() as u64
-}
+/// What the broker's clock reads in the expiry tests (ms since the epoch).
+const NOW_MS: u64 = 1_700_000_000_000;
 
 #[tokio::test]
 async fn messages_wait_until_a_consumer_subscribes() {
@@ -81,10 +81,12 @@ async fn round_robin_over_two_consumers() {
 
 #[tokio::test]
 async fn expired_queue_messages_are_never_delivered() {
-    let broker = start().await;
+    let clock = Arc::new(ManualClock::starting_at(NOW_MS));
+    let engine_clock = clock.clone();
+    let broker = start_with_engine(|_| {}, |engine| engine.clock = engine_clock).await;
     let mut producer = broker.connect12().await;
-    let past = now_ms() - 1_000;
-    let future = now_ms() + 600_000;
+    let past = NOW_MS - 1_000;
+    let future = NOW_MS + 600_000;
     producer.send(format!("SEND\ndestination:/queue/exp\nexpires:{past}\nreceipt:r1\n\nstale\0")).await;
     producer.expect_receipt("r1").await;
     producer.send(format!("SEND\ndestination:/queue/exp\nexpires:{future}\nreceipt:r2\n\nfresh\0")).await;
@@ -95,12 +97,10 @@ async fn expired_queue_messages_are_never_delivered() {
     consumer.barrier().await;
 
     // Expiry while waiting: a message that expires shortly is dropped before a late consumer.
-    let soon = now_ms() + 150;
+    let soon = NOW_MS + 150;
     producer.send(format!("SEND\ndestination:/queue/exp2\nexpires:{soon}\nreceipt:r3\n\nbrief\0")).await;
     producer.expect_receipt("r3").await;
-    while now_ms() <= soon + 20 {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    clock.advance(151);
     let mut late = broker.connect12().await;
     late.subscribe("/queue/exp2", "0", "").await;
     late.barrier().await;
