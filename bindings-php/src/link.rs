@@ -1,5 +1,5 @@
 //! One PECL-style connection (`stomp_t` in PECL's C): the core blocking client in
-//! [`Mode::Pecl`], the read timeout, the last error of this connection and the FIFO of frames
+//! [`Mode::Raw`] (a STOMP 1.0 CONNECT and frames written byte for byte, as PECL does), the read timeout, the last error of this connection and the FIFO of frames
 //! that arrived while a receipt was awaited. No PHP types here.
 
 use std::collections::VecDeque;
@@ -195,7 +195,7 @@ impl Link {
             headers,
             timeout: duration(params.connection_timeout.0, params.connection_timeout.1).max(Duration::from_millis(1)),
             connected_timeout: Some(duration(params.read_timeout.0, params.read_timeout.1)),
-            mode: Mode::Pecl,
+            mode: Mode::Raw,
             ..ConnectOptions::default()
         };
         match Client::connect(&url, &options) {
