@@ -85,6 +85,26 @@ fn refused_login_is_an_auth_error() {
 }
 
 #[test]
+fn other_connect_errors_are_broker_errors() {
+    let broker = BlockingBroker::start();
+    // Credentials are fine; the version is what the broker refuses.
+    let opts = ConnectOptions {
+        login: Some("guest".into()),
+        passcode: Some("guest".into()),
+        headers: vec![("accept-version".into(), "2.0".into())],
+        ..options()
+    };
+    let err = Client::connect(&broker.url(), &opts).unwrap_err();
+    match &err {
+        Error::Broker { frame, .. } => {
+            assert_eq!(frame.command, Command::Error);
+            assert_ne!(frame.header("code"), Some("authentication-failed"), "{}", describe(frame));
+        }
+        other => panic!("expected a broker error, got {other:?}"),
+    }
+}
+
+#[test]
 fn failover_skips_a_refused_address() {
     let broker = BlockingBroker::start();
     let dead = closed_port();
