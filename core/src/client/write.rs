@@ -19,8 +19,8 @@ const BATCH_FLUSH_BYTES: usize = 64 * 1024;
 const ERROR_AFTER_FAILED_WRITE: Duration = Duration::from_millis(200);
 
 impl Client {
-    /// Batching on: frames are collected and sent together, in one write per
-    /// [`BATCH_FLUSH_BYTES`], instead of one write each. Whatever is collected is sent before
+    /// Batching on: frames are collected and sent together, in one write per 64 KiB, instead
+    /// of one write each. Whatever is collected is sent before
     /// the client waits for the broker (a receipt, `read_frame`, `has_frame`), on
     /// [`Client::flush`], and when batching is turned off. Nothing is sent by itself otherwise,
     /// so a batch must end (turn batching off) before the program waits on something else.
