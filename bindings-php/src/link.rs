@@ -1,12 +1,13 @@
 //! One PECL-style connection (`stomp_t` in PECL's C): the core blocking client in
-//! [`Mode::Pecl`], the read timeout, the last error of this connection and the FIFO of frames
+//! [`Mode::Raw`] (a STOMP 1.0 CONNECT and frames written byte for byte, as PECL does), the read timeout, the last error of this connection and the FIFO of frames
 //! that arrived while a receipt was awaited. No PHP types here.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use bytes::BytesMut;
 use stompbox_core::client::{Client, ConnectOptions, Error, Mode};
-use stompbox_core::frame::{Command, Frame};
+use stompbox_core::frame::{write_frame, Command, Escaping, Frame};
 
 /// Headers in wire order, as raw bytes (PHP strings are byte strings; nothing is escaped).
 #[derive(Debug, Default, Clone)]
@@ -195,7 +196,7 @@ impl Link {
             headers,
             timeout: duration(params.connection_timeout.0, params.connection_timeout.1).max(Duration::from_millis(1)),
             connected_timeout: Some(duration(params.read_timeout.0, params.read_timeout.1)),
-            mode: Mode::Pecl,
+            mode: Mode::Raw,
             ..ConnectOptions::default()
         };
         match Client::connect(&url, &options) {
@@ -250,26 +251,15 @@ impl Link {
     }
 
     /// Writes a frame exactly as PECL's `stomp_send` encodes it (command, headers in order,
-    /// `content-length` iff the body is not empty, blank line, body, NUL) and, when it carries a
-    /// `receipt` header, waits for the RECEIPT. The return value of every sending method.
+    /// `content-length` iff the body is not empty, blank line, body, NUL; nothing escaped) and,
+    /// when it carries a `receipt` header, waits for the RECEIPT. The return value of every
+    /// sending method.
     pub fn transmit(&mut self, command: &[u8], headers: &Headers, body: &[u8]) -> bool {
-        let mut buf = Vec::with_capacity(command.len() + body.len() + 64 + headers.0.len() * 32);
-        buf.extend_from_slice(command);
-        buf.push(b'\n');
-        for (name, value) in &headers.0 {
-            buf.extend_from_slice(name);
-            buf.push(b':');
-            buf.extend_from_slice(value);
-            buf.push(b'\n');
-        }
-        if !body.is_empty() {
-            buf.extend_from_slice(b"content-length:");
-            buf.extend_from_slice(body.len().to_string().as_bytes());
-            buf.push(b'\n');
-        }
-        buf.push(b'\n');
-        buf.extend_from_slice(body);
-        buf.push(0);
+        let length = body.len().to_string();
+        let content_length = (!body.is_empty()).then_some((&b"content-length"[..], length.as_bytes()));
+        let wire_headers = headers.0.iter().map(|(n, v)| (n.as_slice(), v.as_slice())).chain(content_length);
+        let mut buf = BytesMut::new();
+        write_frame(&mut buf, command, wire_headers, body, Escaping::None);
         if let Err(err) = self.client.send_bytes(&buf) {
             self.set_error("Unable to send data", Some(err.to_string()));
             return false;
@@ -344,7 +334,7 @@ impl Link {
 
     /// Sends DISCONNECT (no receipt, no wait) and closes the socket.
     pub fn close(&mut self) {
-        let _ = self.client.send_bytes(b"DISCONNECT\n\n\0");
+        let _ = self.client.send_frame(&Frame::new(Command::Disconnect));
         self.client.close();
     }
 }

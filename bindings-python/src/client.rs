@@ -2,9 +2,9 @@
 //! (`py.detach`), and long waits are cut into slices with a signal check between them, so
 //! other Python threads run and Ctrl-C interrupts.
 
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use parking_lot::{Mutex, MutexGuard};
 use pyo3::prelude::*;
 use stompbox_core::client::{Client, ConnectOptions, Error};
 use stompbox_core::frame::Frame as CoreFrame;
@@ -35,7 +35,7 @@ pub struct Stomp {
 
 impl Stomp {
     fn lock(&self) -> MutexGuard<'_, Client> {
-        self.client.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.client.lock()
     }
 
     /// Runs one client call with the GIL released.

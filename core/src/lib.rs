@@ -14,7 +14,7 @@
 //!   delivery is a non-blocking push into each session's bounded [`broker::Outbox`], so the engine is
 //!   tested without an async runtime.
 //! - [`client`]: a blocking client on `std::net` sockets (heart-beat thread only when negotiated),
-//!   with a PECL-compatible raw mode for the PHP extension.
+//!   with a STOMP 1.0 raw mode that writes frames unescaped, byte for byte.
 
 pub mod auth;
 pub mod broker;

@@ -1,7 +1,7 @@
 //! The frame parser and encoder against golden frames: one or more tests per wire rule.
 
 use bytes::BytesMut;
-use stompbox_core::frame::{encode, escape_for, write_header, Escaping};
+use stompbox_core::frame::{encode, escape_for, write_frame, write_header, Escaping};
 use stompbox_core::{Command, Frame, FrameError, FrameLimits, FrameParser, Parsed, Version};
 
 type Step = Result<Option<Parsed>, FrameError>;
@@ -548,6 +548,19 @@ fn write_header_copies_runs_between_special_bytes() {
     write_header(&mut out, "k", "ab\rcd:", Escaping::V1_1);
     write_header(&mut out, "", "", Escaping::None);
     assert_eq!(&out[..], b"plain:no specials here\nk:\\\\\\\\\\c\\c\\n\\n\\r\nk:ab\rcd\\c\n:\n".as_slice());
+}
+
+#[test]
+fn write_frame_lays_out_borrowed_parts_and_ends_at_the_nul() {
+    let mut out = BytesMut::new();
+    write_frame(&mut out, b"SEND", [("destination", "/queue/a"), ("k", "a:b")], b"hi", Escaping::V1_2);
+    assert_eq!(&out[..], b"SEND\ndestination:/queue/a\nk:a\\cb\n\nhi\0");
+
+    // Byte strings need not be UTF-8; without escaping they go out as given.
+    out.clear();
+    let headers: [(&[u8], &[u8]); 1] = [(b"x", b"\xff:\\")];
+    write_frame(&mut out, b"FOO", headers, b"", Escaping::None);
+    assert_eq!(&out[..], b"FOO\nx:\xff:\\\n\n\0");
 }
 
 #[test]

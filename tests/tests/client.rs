@@ -1,6 +1,6 @@
 //! The blocking client (`stompbox_core::client`) against the real broker: handshake, logins and
 //! failover, RECEIPT waits and the frames kept meanwhile, ERRORs, ACK/NACK in every version,
-//! header escaping in standard and PECL mode, timeouts, heart-beats both ways, DISCONNECT and
+//! header escaping in standard and raw mode, timeouts, heart-beats both ways, DISCONNECT and
 //! batching.
 //!
 //! The client blocks, so these are plain `#[test]`s against a [`BlockingBroker`], which runs
@@ -82,6 +82,26 @@ fn refused_login_is_an_auth_error() {
         other => panic!("expected an auth error, got {other:?}"),
     }
     assert!(err.error_frame().is_some());
+}
+
+#[test]
+fn other_connect_errors_are_broker_errors() {
+    let broker = BlockingBroker::start();
+    // Credentials are fine; the version is what the broker refuses.
+    let opts = ConnectOptions {
+        login: Some("guest".into()),
+        passcode: Some("guest".into()),
+        headers: vec![("accept-version".into(), "2.0".into())],
+        ..options()
+    };
+    let err = Client::connect(&broker.url(), &opts).unwrap_err();
+    match &err {
+        Error::Broker { frame, .. } => {
+            assert_eq!(frame.command, Command::Error);
+            assert_ne!(frame.header("code"), Some("authentication-failed"), "{}", describe(frame));
+        }
+        other => panic!("expected a broker error, got {other:?}"),
+    }
 }
 
 #[test]
@@ -205,13 +225,13 @@ fn standard_mode_escapes_headers() {
 }
 
 #[test]
-fn pecl_mode_writes_headers_as_given() {
+fn raw_mode_writes_headers_as_given() {
     let broker = BlockingBroker::start();
-    let pecl = |headers: &[(&str, &str)]| ConnectOptions {
+    let raw = |headers: &[(&str, &str)]| ConnectOptions {
         login: Some("guest".into()),
         passcode: Some("guest".into()),
         headers: headers.iter().map(|&(n, v)| (n.to_owned(), v.to_owned())).collect(),
-        mode: Mode::Pecl,
+        mode: Mode::Raw,
         ..options()
     };
     let raw_send = |destination: &str, name: &str, value: &str| {
@@ -224,11 +244,11 @@ fn pecl_mode_writes_headers_as_given() {
 
     // A 1.0 CONNECT (no accept-version): values go out raw, and a 1.0 subscriber gets them raw.
     let mut subscriber10 = connect_version(&broker, "1.0");
-    subscriber10.subscribe("/topic/pecl", &[("receipt", "sub")]).unwrap();
-    let mut client = Client::connect(&broker.url(), &pecl(&[("z", "1"), ("a", "2")])).unwrap();
+    subscriber10.subscribe("/topic/raw", &[("receipt", "sub")]).unwrap();
+    let mut client = Client::connect(&broker.url(), &raw(&[("z", "1"), ("a", "2")])).unwrap();
     assert_eq!(client.version(), Version::V1_0);
     assert!(client.session().is_some());
-    client.send_frame(&raw_send("/topic/pecl", "x", "a:b\\c")).unwrap();
+    client.send_frame(&raw_send("/topic/raw", "x", "a:b\\c")).unwrap();
     let got = message(&mut subscriber10);
     assert_eq!(got.header("x"), Some("a:b\\c"), "{}", describe(&got));
     assert_eq!(body(&got), "hi");
@@ -236,12 +256,12 @@ fn pecl_mode_writes_headers_as_given() {
     // Even on a 1.2 session nothing is escaped: `a\cb` written as given is the broker's `a:b`,
     // where a standard client escapes the backslash and `a\cb` arrives.
     let mut subscriber12 = connect(&broker);
-    subscriber12.subscribe("/topic/pecl12", &[("receipt", "sub")]).unwrap();
-    let mut client = Client::connect(&broker.url(), &pecl(&[("accept-version", "1.2")])).unwrap();
+    subscriber12.subscribe("/topic/raw12", &[("receipt", "sub")]).unwrap();
+    let mut client = Client::connect(&broker.url(), &raw(&[("accept-version", "1.2")])).unwrap();
     assert_eq!(client.version(), Version::V1_2);
-    client.send_frame(&raw_send("/topic/pecl12", "x", "a\\cb")).unwrap();
+    client.send_frame(&raw_send("/topic/raw12", "x", "a\\cb")).unwrap();
     let mut standard = connect(&broker);
-    standard.send_frame(&raw_send("/topic/pecl12", "x", "a\\cb")).unwrap();
+    standard.send_frame(&raw_send("/topic/raw12", "x", "a\\cb")).unwrap();
     assert_eq!(message(&mut subscriber12).header("x"), Some("a:b"));
     assert_eq!(message(&mut subscriber12).header("x"), Some("a\\cb"));
 }
