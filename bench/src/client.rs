@@ -24,6 +24,14 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Spare room kept in a read buffer before each read, so readers take large gulps.
 pub const READ_CHUNK: usize = 256 * 1024;
 
+/// Grows `buf` by [`READ_CHUNK`] once less than a quarter of that is free, so the next read
+/// takes a large gulp without the buffer being reserved before every read.
+pub fn make_read_room(buf: &mut BytesMut) {
+    if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+        buf.reserve(READ_CHUNK);
+    }
+}
+
 /// Where and how to connect.
 #[derive(Debug, Clone)]
 pub struct Target {

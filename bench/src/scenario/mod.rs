@@ -3,10 +3,13 @@
 //!
 //! - `flow`: producers and consumers over a topic or a queue (`fanout`, `queue`, `latency`,
 //!   `persistent`).
+//! - `counters`: what the tasks of a flow or relay run share (sent, delivered, receipts, errors)
+//!   and the report they add up to.
 //! - `connections`: idle connections, connections/s and broker RSS.
 //! - `relay`: the plain-TCP ceiling (`relay-ceiling`).
 
 mod connections;
+mod counters;
 mod flow;
 mod relay;
 
@@ -155,11 +158,28 @@ fn delta(before: Option<f64>, after: Option<f64>) -> Option<f64> {
     Some(((after? - before?) * 100.0).round() / 100.0)
 }
 
+/// Splits `--count` over producers: the first ones take the remainder.
+fn quotas(count: Option<u64>, producers: usize) -> Vec<Option<u64>> {
+    let n = producers as u64;
+    (0..n).map(|i| count.map(|c| c / n + u64::from(i < c % n))).collect()
+}
+
 /// Messages per second, 0 when no time passed.
 pub(crate) fn per_second(count: u64, seconds: f64) -> f64 {
     if seconds > 0.0 {
         (count as f64 / seconds * 10.0).round() / 10.0
     } else {
         0.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn count_is_split_over_producers() {
+        assert_eq!(quotas(Some(7), 3), vec![Some(3), Some(2), Some(2)]);
+        assert_eq!(quotas(None, 2), vec![None, None]);
     }
 }

@@ -16,13 +16,13 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::flow::{quotas, wait_for_deliveries, wait_progress, Shared};
-use super::{per_second, Ctx};
+use super::counters::{wait_for_deliveries, wait_progress, Counters};
+use super::{quotas, Ctx};
 use crate::cli::Load;
-use crate::client::READ_CHUNK;
+use crate::client::{make_read_room, READ_CHUNK};
 use crate::progress::Progress;
 use crate::report::Report;
-use crate::stats::{histogram, now_ns, Latency, Tracker};
+use crate::stats::{histogram, now_ns, Tracker};
 use crate::{BenchError, Result};
 
 /// The smallest record: the three numbers.
@@ -36,7 +36,7 @@ pub(crate) async fn run(ctx: &Ctx, subscribers: usize, load: Load) -> Result<Rep
     }
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let shared = Arc::new(Shared::new(true, 1, subscribers));
+    let counters = Arc::new(Counters::new(true, 1, subscribers));
     let done = CancellationToken::new();
 
     let mut readers = JoinSet::new();
@@ -47,7 +47,7 @@ pub(crate) async fn run(ctx: &Ctx, subscribers: usize, load: Load) -> Result<Rep
         let (accepted, _) = listener.accept().await?;
         accepted.set_nodelay(true)?;
         outputs.push(accepted);
-        readers.spawn(read_records(stream, size, shared.clone(), index, done.clone()));
+        readers.spawn(read_records(stream, size, counters.clone(), index, done.clone()));
     }
     let mut producer = TcpStream::connect(addr).await?;
     producer.set_nodelay(true)?;
@@ -58,9 +58,9 @@ pub(crate) async fn run(ctx: &Ctx, subscribers: usize, load: Load) -> Result<Rep
     let start_ns = now_ns();
     ctx.start_clock();
     let progress = {
-        let shared = shared.clone();
+        let counters = counters.clone();
         Progress::start(ctx.progress_enabled(), "relay-ceiling", move || {
-            format!("sent {}  delivered {}", shared.sent.load(Ordering::Relaxed), shared.total_delivered())
+            format!("sent {}  delivered {}", counters.sent.load(Ordering::Relaxed), counters.total_delivered())
         })
     };
     let quota = quotas(ctx.cli.count, 1)[0];
@@ -69,11 +69,11 @@ pub(crate) async fn run(ctx: &Ctx, subscribers: usize, load: Load) -> Result<Rep
     let mut seq = 0u64;
     while !ctx.stop.is_cancelled() && quota.is_none_or(|q| seq < q) {
         let mut n = quota.map_or(batch, |q| batch.min(q - seq));
-        let notified = shared.progress.notified();
+        let notified = counters.progress.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
         if load.window > 0 {
-            let in_flight = shared.sent.load(Ordering::Relaxed).saturating_sub(shared.settled());
+            let in_flight = counters.in_flight();
             if in_flight >= load.window {
                 wait_progress(ctx, notified).await;
                 continue;
@@ -88,53 +88,34 @@ pub(crate) async fn run(ctx: &Ctx, subscribers: usize, load: Load) -> Result<Rep
             seq += 1;
         }
         if let Err(e) = producer.write_all(&buf).await {
-            shared.error(format!("relay producer: {e}"));
+            counters.error(format!("relay producer: {e}"));
             break;
         }
         buf.clear();
-        shared.sent.fetch_add(n, Ordering::Relaxed);
+        counters.sent.fetch_add(n, Ordering::Relaxed);
     }
     let send_seconds = start.elapsed().as_secs_f64();
-    let sent = shared.sent.load(Ordering::SeqCst);
-    let expected = sent * subscribers as u64;
-    wait_for_deliveries(ctx, &shared, expected).await;
+    wait_for_deliveries(ctx, &counters).await;
     done.cancel();
     drop(producer);
     relay.abort();
 
+    let mut trackers = Vec::new();
     let mut latency = histogram();
-    let mut lost = 0;
-    let mut duplicated = 0;
     while let Some(joined) = readers.join_next().await {
         if let Ok((tracker, h)) = joined {
             let _ = latency.add(&h);
-            lost += sent.saturating_sub(tracker.unique);
-            duplicated += tracker.duplicated;
+            trackers.push(tracker);
         }
     }
     progress.finish();
-    let delivered = shared.total_delivered();
-    let seconds = shared.last_delivery_ns.load(Ordering::SeqCst).saturating_sub(start_ns) as f64 / 1e9;
-    let errors = std::mem::take(&mut *shared.errors.lock().expect("errors lock"));
     Ok(Report {
         scenario: "relay-ceiling".into(),
         producers: 1,
         consumers: subscribers,
-        sent,
-        delivered,
-        expected,
-        send_seconds: (send_seconds * 1000.0).round() / 1000.0,
-        seconds: (seconds * 1000.0).round() / 1000.0,
-        sent_per_s: per_second(sent, send_seconds),
-        msgs_per_s: per_second(delivered, seconds),
-        lost,
-        duplicated,
-        latency_us: Latency::from_histogram(&latency),
-        errors: errors.errors,
-        error_messages: errors.error_messages,
         window: Some(load.window),
         note: Some("plain TCP relay of fixed-size records, no STOMP: the ceiling for fan-out on this machine".into()),
-        ..Report::default()
+        ..counters.report(start_ns, send_seconds, &trackers, &latency)
     })
 }
 
@@ -142,9 +123,7 @@ pub(crate) async fn run(ctx: &Ctx, subscribers: usize, load: Load) -> Result<Rep
 async fn relay(mut input: TcpStream, mut outputs: Vec<TcpStream>, size: usize) {
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     loop {
-        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-            buf.reserve(READ_CHUNK);
-        }
+        make_read_room(&mut buf);
         match input.read_buf(&mut buf).await {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
@@ -166,7 +145,7 @@ async fn relay(mut input: TcpStream, mut outputs: Vec<TcpStream>, size: usize) {
 async fn read_records(
     mut stream: TcpStream,
     size: usize,
-    shared: Arc<Shared>,
+    counters: Arc<Counters>,
     index: usize,
     done: CancellationToken,
 ) -> (Tracker, hdrhistogram::Histogram<u64>) {
@@ -174,9 +153,7 @@ async fn read_records(
     let mut latency = histogram();
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     loop {
-        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-            buf.reserve(READ_CHUNK);
-        }
+        make_read_room(&mut buf);
         tokio::select! {
             biased;
             () = done.cancelled() => break,
@@ -197,9 +174,9 @@ async fn read_records(
             got += 1;
         }
         if got > 0 {
-            shared.delivered[index].fetch_add(got, Ordering::Relaxed);
-            shared.last_delivery_ns.fetch_max(now, Ordering::Relaxed);
-            shared.progress.notify_waiters();
+            counters.delivered[index].fetch_add(got, Ordering::Relaxed);
+            counters.last_delivery_ns.fetch_max(now, Ordering::Relaxed);
+            counters.progress.notify_waiters();
         }
     }
     (tracker, latency)

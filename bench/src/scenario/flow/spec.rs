@@ -1,0 +1,89 @@
+//! What one flow run does: destination, connections, acknowledgement and pacing, one
+//! constructor per scenario.
+
+use crate::cli::{AckMode, Load};
+use crate::scenario::Ctx;
+
+/// What one flow run does.
+#[derive(Debug, Clone)]
+pub(crate) struct Spec {
+    /// Scenario name in the report.
+    pub scenario: &'static str,
+    /// `/topic/...` or `/queue/...`.
+    pub destination: String,
+    /// Producer connections.
+    pub producers: usize,
+    /// Consumer connections.
+    pub consumers: usize,
+    /// Every consumer receives every message (a topic).
+    pub fanout: bool,
+    /// Subscription acknowledgement mode.
+    pub ack: AckMode,
+    /// Subscription prefetch window.
+    pub prefetch: u32,
+    /// Pacing and batching.
+    pub load: Load,
+    /// Total messages per second, paced; `None` = as fast as the window allows.
+    pub rate: Option<u64>,
+    /// `persistent:true` plus a receipt on every SEND, with at most this many receipts
+    /// outstanding per producer.
+    pub persistent: Option<u64>,
+}
+
+impl Spec {
+    /// `fanout`: producers to a topic with `subscribers` subscribers.
+    pub fn fanout(ctx: &Ctx, producers: usize, subscribers: usize, load: Load) -> Spec {
+        Spec {
+            scenario: "fanout",
+            destination: ctx.destination("topic", "fanout"),
+            producers,
+            consumers: subscribers,
+            fanout: true,
+            ack: AckMode::Auto,
+            prefetch: 1000,
+            load,
+            rate: None,
+            persistent: None,
+        }
+    }
+
+    /// `queue` (or `persistent`, which the caller marks): producers to a queue with consumers.
+    pub fn queue(
+        ctx: &Ctx,
+        scenario: &'static str,
+        producers: usize,
+        consumers: usize,
+        ack: AckMode,
+        prefetch: u32,
+        load: Load,
+    ) -> Spec {
+        Spec {
+            scenario,
+            destination: ctx.destination("queue", scenario),
+            producers,
+            consumers,
+            fanout: false,
+            ack,
+            prefetch,
+            load,
+            rate: None,
+            persistent: None,
+        }
+    }
+
+    /// `latency`: one producer at `rate` msgs/s to a topic with one subscriber.
+    pub fn latency(ctx: &Ctx, rate: u64) -> Spec {
+        Spec {
+            scenario: "latency",
+            destination: ctx.destination("topic", "latency"),
+            producers: 1,
+            consumers: 1,
+            fanout: true,
+            ack: AckMode::Auto,
+            prefetch: 1000,
+            load: Load { window: 0, batch: 64 },
+            rate: Some(rate.max(1)),
+            persistent: None,
+        }
+    }
+}
