@@ -215,7 +215,8 @@ catch_workers_output = yes
 
 def wait_closed(broker, session: str, timeout: float = DEADLINE) -> str | None:
     """The reason of the broker's `connection closed` line for `session`, or None after timeout."""
-    pattern = re.compile(rf'connection closed .*session="{re.escape(session)}" reason=(.*)$')
+    # The connection's span carries its session: `connection{session="..." peer=...}: ...`.
+    pattern = re.compile(rf'connection\{{session="{re.escape(session)}" .*connection closed reason=(.*)$')
     deadline = time.monotonic() + timeout
     while True:
         for line in list(broker.log):

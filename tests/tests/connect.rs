@@ -160,3 +160,20 @@ async fn connected_frame_is_not_escaped_and_connect_is_not_unescaped() {
     assert!(raw.starts_with("CONNECTED\n"), "{raw:?}");
     assert!(!raw.split("\n\n").next().unwrap_or_default().contains('\\'), "CONNECTED carries no escapes: {raw:?}");
 }
+
+#[tokio::test]
+async fn frames_sent_right_behind_connect_are_handled() {
+    let broker = start().await;
+    let mut client = broker.client().await;
+    // One write: the broker checks the login first, then handles what was buffered behind it.
+    client
+        .send(
+            "CONNECT\naccept-version:1.2\nhost:localhost\n\n\0\
+             SUBSCRIBE\nid:0\ndestination:/topic/eager\n\n\0\
+             SEND\ndestination:/topic/eager\nreceipt:r\n\nat once\0",
+        )
+        .await;
+    client.expect(stompbox_core::Command::Connected).await;
+    client.expect_receipt("r").await;
+    assert_eq!(stompbox_tests::body(&client.message().await), "at once");
+}

@@ -79,10 +79,10 @@ pub(crate) async fn serve<T: Transport>(
     context: Arc<Context>,
     cancel: CancellationToken,
 ) {
-    let peer = meta.peer;
+    let peer = meta.peer.map_or_else(|| "-".to_owned(), |peer| peer.to_string());
     let listener = meta.connector.name.clone();
     let (session, outbox) = context.broker.open_session(meta);
-    let span = info_span!("connection", session = session.name(), peer = ?peer, %listener);
+    let span = info_span!("connection", session = session.name(), %peer, %listener);
     let mut task = Task {
         connection: Connection::new(stream, StompCodec::new(context.limits)),
         session,
@@ -143,6 +143,8 @@ impl<T: Transport> Task<T> {
                 if let Err(reason) = self.authenticate(login).await {
                     return self.close(reason).await;
                 }
+                // Frames sent right behind CONNECT wait in the buffer: handle them next.
+                more_buffered = true;
             }
             if !self.connection.write_buf.is_empty() {
                 if let Err(reason) = self.write_out().await {
