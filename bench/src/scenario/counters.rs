@@ -4,10 +4,10 @@
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use parking_lot::Mutex;
 use tokio::sync::futures::Notified;
 use tokio::sync::Notify;
 
@@ -78,7 +78,7 @@ impl Counters {
 
     /// Records an error for the report.
     pub(super) fn error(&self, message: String) {
-        self.errors.lock().expect("errors lock").add_error(message);
+        self.errors.lock().add_error(message);
     }
 
     /// The report of a finished run: counts, rates, loss, duplicates, latency and errors, from
@@ -95,7 +95,7 @@ impl Counters {
         let delivered = self.total_delivered();
         let seconds = self.last_delivery_ns.load(Ordering::SeqCst).saturating_sub(start_ns) as f64 / 1e9;
         let (lost, duplicated) = self.lost_and_duplicated(sent, trackers);
-        let errors = std::mem::take(&mut *self.errors.lock().expect("errors lock"));
+        let errors = std::mem::take(&mut *self.errors.lock());
         Report {
             sent,
             delivered,
