@@ -2,7 +2,7 @@
 //! client.
 //!
 //! Same classes (`Stomp`, `StompFrame`, `StompException`), methods, procedural `stomp_*`
-//! functions, `stomp connection` resources, INI settings and wire frames as PECL;
+//! functions, `stomp connection` resources, INI settings, reflection and wire frames as PECL;
 //! see `bindings-php/README.md` for the few differences.
 //!
 //! - [`link`]: one connection, and the frames PECL writes (no PHP types).
@@ -11,9 +11,12 @@
 //! - `classes`: `Stomp`, `StompFrame` and `StompException`.
 //! - `functions`: the procedural `stomp_*` functions.
 //! - `ini`: the `stomp.*` INI settings.
+//! - `arginfo`: PECL's argument info (untyped parameters, no return types), which ext-php-rs
+//!   cannot declare.
 //! - `ffi`: the engine calls ext-php-rs does not wrap (resources, warnings, exception details).
 
 mod api;
+mod arginfo;
 mod classes;
 mod convert;
 mod ffi;
@@ -24,14 +27,16 @@ pub mod link;
 use ext_php_rs::zend::ModuleEntry;
 use ext_php_rs::{info_table_end, info_table_row, info_table_start};
 
-/// Module startup: INI settings, the resource type, `StompFrame` and `StompException`.
+/// Module startup: INI settings, the resource type, the classes, then PECL's argument info
+/// over everything registered.
 fn startup(_ty: i32, module_number: i32) -> i32 {
     ini::register(module_number);
     ffi::register_resource_type(module_number);
-    match classes::register() {
-        Ok(()) => 0,
-        Err(_) => -1,
+    if classes::register().is_err() {
+        return -1;
     }
+    arginfo::match_pecl();
+    0
 }
 
 /// Request startup: `stomp_connect_error()` starts empty in every request, as in PECL.
@@ -55,10 +60,10 @@ extern "C" fn module_info(module: *mut ModuleEntry) {
 mod entry {
     use ext_php_rs::prelude::*;
 
-    use super::classes::stomp::Stomp;
     use super::{api, functions, module_info, request_startup, startup};
 
     /// The module: named `Stomp` with PECL's version, so `extension_loaded('stomp')` holds.
+    /// The classes are registered by `startup`, in PECL's order.
     #[php_module]
     #[php(startup = "startup")]
     pub fn get_module(module: ModuleBuilder) -> ModuleBuilder {
@@ -66,8 +71,7 @@ mod entry {
             .name("Stomp")
             .version(api::VERSION)
             .request_startup_function(request_startup)
-            .info_function(module_info)
-            .class::<Stomp>();
+            .info_function(module_info);
         functions::build_module(module)
     }
 }

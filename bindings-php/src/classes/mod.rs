@@ -1,4 +1,4 @@
-//! The three PHP classes.
+//! The three PHP classes, registered in PECL's order (`Stomp`, `StompFrame`, `StompException`).
 //!
 //! - [`stomp`]: `Stomp`, a connection; its methods share their bodies with the procedural
 //!   functions (`crate::api`).
@@ -15,9 +15,9 @@ use ext_php_rs::flags::PropertyFlags;
 use ext_php_rs::types::Zval;
 use ext_php_rs::zend::ClassEntry;
 
-/// Registers `StompFrame` and `StompException` (module startup; `Stomp` is registered by the
-/// module builder).
+/// Registers the classes (module startup).
 pub fn register() -> ext_php_rs::error::Result<()> {
+    stomp::register()?;
     stomp_frame::register()?;
     stomp_exception::register()
 }

@@ -1,6 +1,8 @@
 //! `Stomp`: a connection to a STOMP broker, as an object. Each method runs the body it shares
 //! with its procedural twin (`crate::api`).
 
+use ext_php_rs::builders::ClassBuilder;
+use ext_php_rs::class::RegisteredClass;
 use ext_php_rs::exception::PhpResult;
 use ext_php_rs::prelude::*;
 use ext_php_rs::types::Zval;
@@ -15,6 +17,22 @@ use crate::link::Link;
 #[php(name = "Stomp")]
 pub struct Stomp {
     link: Option<Link>,
+}
+
+/// Registers the class (module startup). Done here rather than by `ModuleBuilder::class`, which
+/// registers classes after our startup function (PECL registers `Stomp` first) and lists the
+/// constructor last (PECL lists it first).
+pub fn register() -> ext_php_rs::error::Result<()> {
+    let mut class = ClassBuilder::new(Stomp::CLASS_NAME).object_override::<Stomp>();
+    for (method, flags) in Stomp::method_builders() {
+        class = class.method(method, flags);
+    }
+    class
+        .registration(|ce, arg_info| {
+            Stomp::get_metadata().set_ce(ce);
+            Stomp::get_metadata().set_arg_info(arg_info);
+        })
+        .register()
 }
 
 impl Stomp {
