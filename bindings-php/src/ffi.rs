@@ -2,6 +2,8 @@
 //! `php_error_docref` warnings, and exceptions whose private `details` property is set the way
 //! PECL stomp sets it. Every `unsafe` block of the extension lives here.
 
+// The workspace denies `unsafe_code`; these calls have no safe wrapper in ext-php-rs, so this
+// module is allowed it, and each block says why it is sound.
 #![allow(unsafe_code)]
 
 use std::ffi::{c_char, c_int, c_void, CString};
