@@ -64,6 +64,16 @@ pub(crate) struct Timeouts {
     pub(crate) heartbeat_grace: f64,
 }
 
+/// How the loop ended, and what is left to do before the socket closes.
+enum Ending {
+    /// The peer is gone: nothing to flush.
+    Gone(CloseReason),
+    /// Flush what is buffered, then close.
+    Close(CloseReason),
+    /// Send an ERROR that says why, flush, then close.
+    Tell(CloseReason),
+}
+
 /// A SEND waiting for room in a full queue.
 struct Blocked {
     pending: PendingSend,
@@ -98,14 +108,11 @@ pub(crate) async fn serve<T: Transport>(
         context,
         cancel,
     };
-    async move {
-        info!("connection opened");
-        let reason = task.run().await;
-        info!(%reason, "connection closed");
-        task.session.finish(&reason);
-    }
-    .instrument(span)
-    .await;
+    span.in_scope(|| info!("connection opened"));
+    let ending = task.run().instrument(span.clone()).await;
+    let reason = task.end(ending).instrument(span.clone()).await;
+    span.in_scope(|| info!(%reason, "connection closed"));
+    task.session.finish(&reason);
 }
 
 struct Task<T> {
@@ -126,22 +133,25 @@ struct Task<T> {
 }
 
 impl<T: Transport> Task<T> {
-    async fn run(&mut self) -> CloseReason {
+    /// Serves the connection until it must end. The ending itself is [`Task::end`]'s, apart, so
+    /// its futures do not add to the size of this one, which every connection holds.
+    async fn run(&mut self) -> Ending {
         loop {
             // Deliveries first, then the client's frames: what was queued for this connection
             // before a frame is handled goes out before that frame's RECEIPT.
             let drained = self.outbox.drain(&mut self.connection.write_buf, DRAIN_BYTES_PER_ROUND);
             Stats::add(&self.session.counters().messages_out, drained.frames as u64);
             if let Some(Closed::SlowConsumer { limit }) = drained.closed {
-                return self.close_with_error(CloseReason::SlowConsumer { limit }).await;
+                return Ending::Tell(CloseReason::SlowConsumer { limit });
             }
             let mut more_buffered = false;
             if let Err(reason) = self.handle_buffered(&mut more_buffered) {
-                return self.close(reason).await;
+                return Ending::Close(reason);
             }
             if let Some(login) = self.login.take() {
-                if let Err(reason) = self.authenticate(login).await {
-                    return self.close(reason).await;
+                // Once per connection: boxed, so it adds nothing to this future's size.
+                if let Err(reason) = Box::pin(self.authenticate(login)).await {
+                    return Ending::Close(reason);
                 }
                 // Frames sent right behind CONNECT wait in the buffer: handle them next.
                 more_buffered = true;
@@ -151,8 +161,8 @@ impl<T: Transport> Task<T> {
                     // A slow consumer or a shutdown noticed mid-write is told why, like one
                     // noticed between writes; a peer that cannot be written to is not.
                     return match reason {
-                        CloseReason::SlowConsumer { .. } | CloseReason::Shutdown => self.close_with_error(reason).await,
-                        _ => self.close(reason).await,
+                        CloseReason::SlowConsumer { .. } | CloseReason::Shutdown => Ending::Tell(reason),
+                        _ => Ending::Close(reason),
                     };
                 }
             }
@@ -173,20 +183,19 @@ impl<T: Transport> Task<T> {
             let send_deadline = self.heartbeat.send_every.map(|every| self.last_write + every);
             tokio::select! {
                 biased;
-                () = self.cancel.cancelled() => return self.close_with_error(CloseReason::Shutdown).await,
+                () = self.cancel.cancelled() => return Ending::Tell(CloseReason::Shutdown),
                 read = self.connection.read_more(), if self.blocked.is_none() => match read {
                     Ok(0) => {
-                        let reason = match self.connection.codec.decode_eof(&mut self.connection.read_buf) {
+                        return Ending::Gone(match self.connection.codec.decode_eof(&mut self.connection.read_buf) {
                             Err(CodecError::Io(error)) => CloseReason::Io(error),
                             _ => CloseReason::PeerClosed,
-                        };
-                        return reason;
+                        });
                     }
                     Ok(read) => {
                         self.last_read = Instant::now();
                         Stats::add(&self.session.counters().bytes_in, read as u64);
                     }
-                    Err(error) => return CloseReason::Io(error),
+                    Err(error) => return Ending::Gone(CloseReason::Io(error)),
                 },
                 () = self.outbox.ready() => {}
                 () = wait_blocked(&mut self.blocked) => {
@@ -202,7 +211,7 @@ impl<T: Transport> Task<T> {
                         (Some(_), Some(every)) => CloseReason::HeartbeatTimeout(self.grace(every)),
                         _ => CloseReason::ConnectTimeout(self.context.timeouts.connect),
                     };
-                    return self.close_with_error(reason).await;
+                    return Ending::Tell(reason);
                 }
             }
         }
@@ -338,11 +347,17 @@ impl<T: Transport> Task<T> {
         Ok(())
     }
 
-    /// Sends an ERROR that says why, then closes as [`Task::close`] does.
-    async fn close_with_error(&mut self, reason: CloseReason) -> CloseReason {
-        let error = error_frame(reason.code(), &reason.to_string(), None);
-        encode(&error, self.version, &mut self.connection.write_buf);
-        self.close(reason).await
+    /// Ends the connection as `ending` says; returns why it ended.
+    async fn end(&mut self, ending: Ending) -> CloseReason {
+        match ending {
+            Ending::Gone(reason) => reason,
+            Ending::Close(reason) => self.close(reason).await,
+            Ending::Tell(reason) => {
+                let error = error_frame(reason.code(), &reason.to_string(), None);
+                encode(&error, self.version, &mut self.connection.write_buf);
+                self.close(reason).await
+            }
+        }
     }
 
     /// Flushes what is buffered (ERROR frames included), lingers briefly after an error while
