@@ -305,13 +305,13 @@ fn receipt_wait_times_out_on_a_producer_blocked_by_a_full_queue() {
 #[test]
 fn heart_beat_thread_keeps_the_connection_alive() {
     let broker = BlockingBroker::start_with(|c| {
-        c.heartbeat.receive_ms = 100;
+        c.heartbeat.min_ms = 10;
         c.heartbeat.grace_factor = 2.0;
     });
     let opts = ConnectOptions { heartbeat: Heartbeat { send_ms: 50, receive_ms: 0 }, ..options() };
     let mut client = Client::connect(&broker.url(), &opts).unwrap();
     assert!(client.has_heartbeat_thread());
-    // Idle five times as long as the broker waits (100 ms x 2) before dropping a silent client:
+    // Idle ten times as long as the broker waits (50 ms x 2) before dropping a silent client:
     // without the thread's EOLs, this would end in its ERROR.
     assert!(client.read_frame(Duration::from_millis(1_000)).unwrap().is_none());
     client.send("/topic/alive", b"", &[("receipt", "r")]).unwrap();
@@ -321,7 +321,7 @@ fn heart_beat_thread_keeps_the_connection_alive() {
 
 #[test]
 fn no_heart_beats_no_thread() {
-    let broker = BlockingBroker::start_with(|c| c.heartbeat.send_ms = 50);
+    let broker = BlockingBroker::start_with(|c| c.heartbeat.min_ms = 10);
     assert!(!connect(&broker).has_heartbeat_thread());
     // Only receiving heart-beats needs no thread either.
     let opts = ConnectOptions { heartbeat: Heartbeat { send_ms: 0, receive_ms: 50 }, ..options() };
@@ -330,7 +330,7 @@ fn no_heart_beats_no_thread() {
 
 #[test]
 fn a_silent_broker_is_reported() {
-    let broker = BlockingBroker::start_with(|c| c.heartbeat.send_ms = 50);
+    let broker = BlockingBroker::start_with(|c| c.heartbeat.min_ms = 10);
     let opts = ConnectOptions { heartbeat: Heartbeat { send_ms: 0, receive_ms: 50 }, ..options() };
     let mut client = Client::connect(&broker.url(), &opts).unwrap();
     // Heart-beats every 50 ms: 300 ms of nothing else is no silence.

@@ -1,6 +1,6 @@
-//! Heart-beats both ways: the broker sends EOLs at the negotiated rate, drops a client that
-//! promised heart-beats and went silent, and sends none to 1.0 sessions or clients that did not
-//! ask.
+//! Heart-beats both ways, as each client asks: the broker sends EOLs as often as the client asks
+//! to receive them, drops a client that offered heart-beats and went silent, never agrees to
+//! less than `heartbeat.min_ms`, and sends none to 1.0 sessions or clients that did not ask.
 //!
 //! Time is paused (`start_paused`): the runtime jumps from one timer to the next whenever every
 //! task waits, so the counts and instants below are exact, however loaded the machine.
@@ -23,32 +23,47 @@ async fn count_heartbeats(client: &mut stompbox_tests::Client, window: Duration)
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn broker_sends_eols_at_the_negotiated_rate() {
-    let broker = start_with(|c| c.heartbeat.send_ms = 50).await;
-    let mut client = broker.client().await;
-    // The client wants one every 100 ms; the broker can do 50: max(50, 100) = 100 ms.
-    let connected = client.handshake("CONNECT\naccept-version:1.2\nhost:localhost\nheart-beat:0,100\n\n\0").await;
-    assert_eq!(connected.header("heart-beat"), Some("50,10000"));
-    // One every 100 ms: ten in a second (the one due at the window's end races its close).
-    let count = count_heartbeats(&mut client, Duration::from_millis(1_050)).await;
-    assert_eq!(count, 10);
-    client.barrier().await;
+/// CONNECT of `version` with a `heart-beat` header.
+fn connect(version: &str, heartbeat: &str) -> String {
+    format!("CONNECT\naccept-version:{version}\nhost:localhost\nheart-beat:{heartbeat}\n\n\0")
 }
 
 #[tokio::test(start_paused = true)]
-async fn client_asking_slower_than_the_broker_can_send_sets_the_rate() {
-    let broker = start_with(|c| c.heartbeat.send_ms = 200).await;
+async fn the_broker_sends_as_often_as_the_client_asks() {
+    let broker = start_with(|_| {}).await;
+    for version in ["1.1", "1.2"] {
+        let mut client = broker.client().await;
+        // The broker's own setting (10 s) does not slow a client that asks for one a second.
+        let connected = client.handshake(&connect(version, "0,1000")).await;
+        assert_eq!(connected.header("heart-beat"), Some("1000,10000"), "{version}");
+        // One every second: ten in ten seconds (the one due at the window's end races its close).
+        assert_eq!(count_heartbeats(&mut client, Duration::from_millis(10_050)).await, 10, "{version}");
+        client.barrier().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_asking_every_500_ms_gets_a_beat_every_500_ms() {
+    let broker = start_with(|_| {}).await;
     let mut client = broker.client().await;
-    // The broker cannot send more often than every 200 ms, even though the client asks for 20.
-    client.handshake("CONNECT\naccept-version:1.1\nhost:localhost\nheart-beat:0,20\n\n\0").await;
-    let count = count_heartbeats(&mut client, Duration::from_millis(1_050)).await;
-    assert_eq!(count, 5, "one every 200 ms");
+    let connected = client.handshake(&connect("1.2", "0,500")).await;
+    assert_eq!(connected.header("heart-beat"), Some("500,10000"));
+    assert_eq!(count_heartbeats(&mut client, Duration::from_millis(2_050)).await, 4);
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_beat_comes_more_often_than_the_floor() {
+    let broker = start_with(|c| c.heartbeat.min_ms = 200).await;
+    let mut client = broker.client().await;
+    // The client asks for one every 20 ms; the broker's floor is 200 ms.
+    let connected = client.handshake(&connect("1.1", "0,20")).await;
+    assert_eq!(connected.header("heart-beat"), Some("200,10000"));
+    assert_eq!(count_heartbeats(&mut client, Duration::from_millis(1_050)).await, 5);
 }
 
 #[tokio::test(start_paused = true)]
 async fn no_heart_beats_unless_asked_for() {
-    let broker = start_with(|c| c.heartbeat.send_ms = 20).await;
+    let broker = start_with(|c| c.heartbeat.min_ms = 20).await;
     for connect in [
         "CONNECT\naccept-version:1.2\nhost:localhost\n\n\0",
         "CONNECT\naccept-version:1.2\nhost:localhost\nheart-beat:0,0\n\n\0",
@@ -57,10 +72,13 @@ async fn no_heart_beats_unless_asked_for() {
         "CONNECT\nheart-beat:0,20\n\n\0",
     ] {
         let mut client = broker.client().await;
-        client.handshake(connect).await;
-        // At a 20 ms rate ten would have come in this window.
-        let count = count_heartbeats(&mut client, Duration::from_millis(200)).await;
-        assert_eq!(count, 0, "{connect:?}");
+        let connected = client.handshake(connect).await;
+        if connect.contains("accept-version") {
+            // A client that asks for none is shown the broker's own settings.
+            assert!(connected.header("heart-beat").is_some_and(|h| h.starts_with("10000,")), "{connect:?}");
+        }
+        // At a 20 ms rate fifty would have come in this window.
+        assert_eq!(count_heartbeats(&mut client, Duration::from_millis(1_000)).await, 0, "{connect:?}");
     }
 }
 
@@ -68,37 +86,50 @@ async fn no_heart_beats_unless_asked_for() {
 async fn broker_with_send_ms_zero_never_sends() {
     let broker = start_with(|c| c.heartbeat.send_ms = 0).await;
     let mut client = broker.client().await;
-    let connected = client.handshake("CONNECT\naccept-version:1.2\nhost:localhost\nheart-beat:0,20\n\n\0").await;
+    let connected = client.handshake(&connect("1.2", "0,1000")).await;
     assert_eq!(connected.header("heart-beat"), Some("0,10000"));
-    assert_eq!(count_heartbeats(&mut client, Duration::from_millis(200)).await, 0);
+    assert_eq!(count_heartbeats(&mut client, Duration::from_secs(10)).await, 0);
 }
 
 #[tokio::test(start_paused = true)]
-async fn silent_client_that_promised_heart_beats_is_dropped() {
-    let broker = start_with(|c| {
-        c.heartbeat.receive_ms = 100;
-        c.heartbeat.grace_factor = 2.0;
-    })
-    .await;
+async fn silent_client_that_offered_heart_beats_is_dropped() {
+    let broker = start_with(|c| c.heartbeat.grace_factor = 2.0).await;
+    for (version, offer, silent_for) in [("1.2", "1000,0", 2_000), ("1.1", "1000,0", 2_000), ("1.2", "100,0", 1_000)] {
+        let mut client = broker.client().await;
+        let connected = client.handshake(&connect(version, offer)).await;
+        let silent_since = Instant::now();
+        let error = client.expect_error("no heart-beat from client").await;
+        assert_eq!(error.header("code"), Some("timeout"));
+        // The offered interval (never below the 500 ms floor), times the grace factor 2.
+        assert_eq!(silent_since.elapsed(), Duration::from_millis(silent_for), "{version} {offer}");
+        let expected = (silent_for / 2).to_string();
+        assert!(connected.header("heart-beat").is_some_and(|h| h.ends_with(&expected)), "{connected:?}");
+        client.expect_closed().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn broker_with_receive_ms_zero_never_drops_a_silent_client() {
+    let broker = start_with(|c| c.heartbeat.receive_ms = 0).await;
     let mut client = broker.client().await;
-    let connected = client.handshake("CONNECT\naccept-version:1.2\nhost:localhost\nheart-beat:100,0\n\n\0").await;
-    assert_eq!(connected.header("heart-beat"), Some("10000,100"));
-    let silent_since = Instant::now();
-    client.expect_error("no heart-beat from client").await;
-    // Negotiated max(100, 100) = 100 ms, times the grace factor 2.
-    assert_eq!(silent_since.elapsed(), Duration::from_millis(200));
-    client.expect_closed().await;
+    let connected = client.handshake(&connect("1.2", "1000,0")).await;
+    assert_eq!(connected.header("heart-beat"), Some("10000,0"));
+    match client.event(Duration::from_secs(3600)).await {
+        Event::Timeout => {}
+        other => panic!("the broker checks no heart-beats: {other:?}"),
+    }
+    client.barrier().await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn client_sending_heart_beats_is_kept() {
-    let broker = start_with(|c| c.heartbeat.receive_ms = 100).await;
+    let broker = start_with(|_| {}).await;
     let mut client = broker.client().await;
-    client.handshake("CONNECT\naccept-version:1.2\nhost:localhost\nheart-beat:50,0\n\n\0").await;
-    // Six hundred ms of heart-beats every 50 ms: three times the 200 ms it would take to be dropped.
+    client.handshake(&connect("1.2", "500,0")).await;
+    // Six seconds of heart-beats every 500 ms: six times the second it would take to be dropped.
     for _ in 0..12 {
         client.send("\n").await;
-        match client.event(Duration::from_millis(50)).await {
+        match client.event(Duration::from_millis(500)).await {
             Event::Timeout => {}
             other => panic!("the broker must keep a client that sends heart-beats: {other:?}"),
         }
@@ -108,9 +139,9 @@ async fn client_sending_heart_beats_is_kept() {
 
 #[tokio::test(start_paused = true)]
 async fn client_promising_no_heart_beats_is_never_timed_out() {
-    let broker = start_with(|c| c.heartbeat.receive_ms = 50).await;
+    let broker = start_with(|_| {}).await;
     let mut client = broker.client().await;
-    client.handshake("CONNECT\naccept-version:1.2\nhost:localhost\nheart-beat:0,0\n\n\0").await;
+    client.handshake(&connect("1.2", "0,0")).await;
     match client.event(Duration::from_secs(3600)).await {
         Event::Timeout => {}
         other => panic!("a client that promised nothing must not be dropped: {other:?}"),
@@ -122,26 +153,25 @@ async fn client_promising_no_heart_beats_is_never_timed_out() {
 async fn bad_heart_beat_header_is_an_error() {
     let broker = start_with(|_| {}).await;
     let mut client = broker.client().await;
-    client.send("CONNECT\naccept-version:1.2\nhost:localhost\nheart-beat:fast\n\n\0").await;
+    client.send(connect("1.2", "fast")).await;
     client.expect_error_and_close("invalid heart-beat header").await;
 }
 
 #[tokio::test(start_paused = true)]
 async fn producer_blocked_on_a_full_queue_is_not_dropped_for_silence() {
     let broker = start_with(|c| {
-        c.heartbeat.receive_ms = 100;
         c.queues.max_messages = 1;
         c.queues.when_full = stompbox_core::broker::QueueFullPolicy::Block;
     })
     .await;
     let mut producer = broker.client().await;
-    producer.handshake("CONNECT\naccept-version:1.2\nhost:localhost\nheart-beat:50,0\n\n\0").await;
+    producer.handshake(&connect("1.2", "500,0")).await;
     producer.publish_sync("/queue/full", "1").await;
     producer.send("SEND\ndestination:/queue/full\nreceipt:r2\n\n2\0").await;
     // The broker stops reading a blocked producer; the producer keeps its heart-beat promise.
     for _ in 0..12 {
         producer.send("\n").await;
-        match producer.event(Duration::from_millis(50)).await {
+        match producer.event(Duration::from_millis(500)).await {
             Event::Timeout => {}
             other => panic!("a blocked producer that sends heart-beats must be kept: {other:?}"),
         }

@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -14,7 +15,7 @@ use super::clock::{Clock, SystemClock};
 use crate::auth::{AllowAll, Authenticator, Authorizer, GuestOnly};
 use crate::destination::segments_match;
 use crate::frame::FrameLimits;
-use crate::heartbeat::Heartbeat;
+use crate::heartbeat::{Heartbeat, Negotiated};
 
 /// What happens to a topic subscriber whose outbox is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -103,28 +104,46 @@ impl Limits {
     }
 }
 
-/// `[heartbeat]`: what CONNECTED offers and how long a silent client is given.
+/// `[heartbeat]`: whether the broker sends and expects heart-beats, how often at most, and how
+/// long a silent client is given.
+///
+/// The broker honours what each client asks: it sends as often as the client asks to receive
+/// and expects beats as often as the client offers to send, each no more often than `min_ms`. A
+/// direction is off when the client's side or the broker's (`send_ms`, `receive_ms`) is 0.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HeartbeatConfig {
-    /// How often the broker can send heart-beats, in ms (default 10,000; 0 = never).
+    /// The broker sends heart-beats to clients that ask for them (default 10,000, shown in
+    /// CONNECTED to clients that ask for none; 0 = never sends).
     pub send_ms: u64,
-    /// How often the broker wants to hear from clients, in ms (default 10,000; 0 = never).
+    /// The broker holds clients to the heart-beats they offer (default 10,000, shown in
+    /// CONNECTED to clients that offer none; 0 = never checks).
     pub receive_ms: u64,
+    /// The shortest interval the broker agrees to, either way, in ms (default 500).
+    pub min_ms: u64,
     /// A silent client is dropped after the negotiated interval times this factor (default 2.0).
     pub grace_factor: f64,
 }
 
 impl Default for HeartbeatConfig {
     fn default() -> Self {
-        HeartbeatConfig { send_ms: 10_000, receive_ms: 10_000, grace_factor: 2.0 }
+        HeartbeatConfig { send_ms: 10_000, receive_ms: 10_000, min_ms: 500, grace_factor: 2.0 }
     }
 }
 
 impl HeartbeatConfig {
-    /// The `heart-beat` the broker offers in CONNECTED.
-    pub fn offer(&self) -> Heartbeat {
-        Heartbeat { send_ms: self.send_ms, receive_ms: self.receive_ms }
+    /// The `heart-beat` CONNECTED answers a client's with, and the intervals that follow. The
+    /// header is chosen so that a client negotiating by the spec (the larger of the two values
+    /// of each direction) arrives at the same intervals.
+    pub fn answer(&self, client: Heartbeat) -> (Heartbeat, Negotiated) {
+        let interval =
+            |enabled_ms: u64, asked_ms: u64| (enabled_ms != 0 && asked_ms != 0).then(|| asked_ms.max(self.min_ms));
+        let send = interval(self.send_ms, client.receive_ms);
+        let expect = interval(self.receive_ms, client.send_ms);
+        let header = Heartbeat { send_ms: send.unwrap_or(self.send_ms), receive_ms: expect.unwrap_or(self.receive_ms) };
+        let negotiated =
+            Negotiated { send_every: send.map(Duration::from_millis), expect_every: expect.map(Duration::from_millis) };
+        (header, negotiated)
     }
 }
 
@@ -273,6 +292,31 @@ impl Default for BrokerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn beats(send_ms: u64, receive_ms: u64) -> Heartbeat {
+        Heartbeat { send_ms, receive_ms }
+    }
+
+    #[test]
+    fn heartbeats_follow_the_client_within_the_floor() {
+        let config = HeartbeatConfig::default();
+        let (header, negotiated) = config.answer(beats(1_000, 2_000));
+        assert_eq!(header, beats(2_000, 1_000));
+        assert_eq!(negotiated.send_every, Some(Duration::from_secs(2)));
+        assert_eq!(negotiated.expect_every, Some(Duration::from_secs(1)));
+        let (header, negotiated) = config.answer(beats(0, 100));
+        assert_eq!(header, beats(500, 10_000), "100 ms is below the 500 ms floor; no beats expected");
+        assert_eq!((negotiated.send_every, negotiated.expect_every), (Some(Duration::from_millis(500)), None));
+        assert_eq!(config.answer(beats(0, 0)), (beats(10_000, 10_000), Negotiated::default()));
+        let quiet = HeartbeatConfig { send_ms: 0, receive_ms: 0, ..HeartbeatConfig::default() };
+        assert_eq!(quiet.answer(beats(1_000, 1_000)), (beats(0, 0), Negotiated::default()));
+        // The spec's rule (the larger value each way) applied to the header gives the same
+        // intervals, so the client agrees with the broker.
+        for client in [beats(1_000, 2_000), beats(0, 100), beats(700, 0), beats(20_000, 30_000)] {
+            let (header, negotiated) = config.answer(client);
+            assert_eq!(crate::heartbeat::negotiate(client, header), negotiated, "{client:?}");
+        }
+    }
 
     #[test]
     fn queue_rules_inherit_the_section_defaults() {

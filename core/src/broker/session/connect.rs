@@ -8,7 +8,7 @@ use crate::auth::{AuthError, Login, Operation, Principal, Resource};
 use crate::broker::error::{ProtocolError, SessionError};
 use crate::broker::registry::LoggedIn;
 use crate::frame::{header, Command, Frame};
-use crate::heartbeat::{self, Heartbeat, Negotiated};
+use crate::heartbeat::{Heartbeat, Negotiated};
 use crate::version::Version;
 
 /// A CONNECT whose credentials are being checked.
@@ -64,9 +64,9 @@ impl Session {
             // PECL's reader breaks on a bare EOL: a 1.0 session never gets heart-beats.
             Negotiated::default()
         } else {
-            let offer = config.heartbeat.offer();
-            connected = connected.with_header(header::HEART_BEAT, offer.to_header());
-            heartbeat::negotiate(handshake.client_heartbeat, offer)
+            let (answer, negotiated) = config.heartbeat.answer(handshake.client_heartbeat);
+            connected = connected.with_header(header::HEART_BEAT, answer.to_header());
+            negotiated
         };
         replies.push(connected);
         let _ = self.info.login.set(LoggedIn { user: principal.user.as_ref().map(Arc::clone), version });

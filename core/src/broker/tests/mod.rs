@@ -327,9 +327,10 @@ fn connect_negotiates_version_heartbeat_and_login() {
         panic!()
     };
     assert_eq!(version, crate::Version::V1_2);
+    // As the client asks: beats to it every 20 s, from it every 5 s.
     assert_eq!(heartbeat.send_every, Some(std::time::Duration::from_secs(20)));
-    assert_eq!(heartbeat.expect_every, Some(std::time::Duration::from_secs(10)));
-    assert_eq!(replies[0].header("heart-beat"), Some("10000,10000"));
+    assert_eq!(heartbeat.expect_every, Some(std::time::Duration::from_secs(5)));
+    assert_eq!(replies[0].header("heart-beat"), Some("20000,5000"));
     assert_eq!(replies[0].header("session"), Some(s.name()));
 
     let (mut old, _o) = open(&broker);
