@@ -21,9 +21,12 @@ fn text(max_chars: usize) -> impl Strategy<Value = String> {
     .prop_map(String::from_iter)
 }
 
-/// Makes a header representable with this escaping: without escapes (1.0, handshakes) no LF or
-/// CR anywhere and no `:` in a name; in 1.1 (no CR escape) no CR at the end of a value.
+/// Makes a header representable with this escaping: never a NUL (no version can carry one);
+/// without escapes (1.0, handshakes) no LF or CR anywhere and no `:` in a name; in 1.1 (no CR
+/// escape) no CR at the end of a value.
 fn representable(mut name: String, mut value: String, escaping: Escaping) -> (String, String) {
+    name.retain(|c| c != '\0');
+    value.retain(|c| c != '\0');
     match escaping {
         Escaping::None => {
             name.retain(|c| !matches!(c, '\n' | '\r' | ':'));

@@ -268,3 +268,15 @@ async fn every_frame_the_broker_writes_ends_with_nul_lf_and_uses_lf_only() {
         assert_eq!(client.heartbeats, 0, "{version}: no heart-beats were asked for");
     }
 }
+
+#[tokio::test]
+async fn a_raw_nul_in_a_header_is_refused_and_never_forwarded() {
+    let broker = stompbox_tests::start().await;
+    let mut subscriber = broker.connect12().await;
+    subscriber.subscribe("/topic/nul", "0", "").await;
+    let mut producer = broker.connect12().await;
+    producer.send("SEND\ndestination:/topic/nul\nevil:a\0b\n\nbody\0").await;
+    let error = producer.expect_error_and_close("NUL").await;
+    assert_eq!(error.header("code"), Some("protocol-error"));
+    subscriber.barrier().await;
+}

@@ -170,7 +170,8 @@ pub fn frame_error_code(error: &FrameError) -> ErrorCode {
         | FrameError::InvalidEscape(_)
         | FrameError::InvalidContentLength(_)
         | FrameError::MissingNul
-        | FrameError::NotUtf8 => ErrorCode::ProtocolError,
+        | FrameError::NotUtf8
+        | FrameError::NulInHeader => ErrorCode::ProtocolError,
     }
 }
 

@@ -79,6 +79,10 @@ pub enum FrameError {
     /// A command or header that is not UTF-8.
     #[error("frame header is not valid UTF-8")]
     NotUtf8,
+    /// A raw NUL byte in a header line: it would end the frame early for clients that split
+    /// frames on NUL, so it is never accepted (and never forwarded).
+    #[error("header line contains a NUL byte")]
+    NulInHeader,
 }
 
 /// What one successful [`FrameParser::parse`] call yields.
@@ -339,6 +343,9 @@ impl FrameParser {
 
     /// Parses one complete, non-blank header line (EOL stripped).
     fn header_line(&mut self, line: &[u8], escaping: Escaping) -> Result<(), FrameError> {
+        if memchr(NUL, line).is_some() {
+            return Err(FrameError::NulInHeader);
+        }
         let colon = match memchr(b':', line) {
             Some(0) | None => return Err(FrameError::MalformedHeader(excerpt(line))),
             Some(colon) => colon,
