@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use serde::Deserialize;
-use stompbox_core::broker::{BrokerConfig, DeliveryConfig, HeartbeatConfig, Limits, QueuesConfig};
+use stompbox_core::broker::{BrokerConfig, DeliveryConfig, HeartbeatConfig, Limits, MemoryConfig, QueuesConfig};
 use thiserror::Error;
 
 use crate::listener::ListenerKind;
@@ -58,6 +58,8 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     /// Queue depth limits.
     pub queues: QueuesConfig,
+    /// The broker-wide memory bound.
+    pub memory: MemoryConfig,
 }
 
 /// `[[listener]]`: one listening socket.
@@ -141,6 +143,19 @@ impl Config {
         if self.heartbeat.grace_factor.is_nan() || self.heartbeat.grace_factor < 1.0 {
             return invalid("heartbeat.grace_factor must be at least 1.0");
         }
+        if limits.max_bytes_per_transaction < limits.max_body_bytes {
+            return invalid("limits.max_bytes_per_transaction must be at least limits.max_body_bytes");
+        }
+        let delivery = &self.delivery;
+        if !(delivery.low_water_bytes <= delivery.high_water_bytes
+            && delivery.high_water_bytes <= delivery.outbox_max_bytes)
+        {
+            return invalid("delivery needs low_water_bytes <= high_water_bytes <= outbox_max_bytes");
+        }
+        let (high, low) = self.memory.watermarks();
+        if low > high {
+            return invalid("memory.low_watermark must not be above memory.high_watermark");
+        }
         Ok(())
     }
 
@@ -151,6 +166,7 @@ impl Config {
             heartbeat: self.heartbeat.clone(),
             delivery: self.delivery.clone(),
             queues: self.queues.clone(),
+            memory: self.memory.clone(),
             ..BrokerConfig::default()
         }
     }

@@ -61,6 +61,8 @@ pub async fn serve_broker(
             error_linger: Duration::from_millis(limits.error_linger_ms),
             write: Duration::from_millis(limits.write_timeout_ms),
             heartbeat_grace: config.heartbeat.grace_factor,
+            frame: Duration::from_millis(limits.frame_timeout_ms),
+            queue_block: Duration::from_millis(config.queues.block_timeout_ms),
         },
         authentications: Arc::new(Semaphore::new(concurrent_authentications())),
     });

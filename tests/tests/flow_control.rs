@@ -116,13 +116,17 @@ async fn configured_default_window_applies() {
 /// up, while one that never reads falls behind once its socket buffers are full.
 fn slow_consumer_config(c: &mut Config) {
     c.delivery.outbox_max_bytes = 256 * 1024;
+    c.delivery.high_water_bytes = 128 * 1024;
+    c.delivery.low_water_bytes = 32 * 1024;
+    // The subscriber that stops reading paces the publisher for this long, then no more.
+    c.delivery.stall_ms = 100;
     c.limits.write_timeout_ms = 20_000;
 }
 
 /// Floods `/topic/flood` with `n` 1 KiB messages in batches of 100. Each batch ends in a
-/// receipt the producer must get (the publisher is never held back by a subscriber that does
-/// not read), and `reader` reads each batch before the next is sent, so a subscriber that does
-/// read never has more than one batch waiting.
+/// receipt the producer must get (the publisher is held back by a subscriber that does not read
+/// only until it has stalled), and `reader` reads each batch before the next is sent, so a
+/// subscriber that does read never has more than one batch waiting.
 async fn flood(producer: &mut Client, reader: &mut Client, n: usize) {
     let payload = "p".repeat(1024);
     let batch = 100;

@@ -28,6 +28,15 @@ pub enum CloseReason {
     ConnectTimeout(Duration),
     /// The peer did not read for this long.
     WriteTimeout(Duration),
+    /// A frame that began to arrive was not complete within this.
+    FrameTimeout(Duration),
+    /// A producer was held back by a full queue for this long.
+    QueueBlockTimeout {
+        /// The full queue.
+        queue: String,
+        /// How long the producer waited.
+        after: Duration,
+    },
     /// The broker is shutting down.
     Shutdown,
     /// Reading or writing the socket failed.
@@ -57,6 +66,10 @@ pub enum CloseKind {
     ConnectTimeout,
     /// See [`CloseReason::WriteTimeout`].
     WriteTimeout,
+    /// See [`CloseReason::FrameTimeout`].
+    FrameTimeout,
+    /// See [`CloseReason::QueueBlockTimeout`].
+    QueueBlockTimeout,
     /// See [`CloseReason::Shutdown`].
     Shutdown,
     /// See [`CloseReason::Io`].
@@ -65,7 +78,7 @@ pub enum CloseKind {
 
 impl CloseKind {
     /// Every kind, in counter order.
-    pub const ALL: [CloseKind; 12] = [
+    pub const ALL: [CloseKind; 14] = [
         CloseKind::PeerClosed,
         CloseKind::Disconnect,
         CloseKind::AuthenticationFailed,
@@ -76,6 +89,8 @@ impl CloseKind {
         CloseKind::HeartbeatTimeout,
         CloseKind::ConnectTimeout,
         CloseKind::WriteTimeout,
+        CloseKind::FrameTimeout,
+        CloseKind::QueueBlockTimeout,
         CloseKind::Shutdown,
         CloseKind::Io,
     ];
@@ -93,6 +108,8 @@ impl CloseKind {
             CloseKind::HeartbeatTimeout => "heartbeat-timeout",
             CloseKind::ConnectTimeout => "connect-timeout",
             CloseKind::WriteTimeout => "write-timeout",
+            CloseKind::FrameTimeout => "frame-timeout",
+            CloseKind::QueueBlockTimeout => "queue-block-timeout",
             CloseKind::Shutdown => "shutdown",
             CloseKind::Io => "io-error",
         }
@@ -120,6 +137,8 @@ impl CloseReason {
             CloseReason::HeartbeatTimeout(_) => CloseKind::HeartbeatTimeout,
             CloseReason::ConnectTimeout(_) => CloseKind::ConnectTimeout,
             CloseReason::WriteTimeout(_) => CloseKind::WriteTimeout,
+            CloseReason::FrameTimeout(_) => CloseKind::FrameTimeout,
+            CloseReason::QueueBlockTimeout { .. } => CloseKind::QueueBlockTimeout,
             CloseReason::Shutdown => CloseKind::Shutdown,
             CloseReason::Io(_) => CloseKind::Io,
         }
@@ -130,9 +149,11 @@ impl CloseReason {
         match self {
             CloseReason::Protocol(error) => error.code(),
             CloseReason::SlowConsumer { .. } => ErrorCode::SlowConsumer,
-            CloseReason::HeartbeatTimeout(_) | CloseReason::ConnectTimeout(_) | CloseReason::WriteTimeout(_) => {
-                ErrorCode::Timeout
-            }
+            CloseReason::HeartbeatTimeout(_)
+            | CloseReason::ConnectTimeout(_)
+            | CloseReason::WriteTimeout(_)
+            | CloseReason::FrameTimeout(_) => ErrorCode::Timeout,
+            CloseReason::QueueBlockTimeout { .. } => ErrorCode::LimitExceeded,
             CloseReason::Shutdown => ErrorCode::Closed,
             CloseReason::PeerClosed | CloseReason::Disconnect | CloseReason::Io(_) => ErrorCode::ProtocolError,
         }
@@ -146,6 +167,8 @@ impl CloseReason {
                 | CloseReason::SlowConsumer { .. }
                 | CloseReason::HeartbeatTimeout(_)
                 | CloseReason::ConnectTimeout(_)
+                | CloseReason::FrameTimeout(_)
+                | CloseReason::QueueBlockTimeout { .. }
         )
     }
 }
@@ -160,6 +183,12 @@ impl fmt::Display for CloseReason {
             CloseReason::HeartbeatTimeout(after) => write!(f, "no heart-beat from client for {after:?}"),
             CloseReason::ConnectTimeout(after) => write!(f, "no CONNECT within {after:?}"),
             CloseReason::WriteTimeout(after) => write!(f, "peer did not read for {after:?}"),
+            CloseReason::FrameTimeout(after) => {
+                write!(f, "frame not complete within {after:?} (limits.frame_timeout_ms)")
+            }
+            CloseReason::QueueBlockTimeout { queue, after } => {
+                write!(f, "queue {queue} is full: producer held back for {after:?} (queues.block_timeout_ms)")
+            }
             CloseReason::Shutdown => f.write_str("broker shutting down"),
             CloseReason::Io(error) => write!(f, "i/o error: {error}"),
         }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::clock::{Clock, SystemClock};
+use super::memory::{physical_memory, Amount};
 use crate::auth::{AllowAll, Authenticator, Authorizer, GuestOnly};
 use crate::destination::segments_match;
 use crate::frame::FrameLimits;
@@ -69,6 +70,11 @@ pub struct Limits {
     pub max_frames_per_transaction: usize,
     /// Queues the broker holds (default 10,000).
     pub max_queues: usize,
+    /// Bytes one transaction may buffer (default 128 MiB; at least `max_body_bytes`).
+    pub max_bytes_per_transaction: usize,
+    /// A frame that has started arriving must be complete within this, in ms (default 30,000).
+    /// Idle connections between frames are not affected.
+    pub frame_timeout_ms: u64,
 }
 
 impl Default for Limits {
@@ -88,6 +94,8 @@ impl Default for Limits {
             max_transactions_per_connection: 16,
             max_frames_per_transaction: 10_000,
             max_queues: 10_000,
+            max_bytes_per_transaction: 128 * 1024 * 1024,
+            frame_timeout_ms: 30_000,
         }
     }
 }
@@ -151,8 +159,19 @@ impl HeartbeatConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeliveryConfig {
-    /// Bytes of topic messages one connection may have waiting to be written (default 8 MiB).
+    /// Bytes of topic messages one connection may have waiting to be written (default 8 MiB):
+    /// past it, a subscriber that has stalled meets `slow_consumer`. A single larger message is
+    /// still delivered: the limit bounds what waits behind it.
     pub outbox_max_bytes: usize,
+    /// Past this many bytes waiting for a subscriber that still reads, the connections
+    /// publishing to it are paced: read no more until it is under `low_water_bytes`
+    /// (default 4 MiB).
+    pub high_water_bytes: usize,
+    /// See `high_water_bytes` (default 1 MiB).
+    pub low_water_bytes: usize,
+    /// A subscriber that has written nothing for this long, in ms, no longer paces publishers
+    /// (default 1,000): one stuck client does not freeze a topic for longer.
+    pub stall_ms: u64,
     /// `"disconnect"` (default: ERROR "slow consumer", close, counted) or `"drop-oldest"`
     /// (drop that subscriber's oldest topic messages, counted).
     pub slow_consumer: SlowConsumerPolicy,
@@ -167,6 +186,9 @@ impl Default for DeliveryConfig {
     fn default() -> Self {
         DeliveryConfig {
             outbox_max_bytes: 8 * 1024 * 1024,
+            high_water_bytes: 4 * 1024 * 1024,
+            low_water_bytes: 1024 * 1024,
+            stall_ms: 1_000,
             slow_consumer: SlowConsumerPolicy::Disconnect,
             default_prefetch: 1000,
             max_prefetch: 10_000,
@@ -193,6 +215,9 @@ pub struct QueuesConfig {
     pub max_bytes: usize,
     /// `"block"` (default) or `"error"`.
     pub when_full: QueueFullPolicy,
+    /// A producer held back by a full queue this long, in ms, gets an ERROR naming the queue
+    /// (default 60,000).
+    pub block_timeout_ms: u64,
     /// Per-pattern overrides; the first match wins.
     pub rule: Vec<QueueRule>,
 }
@@ -203,6 +228,7 @@ impl Default for QueuesConfig {
             max_messages: 100_000,
             max_bytes: 256 * 1024 * 1024,
             when_full: QueueFullPolicy::Block,
+            block_timeout_ms: 60_000,
             rule: Vec::new(),
         }
     }
@@ -239,6 +265,32 @@ impl QueuesConfig {
     }
 }
 
+/// `[memory]`: the broker-wide bound on the bytes held for messages (see the `memory` module).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MemoryConfig {
+    /// Past this, publishing connections are held back: bytes, or a share of physical memory
+    /// such as `"40%"` (default, as RabbitMQ).
+    pub high_watermark: Amount,
+    /// Publishing resumes under this (default `"35%"`).
+    pub low_watermark: Amount,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        MemoryConfig { high_watermark: Amount::PercentOfRam(40.0), low_watermark: Amount::PercentOfRam(35.0) }
+    }
+}
+
+impl MemoryConfig {
+    /// The watermarks in bytes on this machine (8 GiB assumed where physical memory is unknown).
+    pub fn watermarks(&self) -> (usize, usize) {
+        let ram = physical_memory().unwrap_or(8 << 30);
+        let bytes = |amount: Amount| usize::try_from(amount.bytes(ram)).unwrap_or(usize::MAX);
+        (bytes(self.high_watermark), bytes(self.low_watermark))
+    }
+}
+
 /// Everything the engine needs to know; the server fills it from its configuration file.
 #[derive(Clone)]
 pub struct BrokerConfig {
@@ -252,6 +304,8 @@ pub struct BrokerConfig {
     pub delivery: DeliveryConfig,
     /// Queue depth limits.
     pub queues: QueuesConfig,
+    /// The broker-wide memory bound.
+    pub memory: MemoryConfig,
     /// Who may connect.
     pub authenticator: Arc<dyn Authenticator>,
     /// What they may do.
@@ -268,6 +322,7 @@ impl fmt::Debug for BrokerConfig {
             .field("heartbeat", &self.heartbeat)
             .field("delivery", &self.delivery)
             .field("queues", &self.queues)
+            .field("memory", &self.memory)
             .field("authenticator", &self.authenticator)
             .field("authorizer", &self.authorizer)
             .finish_non_exhaustive()
@@ -282,6 +337,7 @@ impl Default for BrokerConfig {
             heartbeat: HeartbeatConfig::default(),
             delivery: DeliveryConfig::default(),
             queues: QueuesConfig::default(),
+            memory: MemoryConfig::default(),
             authenticator: Arc::new(GuestOnly),
             authorizer: Arc::new(AllowAll),
             clock: Arc::new(SystemClock),

@@ -94,6 +94,12 @@ pub enum ProtocolError {
         /// The limit in force.
         limit: usize,
     },
+    /// Over the per-transaction byte cap.
+    #[error("transaction is too large (limits.max_bytes_per_transaction is {limit})")]
+    TransactionTooManyBytes {
+        /// The limit in force.
+        limit: usize,
+    },
     /// A full queue whose policy is to refuse.
     #[error("queue {0} is full")]
     QueueFull(String),
@@ -138,6 +144,7 @@ impl ProtocolError {
             ProtocolError::TooManySubscriptions { .. }
             | ProtocolError::TooManyTransactions { .. }
             | ProtocolError::TransactionTooLarge { .. }
+            | ProtocolError::TransactionTooManyBytes { .. }
             | ProtocolError::QueueFull(_)
             | ProtocolError::TooManyQueues { .. } => ErrorCode::LimitExceeded,
             ProtocolError::Frame(error) => frame_error_code(error),

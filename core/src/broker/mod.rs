@@ -14,6 +14,7 @@
 //! - `message`: a published message, its body shared by every delivery;
 //! - `registry`, [`snapshot`](Snapshot): live connections and the read-only view of it all;
 //! - `stats`, `close`: counters, and why connections end; `error`: what a session answers with;
+//! - `memory`: the broker-wide bound on bytes held for messages;
 //! - `clock`: the time `expires` is compared with.
 //!
 //! Lock order (a lock is only ever taken after those listed before it, and none is held across
@@ -31,6 +32,7 @@ mod close;
 mod config;
 mod delivery;
 mod error;
+mod memory;
 mod message;
 mod outbox;
 mod queue;
@@ -47,15 +49,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use close::{CloseKind, CloseReason};
 pub use config::{
-    BrokerConfig, DeliveryConfig, HeartbeatConfig, Limits, QueueFullPolicy, QueueLimits, QueueRule, QueuesConfig,
-    SlowConsumerPolicy,
+    BrokerConfig, DeliveryConfig, HeartbeatConfig, Limits, MemoryConfig, QueueFullPolicy, QueueLimits, QueueRule,
+    QueuesConfig, SlowConsumerPolicy,
 };
 pub use error::{error_frame, frame_error_code, ProtocolError, SessionError};
+pub use memory::{Amount, Memory};
 pub use message::Message;
-pub use outbox::{Closed, Drained, Outbox, OutboxReceiver};
+pub use outbox::{Closed, Drained, Outbox, OutboxReceiver, Pressure};
 pub use registry::ConnectionMeta;
 pub use session::{Action, PendingSend, Session};
-pub use snapshot::{ClosedConnection, ConnectionSnapshot, DestinationSnapshot, Snapshot, SubscriptionSnapshot};
+pub use snapshot::{
+    ClosedConnection, ConnectionSnapshot, DestinationSnapshot, MemorySnapshot, Snapshot, SubscriptionSnapshot,
+};
 pub use stats::{ConnectionCounters, Stats, StatsSnapshot};
 
 use crate::auth::Authenticator;
@@ -108,6 +113,7 @@ struct Shared {
     /// Distinguishes this broker run's session ids from another run's.
     epoch: u64,
     stats: Arc<Stats>,
+    memory: Arc<Memory>,
 }
 
 impl Broker {
@@ -115,12 +121,15 @@ impl Broker {
     pub fn new(config: BrokerConfig) -> Broker {
         let epoch = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let stats = Arc::<Stats>::default();
+        let (high, low) = config.memory.watermarks();
+        let memory = Arc::new(Memory::new(high, low));
         Broker {
             shared: Arc::new(Shared {
-                router: Router::new(config, stats.clone()),
+                router: Router::new(config, stats.clone(), memory.clone()),
                 registry: Registry::default(),
                 epoch,
                 stats,
+                memory,
             }),
         }
     }
@@ -138,9 +147,7 @@ impl Broker {
     /// Opens a session for a new connection. The receiver is drained by the connection task.
     pub fn open_session(&self, meta: ConnectionMeta) -> (Session, OutboxReceiver) {
         let shared = &self.shared;
-        let delivery = &self.config().delivery;
-        let (outbox, receiver) =
-            outbox::outbox(delivery.outbox_max_bytes, delivery.slow_consumer, shared.stats.clone());
+        let (outbox, receiver) = outbox::outbox(&self.config().delivery, shared.stats.clone(), shared.memory.clone());
         let id = shared.router.next_id();
         let info = Arc::new(ConnectionInfo {
             id,
@@ -150,11 +157,18 @@ impl Broker {
             login: Default::default(),
             counters: Default::default(),
             subscriptions: Default::default(),
+            held_by: Default::default(),
         });
         shared.registry.add(info.clone());
         Stats::bump(&shared.stats.connections);
         Stats::bump(&shared.stats.connections_total);
         (Session::new(self.clone(), info, outbox), receiver)
+    }
+
+    /// The broker-wide memory bound: the connection task counts its partly read frames here
+    /// and holds SENDs back while it [`Memory::is_over`].
+    pub fn memory(&self) -> &Arc<Memory> {
+        &self.shared.memory
     }
 
     /// The live counters.

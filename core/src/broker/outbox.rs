@@ -1,20 +1,34 @@
 //! Each session's bounded outbox: deliveries wait here until the connection writes them.
 //!
 //! The broker pushes without blocking; the connection task drains in batches straight into its
-//! write buffer. Topic deliveries count against the outbox's byte limit, and a subscriber that
-//! falls behind it is handled by the [`SlowConsumerPolicy`], never by blocking the publisher and
-//! never silently. Queue deliveries are bounded instead by their subscription's window (prefetch)
-//! and are never dropped: a queue message leaves its queue only when acknowledged.
+//! write buffer. Topic deliveries count against the outbox's bytes, which three marks govern:
+//!
+//! - past the **high-water mark**, while the subscriber is still making progress (its outbox was
+//!   drained within `stall`), the push reports [`Pushed::pressing`]: the publisher stops reading
+//!   its client ([`Pressure::relieved`]) until this outbox is under the **low-water mark** again.
+//!   Producers are paced to the slowest subscriber that still reads, so a burst never costs a
+//!   reading subscriber its messages;
+//! - a subscriber that has made no progress for `stall` no longer holds publishers back; past
+//!   the **limit** it is handled by the [`SlowConsumerPolicy`] (disconnected with an ERROR, or
+//!   its oldest messages dropped), counted, never silently.
+//!
+//! The limit bounds what waits behind a message, not one message: an empty outbox takes any
+//! message, however large. Queue deliveries are bounded instead by their subscription's window
+//! (prefetch) and are never dropped: a queue message leaves its queue only when acknowledged.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
+use tokio::time::{sleep_until, Instant};
 
-use super::config::SlowConsumerPolicy;
+use super::config::{DeliveryConfig, SlowConsumerPolicy};
 use super::delivery::Delivery;
+use super::memory::Memory;
 use super::stats::Stats;
 
 /// Why an outbox stopped accepting deliveries.
@@ -33,6 +47,16 @@ pub struct Outbox {
     shared: Arc<Shared>,
 }
 
+/// The marks and the policy of one outbox.
+#[derive(Debug, Clone, Copy)]
+struct Marks {
+    limit: usize,
+    high_water: usize,
+    low_water: usize,
+    stall: Duration,
+    policy: SlowConsumerPolicy,
+}
+
 #[derive(Debug)]
 struct Shared {
     state: Mutex<State>,
@@ -40,9 +64,16 @@ struct Shared {
     /// Notified once, when the outbox closes (apart from `ready`, so a wait for closure does
     /// not use up a wake-up meant for draining).
     closing: Notify,
-    max_bytes: usize,
-    policy: SlowConsumerPolicy,
+    /// Notified when a pressing outbox falls under its low-water mark or closes.
+    relief: Notify,
+    marks: Marks,
+    /// When the outbox was made; [`Shared::last_drain_ms`] counts from here.
+    born: Instant,
+    /// When its subscriber last made progress (a drain, a write, or work beginning), in ms
+    /// since `born`.
+    last_drain_ms: AtomicU64,
     stats: Arc<Stats>,
+    memory: Arc<Memory>,
 }
 
 #[derive(Debug, Default)]
@@ -50,6 +81,8 @@ struct State {
     items: VecDeque<Delivery>,
     counted_bytes: usize,
     closed: Option<Closed>,
+    /// Whether a publisher was told to wait for relief.
+    pressed: bool,
 }
 
 /// The receiving side, owned by the connection task.
@@ -69,59 +102,147 @@ pub struct Drained {
     pub closed: Option<Closed>,
 }
 
-/// A new outbox with its byte limit and slow-consumer policy.
-pub(crate) fn outbox(max_bytes: usize, policy: SlowConsumerPolicy, stats: Arc<Stats>) -> (Outbox, OutboxReceiver) {
+/// What one push did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Pushed {
+    /// Net change of the bytes the outbox holds against [`Memory`] (drops make it smaller).
+    pub(crate) held: isize,
+    /// The outbox is past its high-water mark while its subscriber still makes progress: the
+    /// publisher should wait for [`Pressure::relieved`].
+    pub(crate) pressing: bool,
+}
+
+/// A publisher's wait for a subscriber that is past its high-water mark.
+#[derive(Debug, Clone)]
+pub struct Pressure {
+    shared: Arc<Shared>,
+}
+
+/// A new outbox with the marks and policy of `delivery`.
+pub(crate) fn outbox(delivery: &DeliveryConfig, stats: Arc<Stats>, memory: Arc<Memory>) -> (Outbox, OutboxReceiver) {
     let shared = Arc::new(Shared {
         state: Mutex::default(),
         ready: Notify::new(),
         closing: Notify::new(),
-        max_bytes,
-        policy,
+        relief: Notify::new(),
+        marks: Marks {
+            limit: delivery.outbox_max_bytes,
+            high_water: delivery.high_water_bytes,
+            low_water: delivery.low_water_bytes,
+            stall: Duration::from_millis(delivery.stall_ms),
+            policy: delivery.slow_consumer,
+        },
+        born: Instant::now(),
+        last_drain_ms: AtomicU64::new(0),
         stats,
+        memory,
     });
     (Outbox { shared: shared.clone() }, OutboxReceiver { shared, batch: Vec::new() })
 }
 
+impl Shared {
+    /// Whether the subscriber was drained within the stall time.
+    fn progressing(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.last_drained()) < self.marks.stall
+    }
+
+    fn last_drained(&self) -> Instant {
+        self.born + Duration::from_millis(self.last_drain_ms.load(Ordering::Relaxed))
+    }
+
+    /// Records that the subscriber made progress now.
+    fn stamp_progress(&self) {
+        let since_born = Instant::now().saturating_duration_since(self.born);
+        self.last_drain_ms.store(since_born.as_millis() as u64, Ordering::Relaxed);
+    }
+}
+
 impl Outbox {
-    /// Queues a delivery without blocking. Topic deliveries past the byte limit trigger the
+    /// Queues a delivery without blocking. Topic deliveries past the limit trigger the
     /// slow-consumer policy; a closed outbox takes nothing.
-    pub(crate) fn push(&self, delivery: Delivery) {
+    pub(crate) fn push(&self, delivery: Delivery) -> Pushed {
+        let marks = self.shared.marks;
         let size = delivery.message.size();
         let mut state = self.shared.state.lock();
         if state.closed.is_some() {
             count_lost(&delivery);
-            return;
+            return Pushed::default();
         }
-        if delivery.counted && state.counted_bytes + size > self.shared.max_bytes {
-            match self.shared.policy {
+        let mut held = 0;
+        if delivery.counted && state.counted_bytes > 0 && state.counted_bytes + size > marks.limit {
+            match marks.policy {
                 SlowConsumerPolicy::Disconnect => {
-                    state.closed = Some(Closed::SlowConsumer { limit: self.shared.max_bytes });
+                    state.closed = Some(Closed::SlowConsumer { limit: marks.limit });
                     Stats::bump(&self.shared.stats.slow_consumers);
                     drop(state);
                     count_lost(&delivery);
                     self.shared.ready.notify_one();
                     self.shared.closing.notify_one();
-                    return;
+                    self.shared.relief.notify_waiters();
+                    return Pushed::default();
                 }
                 SlowConsumerPolicy::DropOldest => {
-                    while state.counted_bytes + size > self.shared.max_bytes {
+                    while state.counted_bytes > 0 && state.counted_bytes + size > marks.limit {
                         let Some(index) = state.items.iter().position(|d| d.counted) else { break };
                         let dropped = state.items.remove(index).expect("index from position");
                         state.counted_bytes -= dropped.message.size();
+                        held -= dropped.message.size() as isize;
                         Stats::bump(&self.shared.stats.dropped);
                         count_lost(&dropped);
                     }
                 }
             }
         }
+        let mut pressing = false;
         if delivery.counted {
             state.counted_bytes += size;
+            held += size as isize;
+            if state.counted_bytes >= marks.high_water && self.shared.progressing(Instant::now()) {
+                state.pressed = true;
+                pressing = true;
+            }
         }
         let was_empty = state.items.is_empty();
         state.items.push_back(delivery);
         drop(state);
         if was_empty {
+            // Work begins: the subscriber's time to make progress starts now, not at its last
+            // write, however long ago that was.
+            self.shared.stamp_progress();
             self.shared.ready.notify_one();
+        }
+        Pushed { held, pressing }
+    }
+
+    /// The wait a publisher takes when [`Pushed::pressing`].
+    pub(crate) fn pressure(&self) -> Pressure {
+        Pressure { shared: self.shared.clone() }
+    }
+}
+
+impl Pressure {
+    /// Resolves once the subscriber no longer holds publishers back: its outbox is under the
+    /// low-water mark or closed, or it has made no progress for the stall time.
+    pub async fn relieved(&self) {
+        let shared = &self.shared;
+        loop {
+            let notified = shared.relief.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let state = shared.state.lock();
+                if state.counted_bytes < shared.marks.low_water || state.closed.is_some() {
+                    return;
+                }
+            }
+            let stalls_at = shared.last_drained() + shared.marks.stall;
+            if Instant::now() >= stalls_at {
+                return;
+            }
+            tokio::select! {
+                () = notified => {}
+                () = sleep_until(stalls_at) => {}
+            }
         }
     }
 }
@@ -135,12 +256,14 @@ impl OutboxReceiver {
 
     /// Encodes queued deliveries into `dst` as MESSAGE frames, up to about `max_bytes` of
     /// output, and settles `auto` queue deliveries as written. Deliveries to a subscription that
-    /// has ended since are dropped. Returns what it did.
+    /// has ended since are dropped. Counts as the subscriber's progress. Returns what it did.
     pub fn drain(&mut self, dst: &mut BytesMut, max_bytes: usize) -> Drained {
+        let shared = &self.shared;
         let mut batch = std::mem::take(&mut self.batch);
         let closed;
+        let mut released = 0;
         {
-            let mut state = self.shared.state.lock();
+            let mut state = shared.state.lock();
             closed = state.closed;
             let mut budget = 0;
             while budget < max_bytes {
@@ -149,14 +272,23 @@ impl OutboxReceiver {
                 budget += size;
                 if delivery.counted {
                     state.counted_bytes -= size;
+                    released += size;
                 }
                 batch.push(delivery);
             }
             if !state.items.is_empty() {
                 // More than one batch is waiting: keep the wake-up for the next round.
-                self.shared.ready.notify_one();
+                shared.ready.notify_one();
+            }
+            if state.pressed && state.counted_bytes < shared.marks.low_water {
+                state.pressed = false;
+                shared.relief.notify_waiters();
             }
         }
+        if !batch.is_empty() {
+            shared.stamp_progress();
+        }
+        shared.memory.sub(released);
         let mut frames = 0;
         for mut delivery in batch.drain(..) {
             let subscriber = &delivery.subscriber;
@@ -179,7 +311,7 @@ impl OutboxReceiver {
             }
         }
         self.batch = batch;
-        Stats::add(&self.shared.stats.messages_out, frames as u64);
+        Stats::add(&shared.stats.messages_out, frames as u64);
         Drained { frames, closed }
     }
 
@@ -194,6 +326,12 @@ impl OutboxReceiver {
         }
     }
 
+    /// Records that the connection wrote to its socket: the subscriber's progress, which keeps
+    /// it pacing publishers rather than being treated as stalled.
+    pub fn wrote(&self) {
+        self.shared.stamp_progress();
+    }
+
     /// Why the outbox was closed, if it was.
     pub fn closed(&self) -> Option<Closed> {
         self.shared.state.lock().closed
@@ -202,11 +340,16 @@ impl OutboxReceiver {
 
 impl Drop for OutboxReceiver {
     /// Topic messages still waiting when the connection ends are lost to it: counted against
-    /// their destinations. (Queue deliveries go back to their queue with the subscription.)
+    /// their destinations, and no longer held. (Queue deliveries go back to their queue with the
+    /// subscription.) Publishers waiting on this outbox are let go.
     fn drop(&mut self) {
-        for delivery in self.shared.state.lock().items.drain(..) {
+        let mut state = self.shared.state.lock();
+        for delivery in state.items.drain(..) {
             count_lost(&delivery);
         }
+        self.shared.memory.sub(std::mem::take(&mut state.counted_bytes));
+        drop(state);
+        self.shared.relief.notify_waiters();
     }
 }
 

@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 use super::clock::Clock;
 use super::config::{QueueFullPolicy, QueueLimits};
 use super::delivery::{Delivery, Settle, Subscriber};
+use super::memory::Memory;
 use super::message::Message;
 use super::stats::{DestinationStats, Stats};
 use super::AckMode;
@@ -30,9 +31,16 @@ pub(crate) struct Queue {
     when_full: QueueFullPolicy,
     state: Mutex<State>,
     space: Arc<Notify>,
-    stats: Arc<Stats>,
     counters: Arc<DestinationStats>,
-    clock: Arc<dyn Clock>,
+    env: Environment,
+}
+
+/// What every queue reports to and reads the time from.
+#[derive(Debug, Clone)]
+pub(crate) struct Environment {
+    pub(crate) stats: Arc<Stats>,
+    pub(crate) memory: Arc<Memory>,
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 /// What the snapshot shows of a queue.
@@ -70,9 +78,11 @@ impl State {
         self.messages >= limits.max_messages || self.bytes >= limits.max_bytes
     }
 
-    fn forget(&mut self, message: &Message) {
+    /// Takes a message off the counts; returns its size.
+    fn forget(&mut self, message: &Message) -> usize {
         self.messages -= 1;
         self.bytes -= message.size();
+        message.size()
     }
 }
 
@@ -80,8 +90,7 @@ impl Queue {
     pub(crate) fn new(
         destination: Destination,
         (limits, when_full): (QueueLimits, QueueFullPolicy),
-        stats: Arc<Stats>,
-        clock: Arc<dyn Clock>,
+        env: Environment,
     ) -> Queue {
         Queue {
             destination,
@@ -89,9 +98,8 @@ impl Queue {
             when_full,
             state: Mutex::default(),
             space: Arc::new(Notify::new()),
-            stats,
             counters: Arc::default(),
-            clock,
+            env,
         }
     }
 
@@ -135,6 +143,7 @@ impl Queue {
         Stats::bump(&self.counters.enqueued);
         state.messages += 1;
         state.bytes += message.size();
+        self.env.memory.add(message.size());
         state.ready.push_back(Queued { message, redelivered: false });
         self.dispatch(state);
     }
@@ -153,7 +162,7 @@ impl Queue {
             return;
         };
         let consumer = state.consumers.remove(index);
-        Stats::add(&self.stats.redelivered, consumer.in_flight.len() as u64);
+        Stats::add(&self.env.stats.redelivered, consumer.in_flight.len() as u64);
         for queued in consumer.in_flight.into_iter().rev() {
             state.ready.push_front(Queued { redelivered: true, ..queued });
         }
@@ -204,10 +213,11 @@ impl Queue {
             settle(consumer.in_flight.remove(position).expect("position is in range"));
         }
         if requeue {
-            Stats::add(&self.stats.redelivered, count);
+            Stats::add(&self.env.stats.redelivered, count);
         } else {
             state.messages -= count as usize;
             state.bytes -= bytes;
+            self.env.memory.sub(bytes);
             Stats::add(&self.counters.dequeued, count);
             if was_full && !state.is_full(&self.limits) {
                 self.space.notify_waiters();
@@ -232,10 +242,12 @@ impl Queue {
     fn dispatch(self: &Arc<Self>, state: &mut State) {
         let mut now = None;
         while let Some(front) = state.ready.front() {
-            if front.message.expires() && front.message.is_expired_at(*now.get_or_insert_with(|| self.clock.now_ms())) {
+            if front.message.expires()
+                && front.message.is_expired_at(*now.get_or_insert_with(|| self.env.clock.now_ms()))
+            {
                 let expired = state.ready.pop_front().expect("front exists");
-                state.forget(&expired.message);
-                Stats::bump(&self.stats.expired);
+                self.env.memory.sub(state.forget(&expired.message));
+                Stats::bump(&self.env.stats.expired);
                 Stats::bump(&self.counters.expired);
                 self.space.notify_waiters();
                 continue;

@@ -39,6 +39,8 @@ pub(crate) struct ConnectionInfo {
     pub(crate) login: OnceLock<LoggedIn>,
     pub(crate) counters: ConnectionCounters,
     pub(crate) subscriptions: Mutex<Vec<SubscriptionSnapshot>>,
+    /// Why the connection is not being read, while it is not.
+    pub(crate) held_by: Mutex<Option<String>>,
 }
 
 /// Set once the handshake succeeds.
@@ -66,6 +68,7 @@ impl ConnectionInfo {
             bytes_in: read(&counters.bytes_in),
             bytes_out: read(&counters.bytes_out),
             subscriptions: self.subscriptions.lock().clone(),
+            held_by: self.held_by.lock().clone(),
         }
     }
 }

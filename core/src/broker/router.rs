@@ -24,8 +24,10 @@ use parking_lot::Mutex;
 use super::config::{BrokerConfig, QueueFullPolicy};
 use super::delivery::Subscriber;
 use super::error::ProtocolError;
+use super::memory::Memory;
 use super::message::Message;
-use super::queue::Queue;
+use super::outbox::Pressure;
+use super::queue::{Environment, Queue};
 use super::stats::{DestinationStats, Stats};
 use super::topic::{Topic, Topics};
 use crate::auth::{Operation, Principal, Resource};
@@ -41,8 +43,20 @@ pub(crate) struct Router {
     config: BrokerConfig,
     topics: Topics,
     queues: Mutex<HashMap<Arc<str>, Arc<Queue>>>,
-    stats: Arc<Stats>,
+    env: Environment,
     next_id: AtomicU64,
+}
+
+/// What a publish came to.
+#[derive(Debug)]
+pub(crate) enum Published {
+    /// Delivered or enqueued.
+    Done,
+    /// Delivered, and a subscriber is past its high-water mark: the publisher waits for
+    /// [`Pressure::relieved`] before it reads more.
+    Paced(Pressure),
+    /// A full queue holds the message back ([`QueueFullPolicy::Block`]).
+    Held(Held),
 }
 
 /// Whether a publish may wait for room in a full queue.
@@ -123,8 +137,9 @@ pub(crate) enum Binding {
 }
 
 impl Router {
-    pub(crate) fn new(config: BrokerConfig, stats: Arc<Stats>) -> Router {
-        Router { config, topics: Topics::default(), queues: Mutex::default(), stats, next_id: AtomicU64::new(1) }
+    pub(crate) fn new(config: BrokerConfig, stats: Arc<Stats>, memory: Arc<Memory>) -> Router {
+        let env = Environment { stats, memory, clock: config.clock.clone() };
+        Router { config, topics: Topics::default(), queues: Mutex::default(), env, next_id: AtomicU64::new(1) }
     }
 
     /// The configuration.
@@ -151,52 +166,54 @@ impl Router {
         }
     }
 
-    /// Publishes one SEND: authorize, then deliver. Returns the message when a full queue holds
-    /// it back (and `admission` lets it wait).
+    /// Publishes one SEND: authorize, then deliver. See [`Published`].
     pub(crate) fn publish(
         &self,
         principal: &Principal,
         routes: &mut RouteCache,
         frame: Frame,
         admission: Admission,
-    ) -> Result<Option<Held>, ProtocolError> {
+    ) -> Result<Published, ProtocolError> {
         let target = self.route(principal, routes, required_destination(&frame)?)?.target.clone();
         let destination = target.destination().shared().clone();
         let message =
             Arc::new(Message::new(self.next_id(), destination, frame.headers, frame.body, target.counters().clone()));
         match target {
             Target::Topic(topic) => {
-                Stats::bump(&self.stats.messages_in);
+                let stats = &self.env.stats;
+                Stats::bump(&stats.messages_in);
                 Stats::bump(&topic.counters().enqueued);
                 if message.expires() && message.is_expired_at(self.config.clock.now_ms()) {
-                    Stats::bump(&self.stats.expired);
+                    Stats::bump(&stats.expired);
                     Stats::bump(&topic.counters().expired);
-                    return Ok(None);
+                    return Ok(Published::Done);
                 }
-                self.topics.fan_out(&topic, &message);
+                if let Some(pressure) = self.topics.fan_out(&topic, &message, &self.env.memory) {
+                    return Ok(Published::Paced(pressure));
+                }
             }
             Target::Queue(queue) => {
                 if admission == Admission::Forced {
                     queue.force(message);
                 } else if let Err(full) = queue.offer(message) {
                     return match queue.when_full() {
-                        QueueFullPolicy::Block => Ok(Some(Held { queue, message: full.message })),
+                        QueueFullPolicy::Block => Ok(Published::Held(Held { queue, message: full.message })),
                         QueueFullPolicy::Error => {
                             Err(ProtocolError::QueueFull(queue.destination().as_str().to_owned()))
                         }
                     };
                 }
-                Stats::bump(&self.stats.messages_in);
+                Stats::bump(&self.env.stats.messages_in);
             }
         }
-        Ok(None)
+        Ok(Published::Done)
     }
 
     /// Tries a held-back message again: `Err` gives it back while its queue is still full.
     pub(crate) fn resume(&self, held: Held) -> Result<(), Held> {
         match held.queue.offer(held.message) {
             Ok(()) => {
-                Stats::bump(&self.stats.messages_in);
+                Stats::bump(&self.env.stats.messages_in);
                 Ok(())
             }
             Err(full) => Err(Held { message: full.message, ..held }),
@@ -264,7 +281,7 @@ impl Router {
         }
         self.authorize(principal, Operation::Create, Resource::Destination(destination))?;
         let policy = self.config.queues.for_queue(destination.segments());
-        let queue = Arc::new(Queue::new(destination.clone(), policy, self.stats.clone(), self.config.clock.clone()));
+        let queue = Arc::new(Queue::new(destination.clone(), policy, self.env.clone()));
         queues.insert(destination.shared().clone(), queue.clone());
         Ok(queue)
     }

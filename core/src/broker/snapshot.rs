@@ -17,12 +17,27 @@ pub struct Snapshot {
     pub taken_at_ms: u64,
     /// The broker-wide counters.
     pub stats: StatsSnapshot,
+    /// The bytes held for messages against the memory bound.
+    pub memory: MemorySnapshot,
     /// Live connections, by id.
     pub connections: Vec<ConnectionSnapshot>,
     /// Topics and queues, by name.
     pub destinations: Vec<DestinationSnapshot>,
     /// Recently closed connections (a bounded ring), oldest first.
     pub closed: Vec<ClosedConnection>,
+}
+
+/// The memory bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MemorySnapshot {
+    /// Bytes held for messages now.
+    pub held: u64,
+    /// The high watermark, in bytes.
+    pub high_watermark: u64,
+    /// Whether publishers are held back now.
+    pub over: bool,
+    /// How many times the high watermark was passed.
+    pub crossings: u64,
 }
 
 /// One connection.
@@ -54,6 +69,9 @@ pub struct ConnectionSnapshot {
     pub bytes_out: u64,
     /// Its subscriptions, in the order they were made.
     pub subscriptions: Vec<SubscriptionSnapshot>,
+    /// Why the broker is not reading it now, if it is not: a full queue, a slow subscriber it
+    /// publishes to, or the memory bound.
+    pub held_by: Option<String>,
 }
 
 /// One subscription of a connection.
@@ -117,6 +135,12 @@ impl Broker {
         Snapshot {
             taken_at_ms: shared.router.config().clock.now_ms(),
             stats: self.stats(),
+            memory: MemorySnapshot {
+                held: shared.memory.held() as u64,
+                high_watermark: shared.memory.high_watermark() as u64,
+                over: shared.memory.is_over(),
+                crossings: shared.memory.crossings(),
+            },
             connections,
             destinations,
             closed: shared.registry.closed(),

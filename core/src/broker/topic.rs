@@ -19,7 +19,9 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::delivery::{Delivery, Subscriber};
+use super::memory::Memory;
 use super::message::Message;
+use super::outbox::Pressure;
 use super::stats::{DestinationStats, Stats};
 use crate::destination::{Destination, TopicTrie};
 
@@ -131,22 +133,33 @@ impl Topics {
         found
     }
 
-    /// Pushes `message` into the outbox of every active subscriber of `topic`; returns how many.
-    pub(crate) fn fan_out(&self, topic: &Topic, message: &Arc<Message>) -> usize {
+    /// Pushes `message` into the outbox of every active subscriber of `topic`, counting what
+    /// the outboxes now hold against `memory` at once. Returns the pressure of a subscriber past
+    /// its high-water mark, which the publisher must wait for.
+    pub(crate) fn fan_out(&self, topic: &Topic, message: &Arc<Message>, memory: &Memory) -> Option<Pressure> {
         let subscribers = self.subscribers(topic);
-        let mut delivered = 0;
+        let (mut delivered, mut held, mut pressure) = (0, 0, None);
         for subscriber in subscribers.iter().filter(|s| s.is_active()) {
-            subscriber.outbox.push(Delivery {
+            let pushed = subscriber.outbox.push(Delivery {
                 message: message.clone(),
                 subscriber: subscriber.clone(),
                 redelivered: false,
                 settle: None,
                 counted: true,
             });
+            held += pushed.held;
+            if pushed.pressing && pressure.is_none() {
+                pressure = Some(subscriber.outbox.pressure());
+            }
             delivered += 1;
         }
-        Stats::add(&topic.counters.dequeued, delivered as u64);
-        delivered
+        if held >= 0 {
+            memory.add(held.unsigned_abs());
+        } else {
+            memory.sub(held.unsigned_abs());
+        }
+        Stats::add(&topic.counters.dequeued, delivered);
+        pressure
     }
 
     /// How many subscriptions exist.

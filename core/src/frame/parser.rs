@@ -25,11 +25,13 @@ pub struct FrameLimits {
 
 impl Default for FrameLimits {
     fn default() -> Self {
+        // Large messages are welcome (Apollo allowed 100 MB, RabbitMQ 16 MiB and more): the
+        // broker's memory bound and pacing, not a small frame limit, keep it safe.
         FrameLimits {
-            max_frame_bytes: 4 * 1024 * 1024 + 64 * 1024,
+            max_frame_bytes: 64 * 1024 * 1024 + 64 * 1024,
             max_headers: 64,
             max_header_line_bytes: 8 * 1024,
-            max_body_bytes: 4 * 1024 * 1024,
+            max_body_bytes: 64 * 1024 * 1024,
         }
     }
 }

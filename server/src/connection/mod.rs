@@ -11,11 +11,13 @@
 //! authenticator may block, by the same deadline as the rest of the handshake. Everything the
 //! task does is logged inside one span carrying the connection's session id and peer.
 //!
-//! - `stream`: the transport and its buffers.
+//! - `stream`: the transport and its buffers;
+//! - `hold`: why the task stops reading its client (a full queue, a slow subscriber it
+//!   publishes to, the broker's memory bound), and what it waits for.
 
+mod hold;
 mod stream;
 
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,16 +28,16 @@ use stompbox_core::broker::{
     Session, SessionError, Stats,
 };
 use stompbox_core::codec::{CodecError, StompCodec};
-use stompbox_core::frame::{encode, Frame, FrameLimits, Parsed};
+use stompbox_core::frame::{encode, Command, Frame, FrameLimits, Parsed};
 use stompbox_core::heartbeat::Negotiated;
 use stompbox_core::Version;
-use tokio::sync::futures::OwnedNotified;
 use tokio::sync::Semaphore;
 use tokio::time::{sleep_until, timeout, timeout_at, Instant};
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, info_span, Instrument};
 
+use self::hold::Hold;
 use self::stream::Connection;
 use crate::transport::Transport;
 
@@ -62,6 +64,8 @@ pub(crate) struct Timeouts {
     pub(crate) error_linger: Duration,
     pub(crate) write: Duration,
     pub(crate) heartbeat_grace: f64,
+    pub(crate) frame: Duration,
+    pub(crate) queue_block: Duration,
 }
 
 /// How the loop ended, and what is left to do before the socket closes.
@@ -72,12 +76,6 @@ enum Ending {
     Close(CloseReason),
     /// Send an ERROR that says why, flush, then close.
     Tell(CloseReason),
-}
-
-/// A SEND waiting for room in a full queue.
-struct Blocked {
-    pending: PendingSend,
-    space: Pin<Box<OwnedNotified>>,
 }
 
 /// Serves one accepted connection until it closes, then logs, counts and records why. The
@@ -103,7 +101,9 @@ pub(crate) async fn serve<T: Transport>(
         last_read: Instant::now(),
         last_write: Instant::now(),
         replies: Vec::new(),
-        blocked: None,
+        hold: None,
+        frame_started: None,
+        read_held: 0,
         login: None,
         context,
         cancel,
@@ -112,6 +112,7 @@ pub(crate) async fn serve<T: Transport>(
     let ending = task.run().instrument(span.clone()).await;
     let reason = task.end(ending).instrument(span.clone()).await;
     span.in_scope(|| info!(%reason, "connection closed"));
+    task.context.broker.memory().sub(task.read_held);
     task.session.finish(&reason);
 }
 
@@ -125,7 +126,12 @@ struct Task<T> {
     last_read: Instant,
     last_write: Instant,
     replies: Vec<Frame>,
-    blocked: Option<Blocked>,
+    /// Why the client is not being read, if it is not.
+    hold: Option<Hold>,
+    /// When the frame now partly in the read buffer began to arrive.
+    frame_started: Option<Instant>,
+    /// The read buffer's bytes counted against the broker's memory bound.
+    read_held: usize,
     /// CONNECT's credentials, waiting to be checked.
     login: Option<Login>,
     context: Arc<Context>,
@@ -174,17 +180,13 @@ impl<T: Transport> Task<T> {
                 tokio::task::consume_budget().await;
                 continue;
             }
-            let read_deadline = match self.session.version() {
-                None => Some(self.connect_deadline),
-                // A producer held back by a full queue is not read, so it cannot be late.
-                Some(_) if self.blocked.is_some() => None,
-                Some(_) => self.heartbeat.expect_every.map(|every| self.last_read + self.grace(every)),
-            };
+            let deadline = self.deadline();
             let send_deadline = self.heartbeat.send_every.map(|every| self.last_write + every);
+            let memory = self.context.broker.memory().clone();
             tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => return Ending::Tell(CloseReason::Shutdown),
-                read = self.connection.read_more(), if self.blocked.is_none() => match read {
+                read = self.connection.read_more(), if self.hold.is_none() => match read {
                     Ok(0) => {
                         return Ending::Gone(match self.connection.codec.decode_eof(&mut self.connection.read_buf) {
                             Err(CodecError::Io(error)) => CloseReason::Io(error),
@@ -193,24 +195,26 @@ impl<T: Transport> Task<T> {
                     }
                     Ok(read) => {
                         self.last_read = Instant::now();
+                        self.frame_started.get_or_insert(self.last_read);
                         Stats::add(&self.session.counters().bytes_in, read as u64);
+                        self.count_read_buffer();
                     }
                     Err(error) => return Ending::Gone(CloseReason::Io(error)),
                 },
                 () = self.outbox.ready() => {}
-                () = wait_blocked(&mut self.blocked) => {
-                    let blocked = self.blocked.take().expect("woken while blocked");
+                () = hold::released(&mut self.hold, &memory) => {
+                    // Time spent held is not the client's: its deadlines start afresh.
                     self.last_read = Instant::now();
-                    self.resume(blocked.pending);
+                    self.frame_started = (!self.connection.read_buf.is_empty()).then_some(self.last_read);
+                    if let Err(reason) = self.release() {
+                        return Ending::Close(reason);
+                    }
                 }
                 () = sleep_until(send_deadline.unwrap_or_else(far_future)), if send_deadline.is_some() => {
                     self.connection.write_buf.put_u8(b'\n');
                 }
-                () = sleep_until(read_deadline.unwrap_or_else(far_future)), if read_deadline.is_some() => {
-                    let reason = match (self.session.version(), self.heartbeat.expect_every) {
-                        (Some(_), Some(every)) => CloseReason::HeartbeatTimeout(self.grace(every)),
-                        _ => CloseReason::ConnectTimeout(self.context.timeouts.connect),
-                    };
+                () = sleep_until(deadline.as_ref().map_or_else(far_future, |(at, _)| *at)), if deadline.is_some() => {
+                    let (_, reason) = deadline.expect("the branch runs only with a deadline");
                     return Ending::Tell(reason);
                 }
             }
@@ -221,18 +225,108 @@ impl<T: Transport> Task<T> {
         every.mul_f64(self.context.timeouts.heartbeat_grace)
     }
 
+    /// The next deadline the client must meet, with the reason to close for if it does not:
+    /// CONNECT's, its heart-beats', a started frame's, and a blocked producer's.
+    fn deadline(&self) -> Option<(Instant, CloseReason)> {
+        let timeouts = &self.context.timeouts;
+        if self.session.version().is_none() {
+            return Some((self.connect_deadline, CloseReason::ConnectTimeout(timeouts.connect)));
+        }
+        if let Some(Hold::QueueFull { pending, since, .. }) = &self.hold {
+            let queue = pending.destination().to_owned();
+            return Some((
+                *since + timeouts.queue_block,
+                CloseReason::QueueBlockTimeout { queue, after: timeouts.queue_block },
+            ));
+        }
+        if self.hold.is_some() {
+            // Not read, so it cannot be late.
+            return None;
+        }
+        let heartbeat = self.heartbeat.expect_every.map(|every| {
+            let grace = self.grace(every);
+            (self.last_read + grace, CloseReason::HeartbeatTimeout(grace))
+        });
+        let frame =
+            self.frame_started.map(|started| (started + timeouts.frame, CloseReason::FrameTimeout(timeouts.frame)));
+        match (heartbeat, frame) {
+            (Some(a), Some(b)) => Some(if b.0 < a.0 { b } else { a }),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Counts the read buffer's bytes (partly read frames) against the broker's memory bound.
+    ///
+    /// A connection the memory bound holds does not count its buffer: it cannot shrink until the
+    /// connection is released, so counting it could keep the broker over its watermark for
+    /// good. Those buffers are the bound's slack: a partly read frame per held connection.
+    fn count_read_buffer(&mut self) {
+        let held = match self.hold {
+            Some(Hold::Memory(_)) => 0,
+            _ => self.connection.read_buf.len(),
+        };
+        let memory = self.context.broker.memory();
+        if held > self.read_held {
+            memory.add(held - self.read_held);
+        } else {
+            memory.sub(self.read_held - held);
+        }
+        self.read_held = held;
+    }
+
+    /// Stops reading the client until `hold` is released; the snapshot says why.
+    fn hold(&mut self, hold: Hold) {
+        self.session.set_held_by(Some(hold.describe()));
+        self.hold = Some(hold);
+        self.count_read_buffer();
+    }
+
+    /// Goes on after a hold: resumes a held-back SEND or handles a SEND the memory bound held.
+    fn release(&mut self) -> Result<(), CloseReason> {
+        self.session.set_held_by(None);
+        let hold = self.hold.take();
+        self.count_read_buffer();
+        match hold {
+            Some(Hold::QueueFull { pending, .. }) => {
+                self.resume(pending);
+                Ok(())
+            }
+            Some(Hold::Memory(frame)) => self.handle_frame(frame),
+            Some(Hold::Paced(_)) | None => Ok(()),
+        }
+    }
+
+    /// Hands one frame to the session, unless it is a SEND and the broker is over its memory
+    /// bound: then the SEND waits, and the client is not read meanwhile.
+    fn handle_frame(&mut self, frame: Frame) -> Result<(), CloseReason> {
+        if frame.command == Command::Send && self.context.broker.memory().is_over() {
+            self.hold(Hold::Memory(frame));
+            return Ok(());
+        }
+        let result = self.session.handle(frame, &mut self.replies);
+        self.apply(result)
+    }
+
     /// Handles the complete frames already in the read buffer, up to [`FRAMES_PER_ROUND`].
     fn handle_buffered(&mut self, more_buffered: &mut bool) -> Result<(), CloseReason> {
+        let handled = self.decode_buffered(more_buffered);
+        self.count_read_buffer();
+        handled
+    }
+
+    fn decode_buffered(&mut self, more_buffered: &mut bool) -> Result<(), CloseReason> {
         for _ in 0..FRAMES_PER_ROUND {
-            if self.blocked.is_some() || self.login.is_some() {
+            if self.hold.is_some() || self.login.is_some() {
                 return Ok(());
             }
             match self.connection.codec.decode(&mut self.connection.read_buf) {
                 Ok(None) => return Ok(()),
-                Ok(Some(Parsed::Heartbeat)) => {}
-                Ok(Some(Parsed::Frame(frame))) => {
-                    let result = self.session.handle(frame, &mut self.replies);
-                    self.apply(result)?;
+                Ok(Some(parsed)) => {
+                    // A frame is complete: what remains began to arrive no earlier than now.
+                    self.frame_started = (!self.connection.read_buf.is_empty()).then(Instant::now);
+                    if let Parsed::Frame(frame) = parsed {
+                        self.handle_frame(frame)?;
+                    }
                 }
                 Err(CodecError::Frame(error)) => {
                     let error = SessionError { error: ProtocolError::Frame(error), receipt: None };
@@ -264,6 +358,10 @@ impl<T: Transport> Task<T> {
             Ok(Action::Disconnect) => Err(CloseReason::Disconnect),
             Ok(Action::Blocked(pending)) => {
                 self.resume(pending);
+                Ok(())
+            }
+            Ok(Action::Paced(pressure)) => {
+                self.hold(Hold::Paced(pressure));
                 Ok(())
             }
             Err(error) => {
@@ -308,8 +406,10 @@ impl<T: Transport> Task<T> {
         armed.as_mut().enable();
         let action = self.session.resume(pending, &mut self.replies);
         self.encode_replies();
-        if let Action::Blocked(pending) = action {
-            self.blocked = Some(Blocked { pending, space: armed });
+        match action {
+            Action::Blocked(pending) => self.hold(Hold::QueueFull { pending, space: armed, since: Instant::now() }),
+            Action::Paced(pressure) => self.hold(Hold::Paced(pressure)),
+            _ => {}
         }
     }
 
@@ -332,7 +432,10 @@ impl<T: Transport> Task<T> {
                 // Cancellation-safe: when another branch wins, nothing was written.
                 result = self.connection.write_some() => match result {
                     Ok(0) => return Err(CloseReason::Io(std::io::ErrorKind::WriteZero.into())),
-                    Ok(written) => Stats::add(&self.session.counters().bytes_out, written as u64),
+                    Ok(written) => {
+                        Stats::add(&self.session.counters().bytes_out, written as u64);
+                        self.outbox.wrote();
+                    }
                     Err(error) => return Err(CloseReason::Io(error)),
                 },
                 () = sleep_until(deadline) => return Err(CloseReason::WriteTimeout(limit)),
@@ -370,14 +473,6 @@ impl<T: Transport> Task<T> {
         }
         let _ = timeout(linger, connection.shutdown()).await;
         reason
-    }
-}
-
-/// Resolves when a blocked SEND's queue has room; pending forever when nothing is blocked.
-async fn wait_blocked(blocked: &mut Option<Blocked>) {
-    match blocked {
-        Some(blocked) => blocked.space.as_mut().await,
-        None => std::future::pending().await,
     }
 }
 

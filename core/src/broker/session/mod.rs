@@ -25,7 +25,7 @@ use std::sync::Arc;
 use super::close::CloseReason;
 use super::delivery::Subscriber;
 use super::error::{ProtocolError, SessionError};
-use super::outbox::Outbox;
+use super::outbox::{Outbox, Pressure};
 use super::registry::ConnectionInfo;
 use super::router::{Binding, RouteCache};
 use super::stats::ConnectionCounters;
@@ -58,6 +58,9 @@ pub enum Action {
     /// A queue is full: stop reading, wait for [`PendingSend::space`], then hand the SEND to
     /// [`Session::resume`].
     Blocked(PendingSend),
+    /// The SEND was delivered, and a subscriber that still reads is past its high-water mark:
+    /// read nothing more until [`Pressure::relieved`] (the producer is paced to it).
+    Paced(Pressure),
 }
 
 #[derive(Debug)]
@@ -78,8 +81,15 @@ pub struct Session {
     version: Option<Version>,
     principal: Option<Principal>,
     subscriptions: HashMap<String, Subscription>,
-    transactions: HashMap<String, Vec<Frame>>,
+    transactions: HashMap<String, Transaction>,
     routes: RouteCache,
+}
+
+/// An open transaction: its buffered frames and the bytes they hold.
+#[derive(Debug, Default)]
+struct Transaction {
+    frames: Vec<Frame>,
+    bytes: usize,
 }
 
 impl Session {
@@ -118,6 +128,12 @@ impl Session {
         &self.info.counters
     }
 
+    /// Records why the connection task is not reading the client now (`None`: it is), for the
+    /// snapshot.
+    pub fn set_held_by(&self, reason: Option<String>) {
+        *self.info.held_by.lock() = reason;
+    }
+
     /// Handles one client frame, appending any CONNECTED or RECEIPT to `replies`. An error
     /// means: write its [`SessionError::to_frame`], linger briefly, close.
     pub fn handle(&mut self, frame: Frame, replies: &mut Vec<Frame>) -> Result<Action, SessionError> {
@@ -138,7 +154,7 @@ impl Session {
             (Some(_), Command::Unsubscribe) => self.unsubscribe(&frame).map(|()| Action::Continue),
             (Some(_), Command::Ack | Command::Nack) => self.acknowledge(frame).map(|()| Action::Continue),
             (Some(_), Command::Begin) => self.begin(&frame).map(|()| Action::Continue),
-            (Some(_), Command::Commit) => self.commit(&frame).map(|()| Action::Continue),
+            (Some(_), Command::Commit) => self.commit(&frame),
             (Some(_), Command::Abort) => self.abort(&frame).map(|()| Action::Continue),
         }
         .map_err(fail)?;
@@ -165,6 +181,7 @@ impl Drop for Session {
             self.broker.shared.router.unsubscribe(&subscription.binding, &subscription.subscriber);
         }
         let shared = &self.broker.shared;
+        shared.memory.sub(self.transactions.values().map(|t| t.bytes).sum());
         shared.stats.connections.fetch_sub(1, Ordering::Relaxed);
         shared.registry.remove(self.info.id);
     }

@@ -6,7 +6,8 @@ use tokio::sync::Notify;
 
 use super::{connected, frame_in_transaction, push_receipt, Action, Session};
 use crate::broker::error::ProtocolError;
-use crate::broker::router::{Admission, Held};
+use crate::broker::outbox::Pressure;
+use crate::broker::router::{Admission, Held, Published};
 use crate::broker::stats::Stats;
 use crate::frame::Frame;
 
@@ -22,6 +23,11 @@ impl PendingSend {
     pub fn space(&self) -> Arc<Notify> {
         self.held.queue.space()
     }
+
+    /// The full queue, `/queue/NAME`.
+    pub fn destination(&self) -> &str {
+        self.held.queue.destination().as_str()
+    }
 }
 
 impl Session {
@@ -33,20 +39,25 @@ impl Session {
             self.buffer(transaction, frame)?;
             return Ok(Action::Continue);
         }
-        let held = router.publish(principal, &mut self.routes, frame, Admission::Bounded)?;
+        let published = router.publish(principal, &mut self.routes, frame, Admission::Bounded)?;
         Stats::bump(&self.info.counters.messages_in);
-        Ok(match held {
-            None => Action::Continue,
-            Some(held) => Action::Blocked(PendingSend { held, receipt: receipt.clone() }),
+        Ok(match published {
+            Published::Done => Action::Continue,
+            Published::Paced(pressure) => Action::Paced(pressure),
+            Published::Held(held) => Action::Blocked(PendingSend { held, receipt: receipt.clone() }),
         })
     }
 
-    /// Publishes a SEND of a committed transaction: its queue may go past its limits.
-    pub(super) fn publish_committed(&mut self, frame: Frame) -> Result<(), ProtocolError> {
+    /// Publishes a SEND of a committed transaction: its queue may go past its limits. Returns
+    /// the pressure of a subscriber past its high-water mark, if any.
+    pub(super) fn publish_committed(&mut self, frame: Frame) -> Result<Option<Pressure>, ProtocolError> {
         let principal = connected(&self.principal);
-        self.broker.shared.router.publish(principal, &mut self.routes, frame, Admission::Forced)?;
+        let published = self.broker.shared.router.publish(principal, &mut self.routes, frame, Admission::Forced)?;
         Stats::bump(&self.info.counters.messages_in);
-        Ok(())
+        Ok(match published {
+            Published::Paced(pressure) => Some(pressure),
+            Published::Done | Published::Held(_) => None,
+        })
     }
 
     /// Tries a held-back SEND again: it is enqueued (and its RECEIPT written to `replies`) or

@@ -4,6 +4,7 @@
 use bytes::BytesMut;
 
 mod authorization;
+mod flow;
 mod snapshot;
 
 use super::*;
