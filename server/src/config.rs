@@ -135,6 +135,7 @@ impl Config {
             ("delivery.default_prefetch", self.delivery.default_prefetch),
             ("delivery.max_prefetch", self.delivery.max_prefetch),
             ("queues.max_messages", self.queues.max_messages),
+            ("limits.max_queues_per_connection", limits.max_queues_per_connection),
         ] {
             if value == 0 {
                 return Err(ConfigError::Invalid(format!("{name} must be at least 1")));

@@ -78,6 +78,7 @@ pub async fn serve_broker(
             tracker.clone(),
         ));
     }
+    tracker.spawn(delete_unused_queues(context.broker.clone(), cancel.clone()));
     shutdown.await;
     info!("shutting down");
     cancel.cancel();
@@ -86,6 +87,25 @@ pub async fn serve_broker(
         warn!("some connections did not close within {SHUTDOWN_GRACE:?}");
     }
     Ok(())
+}
+
+/// Deletes unused queues now and then (twice per `queues.delete_unused_after_ms`), until
+/// `cancel`.
+async fn delete_unused_queues(broker: Broker, cancel: CancellationToken) {
+    let grace = Duration::from_millis(broker.config().queues.delete_unused_after_ms);
+    let mut ticks = tokio::time::interval((grace / 2).max(Duration::from_millis(100)));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            _ = ticks.tick() => {
+                let deleted = broker.delete_unused_queues();
+                if deleted > 0 {
+                    tracing::debug!(deleted, "deleted unused queues");
+                }
+            }
+        }
+    }
 }
 
 /// Password checks run at once: one per core (at least two), so hashing never takes more than

@@ -18,9 +18,19 @@ fn burst(destination: &str, n: usize, size: usize) -> String {
     frames
 }
 
-/// Waits (bounded) until the broker's snapshot satisfies `test`.
+/// Waits (bounded by `TIMEOUT`) until the broker's snapshot satisfies `test`.
 async fn until(broker: &TestBroker, what: &str, test: impl Fn(&stompbox_core::broker::Snapshot) -> bool) {
-    let waited = tokio::time::timeout(TIMEOUT, async {
+    until_within(TIMEOUT, broker, what, test).await;
+}
+
+/// Waits (bounded by `within`) until the broker's snapshot satisfies `test`.
+async fn until_within(
+    within: Duration,
+    broker: &TestBroker,
+    what: &str,
+    test: impl Fn(&stompbox_core::broker::Snapshot) -> bool,
+) {
+    let waited = tokio::time::timeout(within, async {
         while !test(&broker.broker.snapshot()) {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -240,4 +250,32 @@ async fn a_transaction_is_limited_by_its_bytes() {
     let error = producer.expect_error_and_close("limits.max_bytes_per_transaction").await;
     assert_eq!(error.header("code"), Some("limit-exceeded"));
     assert_eq!(broker.broker.queue_depth("/queue/q"), 0, "nothing of the refused transaction was sent");
+}
+
+#[tokio::test(start_paused = true)]
+async fn unused_queues_are_deleted_and_one_connection_cannot_take_them_all() {
+    let broker = start_with(|c| {
+        c.limits.max_queues = 20;
+        c.limits.max_queues_per_connection = 10;
+        c.queues.delete_unused_after_ms = 30_000;
+    })
+    .await;
+    // The attack: subscribe and unsubscribe to ever new queue names.
+    let mut greedy = broker.connect12().await;
+    for i in 0..10 {
+        greedy.subscribe(&format!("/queue/q{i}"), "s", "").await;
+        greedy.send("UNSUBSCRIBE\nid:s\n\n\0").await;
+    }
+    greedy.send("SUBSCRIBE\nid:s\ndestination:/queue/one-too-many\nreceipt:r\n\n\0").await;
+    let error = greedy.expect_error_and_close("limits.max_queues_per_connection is 10").await;
+    assert_eq!(error.header("code"), Some("limit-exceeded"));
+    // Others can still make queues; the unused ones go after the grace period, counted.
+    let mut other = broker.connect12().await;
+    other.publish_sync("/queue/kept", "a message keeps its queue").await;
+    // Paused time: the sweep after the 30 s grace comes at once.
+    let deleted = |s: &stompbox_core::broker::Snapshot| s.stats.queues_deleted == 10;
+    until_within(Duration::from_secs(60), &broker, "the unused queues to be deleted", deleted).await;
+    let names: Vec<_> = broker.broker.snapshot().destinations.into_iter().map(|d| d.destination).collect();
+    assert_eq!(names, ["/queue/kept"]);
+    assert_eq!(broker.broker.queue_depth("/queue/kept"), 1);
 }

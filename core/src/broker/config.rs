@@ -70,6 +70,9 @@ pub struct Limits {
     pub max_frames_per_transaction: usize,
     /// Queues the broker holds (default 10,000).
     pub max_queues: usize,
+    /// Queues one connection created that still exist (default 1,000): one client cannot
+    /// take every queue for itself. Unused queues are deleted (`queues.delete_unused_after_ms`).
+    pub max_queues_per_connection: usize,
     /// Bytes one transaction may buffer (default 128 MiB; at least `max_body_bytes`).
     pub max_bytes_per_transaction: usize,
     /// A frame that has started arriving must be complete within this, in ms (default 30,000).
@@ -94,6 +97,7 @@ impl Default for Limits {
             max_transactions_per_connection: 16,
             max_frames_per_transaction: 10_000,
             max_queues: 10_000,
+            max_queues_per_connection: 1_000,
             max_bytes_per_transaction: 128 * 1024 * 1024,
             frame_timeout_ms: 30_000,
         }
@@ -218,6 +222,9 @@ pub struct QueuesConfig {
     /// A producer held back by a full queue this long, in ms, gets an ERROR naming the queue
     /// (default 60,000).
     pub block_timeout_ms: u64,
+    /// A queue with no producer, consumer or message for this long, in ms, is deleted (default
+    /// 30,000, Apollo's `auto_delete_after`); counted.
+    pub delete_unused_after_ms: u64,
     /// Per-pattern overrides; the first match wins.
     pub rule: Vec<QueueRule>,
 }
@@ -229,6 +236,7 @@ impl Default for QueuesConfig {
             max_bytes: 256 * 1024 * 1024,
             when_full: QueueFullPolicy::Block,
             block_timeout_ms: 60_000,
+            delete_unused_after_ms: 30_000,
             rule: Vec::new(),
         }
     }

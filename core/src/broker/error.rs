@@ -109,6 +109,12 @@ pub enum ProtocolError {
         /// The limit in force.
         limit: usize,
     },
+    /// Over the cap on queues one connection created that still exist.
+    #[error("this connection created too many queues (limits.max_queues_per_connection is {limit})")]
+    TooManyQueuesCreated {
+        /// The limit in force.
+        limit: usize,
+    },
     /// The bytes were not a valid frame.
     #[error(transparent)]
     Frame(#[from] FrameError),
@@ -146,7 +152,8 @@ impl ProtocolError {
             | ProtocolError::TransactionTooLarge { .. }
             | ProtocolError::TransactionTooManyBytes { .. }
             | ProtocolError::QueueFull(_)
-            | ProtocolError::TooManyQueues { .. } => ErrorCode::LimitExceeded,
+            | ProtocolError::TooManyQueues { .. }
+            | ProtocolError::TooManyQueuesCreated { .. } => ErrorCode::LimitExceeded,
             ProtocolError::Frame(error) => frame_error_code(error),
             ProtocolError::NotConnected(_)
             | ProtocolError::AlreadyConnected

@@ -181,6 +181,13 @@ impl Broker {
         self.shared.router.find_queue(name).map_or(0, |q| q.depth())
     }
 
+    /// Deletes the queues nobody has used for `queues.delete_unused_after_ms`; the server calls
+    /// this now and then. Returns how many went.
+    pub fn delete_unused_queues(&self) -> usize {
+        let grace = std::time::Duration::from_millis(self.config().queues.delete_unused_after_ms);
+        self.shared.router.delete_unused_queues(tokio::time::Instant::now(), grace)
+    }
+
     /// Topic subscriptions across all sessions.
     pub fn topic_subscriptions(&self) -> usize {
         self.shared.router.topics().len()

@@ -4,17 +4,20 @@
 //! and a consumer leaving put it back at the front, marked redelivered.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
 use super::clock::Clock;
 use super::config::{QueueFullPolicy, QueueLimits};
 use super::delivery::{Delivery, Settle, Subscriber};
 use super::memory::Memory;
 use super::message::Message;
-use super::stats::{DestinationStats, Stats};
+use super::stats::{read, DestinationStats, Stats};
 use super::AckMode;
 use crate::destination::Destination;
 
@@ -32,6 +35,8 @@ pub(crate) struct Queue {
     state: Mutex<State>,
     space: Arc<Notify>,
     counters: Arc<DestinationStats>,
+    /// The count of queues its creator made that still exist: one less when this one goes.
+    creator: Arc<AtomicUsize>,
     env: Environment,
 }
 
@@ -71,6 +76,8 @@ struct State {
     bytes: usize,
     consumers: Vec<Consumer>,
     cursor: usize,
+    /// Since when nobody has used the queue, as the sweeper of unused queues last saw it.
+    idle_since: Option<Instant>,
 }
 
 impl State {
@@ -90,8 +97,10 @@ impl Queue {
     pub(crate) fn new(
         destination: Destination,
         (limits, when_full): (QueueLimits, QueueFullPolicy),
+        creator: Arc<AtomicUsize>,
         env: Environment,
     ) -> Queue {
+        creator.fetch_add(1, Ordering::Relaxed);
         Queue {
             destination,
             limits,
@@ -99,8 +108,21 @@ impl Queue {
             state: Mutex::default(),
             space: Arc::new(Notify::new()),
             counters: Arc::default(),
+            creator,
             env,
         }
+    }
+
+    /// How long nobody has used the queue (no producer, consumer or message), as of `now`;
+    /// zero while somebody does. The first call that finds it unused starts the count.
+    pub(crate) fn idle_for(&self, now: Instant) -> Duration {
+        let mut state = self.state.lock();
+        let unused = read(&self.counters.producers) == 0 && state.consumers.is_empty() && state.messages == 0;
+        if !unused {
+            state.idle_since = None;
+            return Duration::ZERO;
+        }
+        now.saturating_duration_since(*state.idle_since.get_or_insert(now))
     }
 
     /// Its destination, `/queue/NAME`.
@@ -279,5 +301,11 @@ impl Settle for Queue {
     /// Settles an `auto`-mode delivery once the connection has written it.
     fn settle(self: Arc<Self>, subscriber: &Arc<Subscriber>, message_id: u64) {
         self.settle_with(subscriber, message_id, false, false);
+    }
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        self.creator.fetch_sub(1, Ordering::Relaxed);
     }
 }

@@ -16,10 +16,12 @@
 //! No two of the map locks are held at once.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::Mutex;
+use tokio::time::Instant;
 
 use super::config::{BrokerConfig, QueueFullPolicy};
 use super::delivery::Subscriber;
@@ -99,17 +101,10 @@ impl Target {
 }
 
 /// A resolved and authorized SEND destination. While it is cached, its session counts as one of
-/// the destination's producers.
+/// the destination's producers (counted when it was resolved, given back when it is dropped).
 #[derive(Debug)]
 struct Route {
     target: Target,
-}
-
-impl Route {
-    fn new(target: Target) -> Route {
-        Stats::bump(&target.counters().producers);
-        Route { target }
-    }
 }
 
 impl Drop for Route {
@@ -118,12 +113,24 @@ impl Drop for Route {
     }
 }
 
-/// One session's routes (see the module docs).
+/// One session's routes (see the module docs), and the count of the queues it created that
+/// still exist (capped by `limits.max_queues_per_connection`).
 #[derive(Debug, Default)]
 pub(crate) struct RouteCache {
     routes: HashMap<Box<str>, Route>,
     /// The authorizer version the routes were authorized under.
     version: u64,
+    created: Arc<AtomicUsize>,
+}
+
+/// What a queue lookup does with the queue while the queue map is locked, so the sweeper of
+/// unused queues can never remove a queue between its lookup and its use.
+#[derive(Debug)]
+enum Attach<'a> {
+    /// Count a producer (a route).
+    Producer,
+    /// Add a consumer with this window.
+    Consumer(&'a Arc<Subscriber>, usize),
 }
 
 /// A subscription's place in the router, kept by the session to end it.
@@ -246,17 +253,27 @@ impl Router {
         if !routes.routes.contains_key(text) {
             let destination = Destination::parse(text)?;
             self.authorize(principal, Operation::Send, Resource::Destination(&destination))?;
-            let target = self.target(principal, &destination)?;
-            routes.routes.insert(text.into(), Route::new(target));
+            let target = self.target(principal, &routes.created, &destination)?;
+            routes.routes.insert(text.into(), Route { target });
         }
         Ok(&routes.routes[text])
     }
 
-    /// What a concrete destination resolves to, made (and `create` authorized) if new.
-    fn target(&self, principal: &Principal, destination: &Destination) -> Result<Target, ProtocolError> {
+    /// What a concrete destination resolves to, made (and `create` authorized) if new, with one
+    /// more producer counted.
+    fn target(
+        &self,
+        principal: &Principal,
+        created: &Arc<AtomicUsize>,
+        destination: &Destination,
+    ) -> Result<Target, ProtocolError> {
         Ok(match destination.kind() {
-            Kind::Topic => Target::Topic(self.topic(principal, destination)?),
-            Kind::Queue => Target::Queue(self.queue(principal, destination)?),
+            Kind::Topic => {
+                let topic = self.topic(principal, destination)?;
+                Stats::bump(&topic.counters().producers);
+                Target::Topic(topic)
+            }
+            Kind::Queue => Target::Queue(self.queue(principal, created, destination, Attach::Producer)?),
         })
     }
 
@@ -269,27 +286,55 @@ impl Router {
     }
 
     /// The queue for a destination, created on first use with the limits of the first matching
-    /// rule.
-    fn queue(&self, principal: &Principal, destination: &Destination) -> Result<Arc<Queue>, ProtocolError> {
+    /// rule, and `attach`ed while the queue map is locked.
+    fn queue(
+        &self,
+        principal: &Principal,
+        created: &Arc<AtomicUsize>,
+        destination: &Destination,
+        attach: Attach<'_>,
+    ) -> Result<Arc<Queue>, ProtocolError> {
         let mut queues = self.queues.lock();
-        if let Some(queue) = queues.get(destination.as_str()) {
-            return Ok(queue.clone());
+        let queue = match queues.get(destination.as_str()) {
+            Some(queue) => queue.clone(),
+            None => {
+                let limits = &self.config.limits;
+                if queues.len() >= limits.max_queues {
+                    return Err(ProtocolError::TooManyQueues { limit: limits.max_queues });
+                }
+                if created.load(Ordering::Relaxed) >= limits.max_queues_per_connection {
+                    return Err(ProtocolError::TooManyQueuesCreated { limit: limits.max_queues_per_connection });
+                }
+                self.authorize(principal, Operation::Create, Resource::Destination(destination))?;
+                let policy = self.config.queues.for_queue(destination.segments());
+                let queue = Arc::new(Queue::new(destination.clone(), policy, created.clone(), self.env.clone()));
+                queues.insert(destination.shared().clone(), queue.clone());
+                queue
+            }
+        };
+        match attach {
+            Attach::Producer => Stats::bump(&queue.counters().producers),
+            Attach::Consumer(subscriber, window) => queue.add_consumer(subscriber.clone(), window),
         }
-        let limit = self.config.limits.max_queues;
-        if queues.len() >= limit {
-            return Err(ProtocolError::TooManyQueues { limit });
-        }
-        self.authorize(principal, Operation::Create, Resource::Destination(destination))?;
-        let policy = self.config.queues.for_queue(destination.segments());
-        let queue = Arc::new(Queue::new(destination.clone(), policy, self.env.clone()));
-        queues.insert(destination.shared().clone(), queue.clone());
         Ok(queue)
+    }
+
+    /// Removes the queues that nobody has used (no producer, consumer or message) for `grace`,
+    /// and returns how many.
+    pub(crate) fn delete_unused_queues(&self, now: Instant, grace: Duration) -> usize {
+        let mut queues = self.queues.lock();
+        let before = queues.len();
+        queues.retain(|_, queue| queue.idle_for(now) < grace);
+        let deleted = before - queues.len();
+        Stats::add(&self.env.stats.queues_deleted, deleted as u64);
+        deleted
     }
 
     /// Subscribes to a topic pattern or a queue: authorize, insert.
     pub(crate) fn subscribe(
         &self,
         principal: &Principal,
+        routes: &RouteCache,
         pattern: &Destination,
         subscriber: &Arc<Subscriber>,
         window: usize,
@@ -307,8 +352,7 @@ impl Router {
             }
             Kind::Queue => {
                 self.authorize(principal, Operation::Consume, resource)?;
-                let queue = self.queue(principal, pattern)?;
-                queue.add_consumer(subscriber.clone(), window);
+                let queue = self.queue(principal, &routes.created, pattern, Attach::Consumer(subscriber, window))?;
                 Ok(Binding::Queue(queue))
             }
         }

@@ -28,6 +28,8 @@ pub struct Stats {
     pub expired: AtomicU64,
     /// Queue messages returned for redelivery (NACK or consumer gone).
     pub redelivered: AtomicU64,
+    /// Queues deleted after standing unused (`queues.delete_unused_after_ms`).
+    pub queues_deleted: AtomicU64,
     /// Closed connections, by [`CloseKind`] (indexed as [`CloseKind::ALL`]).
     closes: [AtomicU64; CloseKind::ALL.len()],
 }
@@ -51,6 +53,8 @@ pub struct StatsSnapshot {
     pub expired: u64,
     /// See [`Stats::redelivered`].
     pub redelivered: u64,
+    /// See [`Stats::queues_deleted`].
+    pub queues_deleted: u64,
     /// Closed connections by reason, named as [`CloseKind::as_str`]; every kind is present.
     pub closes: BTreeMap<&'static str, u64>,
 }
@@ -82,6 +86,7 @@ impl Stats {
             dropped: read(&self.dropped),
             expired: read(&self.expired),
             redelivered: read(&self.redelivered),
+            queues_deleted: read(&self.queues_deleted),
             closes: CloseKind::ALL.iter().map(|kind| (kind.as_str(), read(&self.closes[kind.index()]))).collect(),
         }
     }

@@ -55,7 +55,7 @@ impl Session {
             ack,
             active: AtomicBool::new(true),
         });
-        let binding = router.subscribe(connected(&self.principal), &destination, &subscriber, window)?;
+        let binding = router.subscribe(connected(&self.principal), &self.routes, &destination, &subscriber, window)?;
         self.info.subscriptions.lock().push(SubscriptionSnapshot {
             id: id.clone(),
             destination: destination.as_str().to_owned(),
