@@ -120,3 +120,92 @@ def test_drop_oldest_keeps_the_slow_subscriber_connected(broker_factory):
     received = read_until(slow, b"receipt-id:alive")
     assert 0 < received.count(b"MESSAGE\n") < MESSAGES
     close_all(slow, fast.sock, publisher)
+
+
+class OrderedReader(threading.Thread):
+    """Reads MESSAGE frames as fast as a Python program can, checking their `seq` headers
+    arrive as 0, 1, 2, ... (frames are split by their content-length)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__(daemon=True)
+        self.sock = sock
+        self.next_seq = 0
+        self.error: str | None = None
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        buffer = b""
+        try:
+            while True:
+                chunk = self.sock.recv(1 << 20)
+                if not chunk:
+                    self.error = f"connection closed after {self.next_seq} messages"
+                    return
+                buffer += chunk
+                buffer = self.consume(buffer)
+                if self.done.is_set():
+                    return
+        except OSError as err:
+            self.error = f"{err} after {self.next_seq} messages"
+
+    def consume(self, buffer: bytes) -> bytes:
+        while True:
+            buffer = buffer.lstrip(b"\n")
+            head_end = buffer.find(b"\n\n")
+            if head_end < 0:
+                return buffer
+            head = buffer[:head_end].decode()
+            length = int(next(line for line in head.split("\n") if line.startswith("content-length:")).split(":")[1])
+            end = head_end + 2 + length + 1
+            if len(buffer) < end:
+                return buffer
+            if head.startswith("MESSAGE\n"):
+                seq = int(next(line for line in head.split("\n") if line.startswith("seq:")).split(":")[1])
+                if seq != self.next_seq:
+                    self.error = f"message {seq} came when {self.next_seq} was due"
+                    self.done.set()
+                    return b""
+                self.next_seq += 1
+                if self.next_seq == BURST_MESSAGES:
+                    self.done.set()
+            buffer = buffer[end:]
+
+
+BURST_MESSAGES = 6144
+BURST_BODY = b"y" * (16 * 1024)  # 6,144 x 16 KiB = 96 MiB as fast as the socket takes it
+
+
+@pytest.mark.timeout(180)
+def test_a_burst_never_cuts_off_a_subscriber_that_keeps_reading(broker):
+    """The producer writes 96 MiB without waiting; one subscriber reads as fast as Python can,
+    another never reads. The reader gets every message in order, the stuck one is cut off, and
+    the broker's memory stays bounded."""
+    subscribe = b"SUBSCRIBE\nid:s\ndestination:/topic/burst\nreceipt:subscribed\n\n\0"
+    stuck = open_session(broker, subscribe, rcvbuf=4096)
+    read_until(stuck, b"receipt-id:subscribed")
+    reading = open_session(broker, subscribe)
+    read_until(reading, b"receipt-id:subscribed")
+    reader = OrderedReader(reading)
+    reader.start()
+    publisher = open_session(broker)
+    frames = b"".join(
+        b"SEND\ndestination:/topic/burst\nseq:%d\ncontent-length:%d\n\n%s\0" % (i, len(BURST_BODY), BURST_BODY)
+        for i in range(BURST_MESSAGES)
+    )
+    writer = threading.Thread(target=publisher.sendall, args=(frames,), daemon=True)
+    writer.start()
+    peak_rss = 0
+    while reader.is_alive():
+        peak_rss = max(peak_rss, broker.rss_bytes())
+        reader.join(0.05)
+    assert reader.error is None, reader.error
+    assert reader.next_seq == BURST_MESSAGES
+    writer.join(TIMEOUT)
+    print(f"peak broker RSS {peak_rss / 2**20:.1f} MiB for 96 MiB sent")
+    assert peak_rss < RSS_BOUND, f"broker RSS peaked at {peak_rss / 2**20:.1f} MiB"
+    deadline = time.monotonic() + TIMEOUT
+    while not any("slow consumer" in line for line in broker.log):
+        assert time.monotonic() < deadline, "".join(broker.log[-20:])
+        time.sleep(0.05)
+    assert not any("slow consumer" in line and "reading" in line for line in broker.log)
+    close_all(stuck, reading, publisher)
