@@ -59,6 +59,10 @@ pub enum Scenario {
         /// Subscriber connections; each receives every message.
         #[arg(long, default_value_t = 4)]
         subscribers: usize,
+        /// Extra subscribers that subscribe and then never read (a stuck client): the broker
+        /// must not let them hold the others back for long.
+        #[arg(long, default_value_t = 0)]
+        stuck: usize,
         /// Producer pacing and batching.
         #[command(flatten)]
         load: Load,

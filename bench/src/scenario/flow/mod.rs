@@ -73,6 +73,13 @@ pub(crate) async fn run(ctx: &Ctx, spec: Spec) -> Result<Report> {
         server.clone_from(&conn.server);
         consumers.spawn(consume(spec.clone(), counters.clone(), index, conn, done.clone()));
     }
+    // Stuck subscribers: subscribed, then never read until the run ends.
+    let mut stuck = Vec::with_capacity(spec.stuck);
+    for index in 0..spec.stuck {
+        let mut conn = Conn::connect(&target).await?;
+        conn.subscribe(&spec.destination, &format!("stuck{index}"), spec.ack, spec.prefetch).await?;
+        stuck.push(conn);
+    }
     let mut conns = Vec::with_capacity(spec.producers);
     for _ in 0..spec.producers {
         conns.push(Conn::connect(&target).await?);
@@ -101,6 +108,7 @@ pub(crate) async fn run(ctx: &Ctx, spec: Spec) -> Result<Report> {
     let send_seconds = start.elapsed().as_secs_f64();
     wait_for_deliveries(ctx, &counters).await;
     done.cancel();
+    drop(stuck);
 
     let mut trackers = Vec::new();
     let mut latency = histogram();
@@ -123,7 +131,11 @@ pub(crate) async fn run(ctx: &Ctx, spec: Spec) -> Result<Report> {
         rate: spec.rate,
         window: Some(spec.load.window),
         receipts: spec.persistent.map(|_| counters.receipts.iter().map(|r| r.load(Ordering::SeqCst)).sum()),
-        note: spec.persistent.map(|_| persistence_note(&server)),
+        note: match (spec.persistent, spec.stuck) {
+            (Some(_), _) => Some(persistence_note(&server)),
+            (None, 0) => None,
+            (None, stuck) => Some(format!("{stuck} more subscriber(s) never read")),
+        },
         server,
         ..counters.report(start_ns, send_seconds, &trackers, &latency)
     })

@@ -28,6 +28,8 @@ pub(crate) struct Spec {
     /// `persistent:true` plus a receipt on every SEND, with at most this many receipts
     /// outstanding per producer.
     pub persistent: Option<u64>,
+    /// Extra subscribers that never read (not counted as consumers).
+    pub stuck: usize,
 }
 
 impl Spec {
@@ -44,6 +46,7 @@ impl Spec {
             load,
             rate: None,
             persistent: None,
+            stuck: 0,
         }
     }
 
@@ -68,6 +71,7 @@ impl Spec {
             load,
             rate: None,
             persistent: None,
+            stuck: 0,
         }
     }
 
@@ -84,6 +88,7 @@ impl Spec {
             load: Load { window: 0, batch: 64 },
             rate: Some(rate.max(1)),
             persistent: None,
+            stuck: 0,
         }
     }
 }
