@@ -6,6 +6,7 @@ use std::io;
 use std::time::Duration;
 
 use super::error::ProtocolError;
+use super::outbox::Closed;
 use crate::error_code::ErrorCode;
 
 /// Why a connection ended; logged once per connection and kept with the closed connection.
@@ -32,6 +33,20 @@ pub enum CloseReason {
     Shutdown,
     /// Reading or writing the socket failed.
     Io(io::Error),
+    /// Its address already had this many connections open (`limits.max_connections_per_address`).
+    TooManyFromAddress {
+        /// The limit in force.
+        limit: usize,
+    },
+}
+
+impl From<Closed> for CloseReason {
+    fn from(closed: Closed) -> CloseReason {
+        match closed {
+            Closed::SlowConsumer { limit } => CloseReason::SlowConsumer { limit },
+            Closed::AccessRevoked(refused) => CloseReason::Protocol(refused),
+        }
+    }
 }
 
 /// The counted kind of a [`CloseReason`].
@@ -122,6 +137,7 @@ impl CloseReason {
             CloseReason::WriteTimeout(_) => CloseKind::WriteTimeout,
             CloseReason::Shutdown => CloseKind::Shutdown,
             CloseReason::Io(_) => CloseKind::Io,
+            CloseReason::TooManyFromAddress { .. } => CloseKind::LimitExceeded,
         }
     }
 
@@ -134,6 +150,7 @@ impl CloseReason {
                 ErrorCode::Timeout
             }
             CloseReason::Shutdown => ErrorCode::Closed,
+            CloseReason::TooManyFromAddress { .. } => ErrorCode::LimitExceeded,
             CloseReason::PeerClosed | CloseReason::Disconnect | CloseReason::Io(_) => ErrorCode::ProtocolError,
         }
     }
@@ -146,6 +163,7 @@ impl CloseReason {
                 | CloseReason::SlowConsumer { .. }
                 | CloseReason::HeartbeatTimeout(_)
                 | CloseReason::ConnectTimeout(_)
+                | CloseReason::TooManyFromAddress { .. }
         )
     }
 }
@@ -162,6 +180,9 @@ impl fmt::Display for CloseReason {
             CloseReason::WriteTimeout(after) => write!(f, "peer did not read for {after:?}"),
             CloseReason::Shutdown => f.write_str("broker shutting down"),
             CloseReason::Io(error) => write!(f, "i/o error: {error}"),
+            CloseReason::TooManyFromAddress { limit } => {
+                write!(f, "too many connections from this address (limits.max_connections_per_address is {limit})")
+            }
         }
     }
 }

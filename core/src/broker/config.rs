@@ -237,6 +237,9 @@ pub struct BrokerConfig {
     pub authenticator: Arc<dyn Authenticator>,
     /// What they may do.
     pub authorizer: Arc<dyn Authorizer>,
+    /// A header set on every published message to its sender's user name, replacing any value
+    /// the sender gave (Apollo's `add_user_header`); `None`: no such header.
+    pub add_user_header: Option<String>,
     /// The time `expires` headers are compared with.
     pub clock: Arc<dyn Clock>,
 }
@@ -251,6 +254,7 @@ impl fmt::Debug for BrokerConfig {
             .field("queues", &self.queues)
             .field("authenticator", &self.authenticator)
             .field("authorizer", &self.authorizer)
+            .field("add_user_header", &self.add_user_header)
             .finish_non_exhaustive()
     }
 }
@@ -265,6 +269,7 @@ impl Default for BrokerConfig {
             queues: QueuesConfig::default(),
             authenticator: Arc::new(GuestOnly),
             authorizer: Arc::new(AllowAll),
+            add_user_header: None,
             clock: Arc::new(SystemClock),
         }
     }

@@ -150,6 +150,7 @@ impl Broker {
             login: Default::default(),
             counters: Default::default(),
             subscriptions: Default::default(),
+            outbox: outbox.clone(),
         });
         shared.registry.add(info.clone());
         Stats::bump(&shared.stats.connections);
@@ -165,6 +166,22 @@ impl Broker {
     /// Messages waiting or in flight on a queue (0 if it does not exist).
     pub fn queue_depth(&self, name: &str) -> usize {
         self.shared.router.find_queue(name).map_or(0, |q| q.depth())
+    }
+
+    /// Asks the access rules again about every connected session (call it after replacing
+    /// them): a session that may no longer connect, or no longer receive or consume from one of
+    /// its subscriptions, is closed with an ERROR that says why. Returns how many were closed.
+    pub fn revoke_refused(&self) -> usize {
+        let router = &self.shared.router;
+        let mut closed = 0;
+        for info in self.shared.registry.live() {
+            let Some(login) = info.login.get() else { continue };
+            if let Some(refused) = router.recheck(&login.principal, &info) {
+                info.outbox.revoke(refused);
+                closed += 1;
+            }
+        }
+        closed
     }
 
     /// Topic subscriptions across all sessions.

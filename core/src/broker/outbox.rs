@@ -15,16 +15,19 @@ use tokio::sync::Notify;
 
 use super::config::SlowConsumerPolicy;
 use super::delivery::Delivery;
+use super::error::ProtocolError;
 use super::stats::Stats;
 
 /// Why an outbox stopped accepting deliveries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Closed {
     /// A topic subscriber fell more than the outbox limit behind.
     SlowConsumer {
         /// The limit it went over, in bytes.
         limit: usize,
     },
+    /// The access rules changed and refuse the session or one of its subscriptions.
+    AccessRevoked(ProtocolError),
 }
 
 /// The sending side of a session's outbox (cheap to clone).
@@ -61,7 +64,7 @@ pub struct OutboxReceiver {
 }
 
 /// What one [`OutboxReceiver::drain`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Drained {
     /// MESSAGE frames written into the buffer.
     pub frames: usize,
@@ -124,6 +127,18 @@ impl Outbox {
             self.shared.ready.notify_one();
         }
     }
+
+    /// Closes the outbox because the access rules now refuse its session: the connection sends
+    /// an ERROR saying so and ends. Does nothing to an outbox already closed.
+    pub(crate) fn revoke(&self, refused: ProtocolError) {
+        let mut state = self.shared.state.lock();
+        if state.closed.is_none() {
+            state.closed = Some(Closed::AccessRevoked(refused));
+            drop(state);
+            self.shared.ready.notify_one();
+            self.shared.closing.notify_one();
+        }
+    }
 }
 
 impl OutboxReceiver {
@@ -141,7 +156,7 @@ impl OutboxReceiver {
         let closed;
         {
             let mut state = self.shared.state.lock();
-            closed = state.closed;
+            closed = state.closed.clone();
             let mut budget = 0;
             while budget < max_bytes {
                 let Some(delivery) = state.items.pop_front() else { break };
@@ -196,7 +211,7 @@ impl OutboxReceiver {
 
     /// Why the outbox was closed, if it was.
     pub fn closed(&self) -> Option<Closed> {
-        self.shared.state.lock().closed
+        self.shared.state.lock().closed.clone()
     }
 }
 

@@ -22,8 +22,8 @@ use std::time::Duration;
 use bytes::BufMut;
 use stompbox_core::auth::{AuthError, Login};
 use stompbox_core::broker::{
-    error_frame, Action, Broker, CloseReason, Closed, ConnectionMeta, OutboxReceiver, PendingSend, ProtocolError,
-    Session, SessionError, Stats,
+    error_frame, Action, Broker, CloseReason, ConnectionMeta, OutboxReceiver, PendingSend, ProtocolError, Session,
+    SessionError, Stats,
 };
 use stompbox_core::codec::{CodecError, StompCodec};
 use stompbox_core::frame::{encode, Frame, FrameLimits, Parsed};
@@ -141,8 +141,8 @@ impl<T: Transport> Task<T> {
             // before a frame is handled goes out before that frame's RECEIPT.
             let drained = self.outbox.drain(&mut self.connection.write_buf, DRAIN_BYTES_PER_ROUND);
             Stats::add(&self.session.counters().messages_out, drained.frames as u64);
-            if let Some(Closed::SlowConsumer { limit }) = drained.closed {
-                return Ending::Tell(CloseReason::SlowConsumer { limit });
+            if let Some(closed) = drained.closed {
+                return Ending::Tell(closed.into());
             }
             let mut more_buffered = false;
             if let Err(reason) = self.handle_buffered(&mut more_buffered) {
@@ -161,7 +161,9 @@ impl<T: Transport> Task<T> {
                     // A slow consumer or a shutdown noticed mid-write is told why, like one
                     // noticed between writes; a peer that cannot be written to is not.
                     return match reason {
-                        CloseReason::SlowConsumer { .. } | CloseReason::Shutdown => Ending::Tell(reason),
+                        CloseReason::SlowConsumer { .. } | CloseReason::Protocol(_) | CloseReason::Shutdown => {
+                            Ending::Tell(reason)
+                        }
                         _ => Ending::Close(reason),
                     };
                 }
@@ -337,9 +339,7 @@ impl<T: Transport> Task<T> {
                 },
                 () = sleep_until(deadline) => return Err(CloseReason::WriteTimeout(limit)),
                 () = self.cancel.cancelled() => return Err(CloseReason::Shutdown),
-                Closed::SlowConsumer { limit } = self.outbox.wait_closed() => {
-                    return Err(CloseReason::SlowConsumer { limit });
-                }
+                closed = self.outbox.wait_closed() => return Err(closed.into()),
             }
         }
         self.connection.written_out();
