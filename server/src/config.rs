@@ -2,15 +2,17 @@
 //!
 //! The engine's sections (`[limits]`, `[heartbeat]`, `[delivery]`, `[queues]`) are the core's own
 //! serde structs, with their defaults and docs in `stompbox_core::broker`; this file adds what
-//! only the server knows: the listeners and protected mode. Unknown keys are errors (a typo must
-//! not silently fall back to a default). The annotated example `examples/stompbox.toml` lists
-//! every key; `Config::default()` is what `stompbox run` uses without a file: STOMP on
-//! 127.0.0.1:61613.
+//! only the server knows: the listeners, protected mode, and `[auth]` (the users and groups
+//! files) with the `[[access_rule]]` tables (the core's [`AccessRule`]). Unknown keys are errors
+//! (a typo must not silently fall back to a default). The annotated example
+//! `examples/stompbox.toml` lists every key; `Config::default()` is what `stompbox run` uses
+//! without a file: STOMP on 127.0.0.1:61613.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use stompbox_core::auth::AccessRule;
 use stompbox_core::broker::{BrokerConfig, DeliveryConfig, HeartbeatConfig, Limits, QueuesConfig};
 use thiserror::Error;
 
@@ -58,6 +60,27 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     /// Queue depth limits.
     pub queues: QueuesConfig,
+    /// Users and groups; without it, anonymous and `guest`/`guest` logins only.
+    pub auth: Option<AuthConfig>,
+    /// Access rules, in order (Apollo's `access_rule`); none: everything is allowed.
+    pub access_rule: Vec<AccessRule>,
+}
+
+/// `[auth]`: the users and groups files (Apollo's), read at start and on SIGHUP.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// `users.properties`: `user=password`, the password an argon2 PHC string (as written by
+    /// `stompbox passwd`) or plain text. Relative to the configuration file.
+    pub users_file: PathBuf,
+    /// `groups.properties`: `group=user1|user2`. Relative to the configuration file.
+    pub groups_file: Option<PathBuf>,
+    /// Accept CONNECTs without credentials as the user `anonymous` (default false).
+    #[serde(default)]
+    pub anonymous: bool,
+    /// A header set on every message to the user name of its sender, replacing whatever the
+    /// sender put there (Apollo's `add_user_header`, e.g. `"sender"`).
+    pub add_user_header: Option<String>,
 }
 
 /// `[[listener]]`: one listening socket.
@@ -91,7 +114,12 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
-        Config::from_toml_str(&text)
+        let mut config = Config::from_toml_str(&text)?;
+        if let (Some(auth), Some(dir)) = (&mut config.auth, path.parent()) {
+            auth.users_file = dir.join(&auth.users_file);
+            auth.groups_file = auth.groups_file.as_ref().map(|groups| dir.join(groups));
+        }
+        Ok(config)
     }
 
     /// Replaces every configured listener with `tcp` listeners on `addresses` (`--listen`).
@@ -114,11 +142,13 @@ impl Config {
     /// Checks what serde cannot: non-zero limits, protected mode.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |text: &str| Err(ConfigError::Invalid(text.to_owned()));
-        if !self.allow_anonymous {
+        // With users, a public listener is what the access rules make of it.
+        if !self.allow_anonymous && self.auth.is_none() {
             if let Some(open) = self.listeners().iter().find(|l| !l.address.ip().is_loopback()) {
                 return Err(ConfigError::Invalid(format!(
-                    "listening on {} would let anyone connect as guest: there are no users yet, \
-                     so pass --allow-anonymous (or allow_anonymous = true) to accept that, or listen on 127.0.0.1",
+                    "listening on {} would let anyone connect as guest: there are no users, so add an \
+                     [auth] section, pass --allow-anonymous (or allow_anonymous = true) to accept that, \
+                     or listen on 127.0.0.1",
                     open.address
                 )));
             }
@@ -126,6 +156,7 @@ impl Config {
         let limits = &self.limits;
         for (name, value) in [
             ("limits.max_connections", limits.max_connections),
+            ("limits.max_connections_per_address", limits.max_connections_per_address),
             ("limits.max_frame_bytes", limits.max_frame_bytes),
             ("limits.max_headers", limits.max_headers),
             ("limits.max_header_line_bytes", limits.max_header_line_bytes),
@@ -141,6 +172,12 @@ impl Config {
         if self.heartbeat.grace_factor.is_nan() || self.heartbeat.grace_factor < 1.0 {
             return invalid("heartbeat.grace_factor must be at least 1.0");
         }
+        if let Some(name) = self.auth.as_ref().and_then(|auth| auth.add_user_header.as_deref()) {
+            if name.is_empty() || name.chars().any(|c| c == ':' || c.is_control()) {
+                return invalid("auth.add_user_header must be a header name: not empty, no ':' or control characters");
+            }
+        }
+        stompbox_core::auth::Rules::compile(&self.access_rule).map_err(|e| ConfigError::Invalid(e.to_string()))?;
         Ok(())
     }
 
@@ -151,6 +188,7 @@ impl Config {
             heartbeat: self.heartbeat.clone(),
             delivery: self.delivery.clone(),
             queues: self.queues.clone(),
+            add_user_header: self.auth.as_ref().and_then(|auth| auth.add_user_header.clone()),
             ..BrokerConfig::default()
         }
     }

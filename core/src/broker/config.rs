@@ -45,6 +45,13 @@ pub struct Limits {
     /// Open connections at once (default 10,000). The broker raises its open-file soft limit to
     /// the hard limit at start.
     pub max_connections: usize,
+    /// Open connections at once from one IP address (default 1,000); one over gets an ERROR.
+    pub max_connections_per_address: usize,
+    /// After a failed login, the next login from the same address waits this long, doubled
+    /// for each further failure in a row, in ms (default 200; 0: never wait).
+    pub failed_login_delay_ms: u64,
+    /// The longest such wait, in ms (default 5,000).
+    pub failed_login_max_delay_ms: u64,
     /// Time a new connection has to finish its handshake and send CONNECT, in ms (default 10,000).
     pub connect_timeout_ms: u64,
     /// How long the socket stays open after an ERROR frame, in ms (default 1,000); frames
@@ -76,6 +83,9 @@ impl Default for Limits {
         let frame = FrameLimits::default();
         Limits {
             max_connections: 10_000,
+            max_connections_per_address: 1_000,
+            failed_login_delay_ms: 200,
+            failed_login_max_delay_ms: 5_000,
             connect_timeout_ms: 10_000,
             error_linger_ms: 1_000,
             write_timeout_ms: 30_000,

@@ -7,9 +7,11 @@
 //! While a write waits on a peer that does not read, the task still notices a closed outbox
 //! (slow consumer) or shutdown, and gives up after `write_timeout_ms`.
 //!
-//! CONNECT's credentials are checked off the runtime (`spawn_blocking`, a few at a time) when the
-//! authenticator may block, by the same deadline as the rest of the handshake. Everything the
-//! task does is logged inside one span carrying the connection's session id and peer.
+//! CONNECT's credentials are checked by [`Logins`] (off the runtime when the authenticator may
+//! block, slowed after failures from the same address), by the same deadline as the rest of the
+//! handshake. A connection over `limits.max_connections_per_address` is told so and closed.
+//! Everything the task does is logged inside one span carrying the connection's session id and
+//! peer.
 //!
 //! - `stream`: the transport and its buffers.
 
@@ -20,7 +22,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BufMut;
-use stompbox_core::auth::{AuthError, Login};
+use stompbox_core::auth::Login;
 use stompbox_core::broker::{
     error_frame, Action, Broker, CloseReason, ConnectionMeta, OutboxReceiver, PendingSend, ProtocolError, Session,
     SessionError, Stats,
@@ -30,13 +32,14 @@ use stompbox_core::frame::{encode, Frame, FrameLimits, Parsed};
 use stompbox_core::heartbeat::Negotiated;
 use stompbox_core::Version;
 use tokio::sync::futures::OwnedNotified;
-use tokio::sync::Semaphore;
 use tokio::time::{sleep_until, timeout, timeout_at, Instant};
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, error, info, info_span, Instrument};
+use tracing::{debug, info, info_span, Instrument};
 
 use self::stream::Connection;
+use crate::login::Logins;
+use crate::per_address::PerAddress;
 use crate::transport::Transport;
 
 /// Frames handled per round before the task writes and checks its other duties.
@@ -44,15 +47,15 @@ const FRAMES_PER_ROUND: usize = 256;
 /// Bytes of outbox messages encoded per round.
 const DRAIN_BYTES_PER_ROUND: usize = 256 * 1024;
 
-/// What every connection shares: the broker, the limits, and the permits of password checks.
+/// What every connection shares: the broker, the limits, login checks and connections per
+/// address.
 #[derive(Debug)]
 pub(crate) struct Context {
     pub(crate) broker: Broker,
     pub(crate) limits: FrameLimits,
     pub(crate) timeouts: Timeouts,
-    /// Password checks running at once: each may take tens of milliseconds of a core and some
-    /// memory, so they wait for a permit rather than fill the blocking pool.
-    pub(crate) authentications: Arc<Semaphore>,
+    pub(crate) logins: Logins,
+    pub(crate) per_address: Arc<PerAddress>,
 }
 
 /// The time limits a connection applies.
@@ -90,6 +93,7 @@ pub(crate) async fn serve<T: Transport>(
     cancel: CancellationToken,
 ) {
     let peer = meta.peer.map_or_else(|| "-".to_owned(), |peer| peer.to_string());
+    let admitted = context.per_address.admit(meta.peer.map(|peer| peer.ip()));
     let listener = meta.connector.name.clone();
     let (session, outbox) = context.broker.open_session(meta);
     let span = info_span!("connection", session = session.name(), %peer, %listener);
@@ -109,7 +113,11 @@ pub(crate) async fn serve<T: Transport>(
         cancel,
     };
     span.in_scope(|| info!("connection opened"));
-    let ending = task.run().instrument(span.clone()).await;
+    // The address's slot (if any) is held until the connection ends.
+    let ending = match &admitted {
+        Ok(_) => task.run().instrument(span.clone()).await,
+        &Err(limit) => Ending::Tell(CloseReason::TooManyFromAddress { limit }),
+    };
     let reason = task.end(ending).instrument(span.clone()).await;
     span.in_scope(|| info!(%reason, "connection closed"));
     task.session.finish(&reason);
@@ -278,26 +286,13 @@ impl<T: Transport> Task<T> {
     /// Checks CONNECT's credentials (off the runtime when they may block) and finishes the
     /// handshake, by the connect deadline.
     async fn authenticate(&mut self, login: Login) -> Result<(), CloseReason> {
-        let authenticator = self.context.broker.authenticator();
-        let verdict = if authenticator.may_block() {
-            let permits = self.context.authentications.clone();
-            let check = async move {
-                let _permit = permits.acquire_owned().await;
-                tokio::task::spawn_blocking(move || login.verify(&*authenticator)).await
-            };
-            tokio::select! {
-                () = self.cancel.cancelled() => return Err(CloseReason::Shutdown),
-                checked = timeout_at(self.connect_deadline, check) => match checked {
-                    Err(_) => return Err(CloseReason::ConnectTimeout(self.context.timeouts.connect)),
-                    Ok(Ok(verdict)) => verdict,
-                    Ok(Err(panicked)) => {
-                        error!("the authenticator failed: {panicked}");
-                        Err(AuthError)
-                    }
-                },
-            }
-        } else {
-            login.verify(&*authenticator)
+        let check = self.context.logins.verify(self.session.peer(), login, self.context.broker.authenticator());
+        let verdict = tokio::select! {
+            () = self.cancel.cancelled() => return Err(CloseReason::Shutdown),
+            checked = timeout_at(self.connect_deadline, check) => match checked {
+                Err(_) => return Err(CloseReason::ConnectTimeout(self.context.timeouts.connect)),
+                Ok(verdict) => verdict,
+            },
         };
         let result = self.session.authenticated(verdict, &mut self.replies);
         self.apply(result)

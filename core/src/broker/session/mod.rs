@@ -107,6 +107,11 @@ impl Session {
         &self.info.session
     }
 
+    /// The peer's address (`None` for an in-process session).
+    pub fn peer(&self) -> Option<std::net::SocketAddr> {
+        self.info.meta.peer
+    }
+
     /// The negotiated version, once connected.
     pub fn version(&self) -> Option<Version> {
         self.version
