@@ -422,6 +422,18 @@ mod tests {
     }
 
     #[test]
+    fn each_action_is_allowed_by_its_name_and_no_other() {
+        let demo = user("demo", &[]);
+        for operation in Operation::ALL {
+            let rules = Rules::compile(&[rule(Some("demo"), None, operation.as_str())]).unwrap();
+            for asked in Operation::ALL {
+                let allowed = rules.allows(&demo, asked, Resource::Broker);
+                assert_eq!(allowed, asked == operation, "rule {operation}, asked {asked}");
+            }
+        }
+    }
+
+    #[test]
     fn a_rule_that_allows_and_denies_the_principal_denies() {
         let rules = Rules::compile(&[rule(Some("red"), Some("blue"), "send")]).unwrap();
         assert!(!can(&rules, &user("u", &["blue", "red"]), Operation::Send, "/topic/t"));
