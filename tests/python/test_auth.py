@@ -3,9 +3,11 @@ through stomp.py, add_user_header, the plain-password warning, and SIGHUP reload
 
 from __future__ import annotations
 
+import os
 import queue
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 import stomp
 
 TIMEOUT = 5.0
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 GROUPS = "admins=mtchang\nmonitors=admin\nusers=demo\nappusers=app1\n"
 
@@ -176,3 +179,33 @@ def test_a_bad_file_on_sighup_keeps_the_rules_in_force(broker_factory, instance:
     app1 = connect(broker, "app1", "app1-pw")
     app1.send("/topic/chat.general", "unchanged", headers={"receipt": "r"})
     app1.disconnect()
+
+
+def test_the_auth_example_runs_as_written(broker_factory):
+    """examples/auth/stompbox.toml with the Python examples: app1 publishes, demo subscribes."""
+    example = EXAMPLES / "auth"
+    text = (example / "stompbox.toml").read_text()
+    for name in ("users.properties", "groups.properties"):
+        # The broker is started from a copy of the file elsewhere: name the example's files.
+        text = text.replace(f'"{name}"', f'"{example / name}"')
+    broker = broker_factory(text)
+    env = {**os.environ, "STOMP_URL": broker.url, "TIMEOUT": "2"}
+    demo = {**env, "STOMP_USER": "demo", "STOMP_PASS": "change-me-demo"}
+    subscriber = subprocess.Popen(
+        [sys.executable, EXAMPLES / "python" / "subscribe.py"], stdout=subprocess.PIPE, text=True, env=demo
+    )
+    assert subscriber.stdout is not None
+    assert subscriber.stdout.readline() == "subscribed\n"
+    app1 = {**env, "STOMP_USER": "app1", "STOMP_PASS": "change-me-app1"}
+    sent = subprocess.run(
+        [sys.executable, EXAMPLES / "python" / "send.py"], capture_output=True, text=True, env=app1, timeout=30
+    )
+    assert sent.returncode == 0, sent.stderr
+    rest, _ = subscriber.communicate(timeout=30)
+    subscriber.stdout.close()
+    assert rest.splitlines() == ["hello from Python", "sticky: read me first"]
+    as_demo = subprocess.run(
+        [sys.executable, EXAMPLES / "python" / "send.py"], capture_output=True, text=True, env=demo, timeout=30
+    )
+    assert as_demo.returncode != 0
+    assert "demo may not send /topic/chat.general.demo" in as_demo.stderr
