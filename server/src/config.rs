@@ -223,6 +223,33 @@ mod tests {
     }
 
     #[test]
+    fn auth_paths_are_relative_to_the_file_and_users_lift_protected_mode() {
+        let dir = std::env::temp_dir().join(format!("stompbox-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("stompbox.toml");
+        let text = "listen = [\"0.0.0.0:61613\"]\n[auth]\nusers_file = \"users.properties\"\n\
+                    groups_file = \"/etc/groups.properties\"\n";
+        std::fs::write(&path, text).unwrap();
+        let auth = Config::load(&path).expect("users make a public listener acceptable").auth.unwrap();
+        assert_eq!(auth.users_file, dir.join("users.properties"));
+        assert_eq!(auth.groups_file.as_deref(), Some(Path::new("/etc/groups.properties")));
+        assert!(!auth.anonymous);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn access_rules_and_the_user_header_are_checked_at_load() {
+        let err = Config::from_toml_str("[[access_rule]]\nallow = \"a\"\naction = \"publish\"\n").unwrap_err();
+        assert!(err.to_string().contains("access_rule 1: unknown action \"publish\""), "{err}");
+        let err = Config::from_toml_str("[[access_rule]]\nallow = \"a\"\nactions = \"send\"\n").unwrap_err();
+        assert!(err.to_string().contains("actions"), "{err}");
+        let err = Config::from_toml_str("[auth]\nusers_file = \"u\"\nadd_user_header = \"a:b\"\n").unwrap_err();
+        assert!(err.to_string().contains("add_user_header"), "{err}");
+        let config = Config::from_toml_str("[auth]\nusers_file = \"u\"\nadd_user_header = \"sender\"\n").unwrap();
+        assert_eq!(config.broker_config().add_user_header.as_deref(), Some("sender"));
+    }
+
+    #[test]
     fn listen_and_listener_tables_add_up_and_listen_only_on_replaces_both() {
         let mut config = Config::from_toml_str(
             "listen = [\"127.0.0.1:1\"]\n[[listener]]\nkind = \"tcp\"\naddress = \"127.0.0.1:2\"\nname = \"internal\"\n",

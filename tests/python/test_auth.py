@@ -4,7 +4,6 @@ through stomp.py, add_user_header, the plain-password warning, and SIGHUP reload
 from __future__ import annotations
 
 import os
-import queue
 import signal
 import subprocess
 import sys
@@ -13,44 +12,13 @@ from pathlib import Path
 
 import pytest
 import stomp
+from test_stomppy import TIMEOUT, Inbox
 
-TIMEOUT = 5.0
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-GROUPS = "admins=mtchang\nmonitors=admin\nusers=demo\nappusers=app1\n"
-
-# The seed's rules, exactly as the README gives them.
-SEED_RULES = """
-[[access_rule]]
-allow = "admins"
-action = "*"
-
-[[access_rule]]
-allow = "monitors"
-action = "connect monitor"
-
-[[access_rule]]
-allow = "appusers"
-action = "connect create send receive consume"
-
-[[access_rule]]
-allow = "users"
-action = "connect create receive consume"
-"""
-
-
-class Inbox(stomp.ConnectionListener):
-    """Collects MESSAGE and ERROR frames so a test can wait for them."""
-
-    def __init__(self) -> None:
-        self.messages: queue.Queue = queue.Queue()
-        self.errors: queue.Queue = queue.Queue()
-
-    def on_message(self, frame) -> None:
-        self.messages.put(frame)
-
-    def on_error(self, frame) -> None:
-        self.errors.put(frame)
+GROUPS = (EXAMPLES / "auth" / "groups.properties").read_text()
+# The seed's rules, as examples/auth/stompbox.toml (and the README) give them: the tables that
+# end the file.
+SEED_RULES = "[[access_rule]]" + (EXAMPLES / "auth" / "stompbox.toml").read_text().partition("\n[[access_rule]]")[2]
 
 
 def passwd(binary: Path, users: Path, user: str, typed: str) -> subprocess.CompletedProcess[str]:

@@ -11,27 +11,15 @@ use stompbox_server::config::ListenerConfig;
 use stompbox_server::{Auth, Config};
 use stompbox_tests::{all_values, body, start_with_engine, test_config, Client, TestBroker};
 
-/// The seed's groups.
-const GROUPS: &str = "admins=mtchang\nmonitors=admin\nusers=demo\nappusers=app1\n";
+/// The seed's groups and rules, from the example that runs them (`examples/auth/`).
+const GROUPS: &str = include_str!("../../examples/auth/groups.properties");
+const SEED_CONFIG: &str = include_str!("../../examples/auth/stompbox.toml");
 
-/// The seed's rules, as the README gives them.
-const SEED_RULES: &str = r#"
-[[access_rule]]
-allow = "admins"
-action = "*"
-
-[[access_rule]]
-allow = "monitors"
-action = "connect monitor"
-
-[[access_rule]]
-allow = "appusers"
-action = "connect create send receive consume"
-
-[[access_rule]]
-allow = "users"
-action = "connect create receive consume"
-"#;
+/// The seed's rules: the `[[access_rule]]` tables that end the example.
+fn seed_rules() -> String {
+    let (_, rules) = SEED_CONFIG.split_once("\n[[access_rule]]").expect("the example has rules");
+    format!("[[access_rule]]{rules}")
+}
 
 /// Users and groups files in a directory of their own, and the `[auth]` table naming them.
 struct Files {
@@ -103,7 +91,7 @@ async fn refused_login(broker: &TestBroker, credentials: &str, code: &str, needl
 #[tokio::test]
 async fn the_seeds_example_app1_publishes_and_demo_only_subscribes() {
     let files = Files::new();
-    let (broker, _) = start(&files, "", SEED_RULES, |_| {}).await;
+    let (broker, _) = start(&files, "", &seed_rules(), |_| {}).await;
     let mut demo = login(&broker, "demo").await;
     demo.subscribe("/topic/chat.general.demo", "0", "").await;
     let mut app1 = login(&broker, "app1").await;
@@ -118,7 +106,7 @@ async fn the_seeds_example_app1_publishes_and_demo_only_subscribes() {
 #[tokio::test]
 async fn each_action_the_broker_asks_is_allowed_and_refused() {
     let files = Files::new();
-    let (broker, _) = start(&files, "", SEED_RULES, |_| {}).await;
+    let (broker, _) = start(&files, "", &seed_rules(), |_| {}).await;
     // connect: demo may, a user in no group may not.
     login(&broker, "demo").await;
     refused_login(&broker, "login:nobody\npasscode:n-pw\n", "access-denied", "nobody may not connect").await;
@@ -228,7 +216,8 @@ async fn anonymous_logins_are_accepted_only_when_configured() {
 #[tokio::test]
 async fn a_wildcard_subscription_does_not_receive_what_is_denied() {
     let files = Files::new();
-    let rules = format!("[[access_rule]]\ndeny = \"users\"\naction = \"receive\"\nid = \"chat.secret\"\n{SEED_RULES}");
+    let rules =
+        format!("[[access_rule]]\ndeny = \"users\"\naction = \"receive\"\nid = \"chat.secret\"\n{}", seed_rules());
     let (broker, _) = start(&files, "", &rules, |_| {}).await;
     let mut demo = login(&broker, "demo").await;
     demo.subscribe("/topic/chat.*", "0", "").await;
@@ -244,7 +233,7 @@ async fn a_wildcard_subscription_does_not_receive_what_is_denied() {
 #[tokio::test]
 async fn the_user_header_names_the_sender_and_cannot_be_forged() {
     let files = Files::new();
-    let (broker, _) = start(&files, "add_user_header = \"sender\"", SEED_RULES, |_| {}).await;
+    let (broker, _) = start(&files, "add_user_header = \"sender\"", &seed_rules(), |_| {}).await;
     let mut demo = login(&broker, "demo").await;
     demo.subscribe("/topic/chat.general", "0", "").await;
     let mut app1 = login(&broker, "app1").await;
@@ -257,14 +246,15 @@ async fn the_user_header_names_the_sender_and_cannot_be_forged() {
 #[tokio::test]
 async fn replaced_rules_end_the_connections_and_subscriptions_they_refuse() {
     let files = Files::new();
-    let (broker, auth) = start(&files, "", SEED_RULES, |_| {}).await;
+    let (broker, auth) = start(&files, "", &seed_rules(), |_| {}).await;
     let mut demo = login(&broker, "demo").await;
     demo.subscribe("/topic/chat.general", "room", "").await;
     let mut app1 = login(&broker, "app1").await;
     let mut monitor = login(&broker, "admin").await;
     let stricter = format!(
         "[[access_rule]]\ndeny = \"users\"\naction = \"receive\"\nid = \"chat.**\"\n\
-         [[access_rule]]\ndeny = \"monitors\"\naction = \"connect\"\n{SEED_RULES}"
+         [[access_rule]]\ndeny = \"monitors\"\naction = \"connect\"\n{}",
+        seed_rules()
     );
     auth.replace(&files.config("", &stricter)).unwrap();
     assert_eq!(broker.broker.revoke_refused(), 2);
@@ -277,9 +267,9 @@ async fn replaced_rules_end_the_connections_and_subscriptions_they_refuse() {
 #[tokio::test]
 async fn a_bad_reload_keeps_the_rules_in_force() {
     let files = Files::new();
-    let (broker, auth) = start(&files, "", SEED_RULES, |_| {}).await;
+    let (broker, auth) = start(&files, "", &seed_rules(), |_| {}).await;
     std::fs::write(files.dir.join("users.properties"), "demo=$argon2id$broken\n").unwrap();
-    assert!(auth.replace(&files.config("", SEED_RULES)).is_err());
+    assert!(auth.replace(&files.config("", &seed_rules())).is_err());
     login(&broker, "app1").await.publish_sync("/topic/t", "unchanged").await;
 }
 
@@ -299,7 +289,7 @@ async fn connections_over_the_per_address_limit_are_told_and_closed() {
 #[tokio::test]
 async fn frames_after_a_refused_connect_are_not_handled() {
     let files = Files::new();
-    let (broker, _) = start(&files, "", SEED_RULES, |_| {}).await;
+    let (broker, _) = start(&files, "", &seed_rules(), |_| {}).await;
     let mut client = broker.client().await;
     client
         .send(
