@@ -116,8 +116,10 @@ start_stompbox() {
 listen = ["127.0.0.1:61613"]
 
 [limits]
-# The connections scenario opens up to 15,000; the default cap is 10,000.
+# The connections scenario opens up to 15,000 from 127.0.0.1; the default caps are 10,000
+# connections and 1,000 per address.
 max_connections = 19000
+max_connections_per_address = 19000
 EOF
     setsid "$STOMPBOX" run --config "$WORK/stompbox.toml" --log warn > "$WORK/stompbox.log" 2>&1 &
     BROKER_PGID=$!

@@ -8,7 +8,8 @@
 //! - [`version`]: protocol versions and `accept-version` negotiation.
 //! - [`heartbeat`]: heart-beat negotiation.
 //! - [`destination`]: `/topic/` and `/queue/` names and the wildcard patterns of topic subscriptions.
-//! - [`auth`]: who may connect.
+//! - [`auth`]: who may connect and what they may do: principals, Apollo's users and groups files,
+//!   and its access rules.
 //! - [`error_code`]: the machine-readable `code` header of ERROR frames.
 //! - [`broker`]: the synchronous broker engine. Each connection owns a [`broker::Session`];
 //!   delivery is a non-blocking push into each session's bounded [`broker::Outbox`], so the engine is

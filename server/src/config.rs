@@ -2,15 +2,17 @@
 //!
 //! The engine's sections (`[limits]`, `[heartbeat]`, `[delivery]`, `[queues]`) are the core's own
 //! serde structs, with their defaults and docs in `stompbox_core::broker`; this file adds what
-//! only the server knows: the listeners and protected mode. Unknown keys are errors (a typo must
-//! not silently fall back to a default). The annotated example `examples/stompbox.toml` lists
-//! every key; `Config::default()` is what `stompbox run` uses without a file: STOMP on
-//! 127.0.0.1:61613.
+//! only the server knows: the listeners, protected mode, and `[auth]` (the users and groups
+//! files) with the `[[access_rule]]` tables (the core's [`AccessRule`]). Unknown keys are errors
+//! (a typo must not silently fall back to a default). The annotated example
+//! `examples/stompbox.toml` lists every key; `Config::default()` is what `stompbox run` uses
+//! without a file: STOMP on 127.0.0.1:61613.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use stompbox_core::auth::AccessRule;
 use stompbox_core::broker::{BrokerConfig, DeliveryConfig, HeartbeatConfig, Limits, MemoryConfig, QueuesConfig};
 use thiserror::Error;
 
@@ -60,6 +62,27 @@ pub struct Config {
     pub queues: QueuesConfig,
     /// The broker-wide memory bound.
     pub memory: MemoryConfig,
+    /// Users and groups; without it, anonymous and `guest`/`guest` logins only.
+    pub auth: Option<AuthConfig>,
+    /// Access rules, in order (Apollo's `access_rule`); none: everything is allowed.
+    pub access_rule: Vec<AccessRule>,
+}
+
+/// `[auth]`: the users and groups files (Apollo's), read at start and on SIGHUP.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// `users.properties`: `user=password`, the password an argon2 PHC string (as written by
+    /// `stompbox passwd`) or plain text. Relative to the configuration file.
+    pub users_file: PathBuf,
+    /// `groups.properties`: `group=user1|user2`. Relative to the configuration file.
+    pub groups_file: Option<PathBuf>,
+    /// Accept CONNECTs without credentials as the user `anonymous` (default false).
+    #[serde(default)]
+    pub anonymous: bool,
+    /// A header set on every message to the user name of its sender, replacing whatever the
+    /// sender put there (Apollo's `add_user_header`, e.g. `"sender"`).
+    pub add_user_header: Option<String>,
 }
 
 /// `[[listener]]`: one listening socket.
@@ -93,7 +116,12 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
-        Config::from_toml_str(&text)
+        let mut config = Config::from_toml_str(&text)?;
+        if let (Some(auth), Some(dir)) = (&mut config.auth, path.parent()) {
+            auth.users_file = dir.join(&auth.users_file);
+            auth.groups_file = auth.groups_file.as_ref().map(|groups| dir.join(groups));
+        }
+        Ok(config)
     }
 
     /// Replaces every configured listener with `tcp` listeners on `addresses` (`--listen`).
@@ -116,11 +144,13 @@ impl Config {
     /// Checks what serde cannot: non-zero limits, protected mode.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |text: &str| Err(ConfigError::Invalid(text.to_owned()));
-        if !self.allow_anonymous {
+        // With users, a public listener is what the access rules make of it.
+        if !self.allow_anonymous && self.auth.is_none() {
             if let Some(open) = self.listeners().iter().find(|l| !l.address.ip().is_loopback()) {
                 return Err(ConfigError::Invalid(format!(
-                    "listening on {} would let anyone connect as guest: there are no users yet, \
-                     so pass --allow-anonymous (or allow_anonymous = true) to accept that, or listen on 127.0.0.1",
+                    "listening on {} would let anyone connect as guest: there are no users, so add an \
+                     [auth] section, pass --allow-anonymous (or allow_anonymous = true) to accept that, \
+                     or listen on 127.0.0.1",
                     open.address
                 )));
             }
@@ -128,6 +158,7 @@ impl Config {
         let limits = &self.limits;
         for (name, value) in [
             ("limits.max_connections", limits.max_connections),
+            ("limits.max_connections_per_address", limits.max_connections_per_address),
             ("limits.max_frame_bytes", limits.max_frame_bytes),
             ("limits.max_headers", limits.max_headers),
             ("limits.max_header_line_bytes", limits.max_header_line_bytes),
@@ -157,6 +188,12 @@ impl Config {
         if low > high {
             return invalid("memory.low_watermark must not be above memory.high_watermark");
         }
+        if let Some(name) = self.auth.as_ref().and_then(|auth| auth.add_user_header.as_deref()) {
+            if name.is_empty() || name.chars().any(|c| c == ':' || c.is_control()) {
+                return invalid("auth.add_user_header must be a header name: not empty, no ':' or control characters");
+            }
+        }
+        stompbox_core::auth::Rules::compile(&self.access_rule).map_err(|e| ConfigError::Invalid(e.to_string()))?;
         Ok(())
     }
 
@@ -168,6 +205,7 @@ impl Config {
             delivery: self.delivery.clone(),
             queues: self.queues.clone(),
             memory: self.memory.clone(),
+            add_user_header: self.auth.as_ref().and_then(|auth| auth.add_user_header.clone()),
             ..BrokerConfig::default()
         }
     }
@@ -199,6 +237,33 @@ mod tests {
         assert!(Config::from_toml_str("listen = [\"0.0.0.0:61613\"]\nallow_anonymous = true").is_ok());
         let table = "[[listener]]\nkind = \"tcp\"\naddress = \"0.0.0.0:61613\"\n";
         assert!(Config::from_toml_str(table).is_err(), "a [[listener]] is checked too");
+    }
+
+    #[test]
+    fn auth_paths_are_relative_to_the_file_and_users_lift_protected_mode() {
+        let dir = std::env::temp_dir().join(format!("stompbox-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("stompbox.toml");
+        let text = "listen = [\"0.0.0.0:61613\"]\n[auth]\nusers_file = \"users.properties\"\n\
+                    groups_file = \"/etc/groups.properties\"\n";
+        std::fs::write(&path, text).unwrap();
+        let auth = Config::load(&path).expect("users make a public listener acceptable").auth.unwrap();
+        assert_eq!(auth.users_file, dir.join("users.properties"));
+        assert_eq!(auth.groups_file.as_deref(), Some(Path::new("/etc/groups.properties")));
+        assert!(!auth.anonymous);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn access_rules_and_the_user_header_are_checked_at_load() {
+        let err = Config::from_toml_str("[[access_rule]]\nallow = \"a\"\naction = \"publish\"\n").unwrap_err();
+        assert!(err.to_string().contains("access_rule 1: unknown action \"publish\""), "{err}");
+        let err = Config::from_toml_str("[[access_rule]]\nallow = \"a\"\nactions = \"send\"\n").unwrap_err();
+        assert!(err.to_string().contains("actions"), "{err}");
+        let err = Config::from_toml_str("[auth]\nusers_file = \"u\"\nadd_user_header = \"a:b\"\n").unwrap_err();
+        assert!(err.to_string().contains("add_user_header"), "{err}");
+        let config = Config::from_toml_str("[auth]\nusers_file = \"u\"\nadd_user_header = \"sender\"\n").unwrap();
+        assert_eq!(config.broker_config().add_user_header.as_deref(), Some("sender"));
     }
 
     #[test]

@@ -1,28 +1,39 @@
 //! stompbox-server: the broker as a library. The `stompbox` binary is a thin wrapper over
-//! [`run`]; tests and the Python module embed it through [`bind`] and [`serve`].
+//! [`bind`] and [`serve_broker`], keeping the [`Broker`] and its [`Auth`] to reload them on
+//! SIGHUP ([`auth::reload`]); [`run`] serves without reloading; tests and the Python module
+//! embed it through [`bind`] and [`serve`].
 //!
 //! Module map:
-//! - [`config`]: the TOML configuration: listeners, and the engine's sections.
+//! - [`config`]: the TOML configuration: listeners, `[auth]`, access rules, and the engine's
+//!   sections.
+//! - [`auth`]: the users, groups and access rules put in force, and [`auth::reload`] for SIGHUP.
+//! - [`users_file`]: storing a hashed password in `users.properties` (`stompbox passwd`).
 //! - [`listener`]: bind, accept with a connection cap, spawn one task per connection, which runs
 //!   its kind's handshake.
-//! - `connection`: the per-connection task (frames in, replies and outbox out, heart-beats,
-//!   authentication off the runtime).
+//! - `connection`: the per-connection task (frames in, replies and outbox out, heart-beats).
+//! - `login`: checking credentials off the runtime, slowed per address after failures.
+//! - `per_address`: open connections per IP address.
 //! - `transport`: the seam TCP (and later TLS and WebSocket) streams plug into.
 //!
 //! Shutdown: when the `shutdown` future completes, listeners stop accepting, every connection
 //! gets an ERROR saying the broker is shutting down and is closed, and [`serve`] returns once
 //! they are gone (or after a grace period).
 
+pub mod auth;
 pub mod config;
 mod connection;
 pub mod listener;
+mod login;
+mod per_address;
 mod transport;
+pub mod users_file;
 
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use auth::Auth;
 pub use config::{Config, ConfigError};
 pub use listener::Bound;
 pub use stompbox_core::broker::Broker;
@@ -39,13 +50,16 @@ pub async fn bind(config: &Config) -> io::Result<Bound> {
     listener::bind(&config.listeners()).await
 }
 
-/// Serves bound listeners until `shutdown` completes, then closes every connection.
+/// Serves bound listeners until `shutdown` completes, then closes every connection. Reads the
+/// users, groups and access rules `config` names first.
 pub async fn serve(config: Config, bound: Bound, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-    serve_broker(Broker::new(config.broker_config()), config, bound, shutdown).await
+    let auth = Auth::load(&config).map_err(io::Error::other)?;
+    serve_broker(Broker::new(auth.broker_config(&config)), config, bound, shutdown).await
 }
 
-/// Like [`serve`], with a broker the caller made from `config.broker_config()` and keeps a
-/// handle to, for its counters (tests, an embedding application).
+/// Like [`serve`], with a broker the caller made from `config` (with
+/// [`Auth::broker_config`] or `config.broker_config()`) and keeps a handle to, for its counters
+/// or to reload its access rules (tests, an embedding application).
 pub async fn serve_broker(
     broker: Broker,
     config: Config,
@@ -64,7 +78,12 @@ pub async fn serve_broker(
             frame: Duration::from_millis(limits.frame_timeout_ms),
             queue_block: Duration::from_millis(config.queues.block_timeout_ms),
         },
-        authentications: Arc::new(Semaphore::new(concurrent_authentications())),
+        logins: login::Logins::new(
+            concurrent_authentications(),
+            Duration::from_millis(limits.failed_login_delay_ms),
+            Duration::from_millis(limits.failed_login_max_delay_ms),
+        ),
+        per_address: Arc::new(per_address::PerAddress::new(limits.max_connections_per_address)),
     });
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let cancel = CancellationToken::new();

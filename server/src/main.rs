@@ -1,13 +1,14 @@
-//! The `stompbox` command: parses arguments, loads the configuration, starts logging and runs
-//! the broker library until SIGINT or SIGTERM.
+//! The `stompbox` command: `run` parses arguments, loads the configuration, starts logging and
+//! runs the broker library until SIGINT or SIGTERM, reloading users, groups and access rules on
+//! SIGHUP; `passwd` stores a user's hashed password.
 
-use std::io::IsTerminal;
+use std::io::{BufRead, IsTerminal};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use stompbox_server::Config;
+use stompbox_server::{auth, users_file, Auth, Broker, Config};
 use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
@@ -42,10 +43,26 @@ enum Command {
         #[arg(long)]
         log: Option<String>,
     },
+    /// Set a user's password in users.properties, stored as an argon2id hash (asks twice,
+    /// without echo; reads two lines from standard input when it is not a terminal).
+    Passwd {
+        /// The user.
+        user: String,
+        /// The users file (created if missing; other lines are kept).
+        #[arg(long, default_value = "users.properties")]
+        file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
-    let Command::Run { config, listen, allow_anonymous, log } = Cli::parse().command;
+    match Cli::parse().command {
+        Command::Run { config, listen, allow_anonymous, log } => run(config, listen, allow_anonymous, log),
+        Command::Passwd { user, file } => passwd(&user, &file),
+    }
+}
+
+/// `stompbox run`.
+fn run(config_path: Option<PathBuf>, listen: Vec<SocketAddr>, allow_anonymous: bool, log: Option<String>) -> ExitCode {
     let filter = match log {
         Some(filter) => EnvFilter::new(filter),
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -55,7 +72,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    let mut config = match config.as_deref().map(Config::load).transpose() {
+    let mut config = match config_path.as_deref().map(Config::load).transpose() {
         Ok(config) => config.unwrap_or_default(),
         Err(e) => {
             error!("{e}");
@@ -70,6 +87,13 @@ fn main() -> ExitCode {
         error!("{e}");
         return ExitCode::from(2);
     }
+    let auth = match Auth::load(&config) {
+        Ok(auth) => auth,
+        Err(e) => {
+            error!("{e}");
+            return ExitCode::from(2);
+        }
+    };
     match rlimit::increase_nofile_limit(u64::MAX) {
         Ok(limit) => info!("open-file limit: {limit}"),
         Err(e) => warn!("cannot raise the open-file limit: {e}"),
@@ -81,10 +105,71 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(stompbox_server::run(config, shutdown_signal())) {
+    let served = runtime.block_on(async {
+        let bound = stompbox_server::bind(&config).await?;
+        let broker = Broker::new(auth.broker_config(&config));
+        if let Some(path) = config_path {
+            tokio::spawn(reload_on_hangup(path, auth, broker.clone()));
+        }
+        stompbox_server::serve_broker(broker, config, bound, shutdown_signal()).await
+    });
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// On every SIGHUP, loads the configuration file again and puts its users, groups and access
+/// rules in force; a bad file is logged and the rules in force stay.
+async fn reload_on_hangup(path: PathBuf, auth: Auth, broker: Broker) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(e) => return warn!("cannot watch SIGHUP: {e}"),
+    };
+    while hangups.recv().await.is_some() {
+        let (path, auth, broker) = (path.clone(), auth.clone(), broker.clone());
+        // Reads files: off the runtime.
+        match tokio::task::spawn_blocking(move || auth::reload(&path, &auth, &broker)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => error!("reload failed, the access rules in force stay: {e}"),
+            Err(e) => error!("reload failed: {e}"),
+        }
+    }
+}
+
+/// `stompbox passwd USER [--file F]`.
+fn passwd(user: &str, file: &Path) -> ExitCode {
+    let stdin = std::io::stdin();
+    let ask = |prompt: &str| -> std::io::Result<String> {
+        if stdin.is_terminal() {
+            return rpassword::prompt_password(prompt);
+        }
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\n', '\r']).to_owned())
+    };
+    let password = match (ask(&format!("New password for {user}: ")), ask("Again: ")) {
+        (Ok(first), Ok(again)) if first == again => first,
+        (Ok(_), Ok(_)) => {
+            eprintln!("stompbox passwd: the passwords differ; nothing changed");
+            return ExitCode::FAILURE;
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("stompbox passwd: cannot read the password: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match users_file::set_password(file, user, &password) {
+        Ok(()) => {
+            println!("stored a hashed password for {user} in {}", file.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("stompbox passwd: {e}");
             ExitCode::FAILURE
         }
     }

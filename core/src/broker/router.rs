@@ -6,7 +6,9 @@
 //! topic's subscribers, or enqueue on a queue. The persistent store and the cluster bridge will
 //! be called here, between authorization and delivery and after delivery; no other file fans
 //! out or enqueues. [`Router::subscribe`] authorizes `receive` (topics) or `consume` (queues),
-//! and `create`, then inserts the subscription.
+//! and `create`, then inserts the subscription. A wildcard topic subscription is allowed when
+//! some of what it matches may be received; the topics filter its deliveries one destination at
+//! a time. With `add_user_header`, the message is stamped with its sender here, once.
 //!
 //! Decisions are cached: each session keeps the routes of its recent SEND destinations, already
 //! authorized, and drops them all when the authorizer's version moves. A repeated SEND costs one
@@ -30,6 +32,7 @@ use super::memory::Memory;
 use super::message::Message;
 use super::outbox::Pressure;
 use super::queue::{Environment, Queue};
+use super::registry::ConnectionInfo;
 use super::stats::{DestinationStats, Stats};
 use super::topic::{Topic, Topics};
 use crate::auth::{Operation, Principal, Resource};
@@ -146,7 +149,8 @@ pub(crate) enum Binding {
 impl Router {
     pub(crate) fn new(config: BrokerConfig, stats: Arc<Stats>, memory: Arc<Memory>) -> Router {
         let env = Environment { stats, memory, clock: config.clock.clone() };
-        Router { config, topics: Topics::default(), queues: Mutex::default(), env, next_id: AtomicU64::new(1) }
+        let topics = Topics::new(config.authorizer.clone());
+        Router { config, topics, queues: Mutex::default(), env, next_id: AtomicU64::new(1) }
     }
 
     /// The configuration.
@@ -173,6 +177,38 @@ impl Router {
         }
     }
 
+    /// Refuses a session the access rules do not let `connect`: asked of the broker and of the
+    /// listener the session came in on (Apollo asks the virtual host and the connector).
+    pub(crate) fn authorize_connect(&self, principal: &Principal) -> Result<(), ProtocolError> {
+        self.authorize(principal, Operation::Connect, Resource::Broker)?;
+        self.authorize(principal, Operation::Connect, Resource::Connector(&principal.connector))
+    }
+
+    /// Asks the access rules again about a connected session (after they changed): whether it
+    /// may still connect, and still receive or consume from each of its subscriptions. Returns
+    /// the first refusal.
+    pub(crate) fn recheck(&self, principal: &Principal, info: &ConnectionInfo) -> Option<ProtocolError> {
+        if let Err(refused) = self.authorize_connect(principal) {
+            return Some(refused);
+        }
+        let subscriptions = info.subscriptions.lock().clone();
+        subscriptions.into_iter().find_map(|subscription| {
+            let pattern = Destination::parse_pattern(&subscription.destination).ok()?;
+            let operation = match pattern.kind() {
+                Kind::Topic => Operation::Receive,
+                Kind::Queue => Operation::Consume,
+            };
+            self.authorize(principal, operation, Resource::Destination(&pattern)).err().map(|refused| match refused {
+                ProtocolError::AccessDenied { user, operation, resource } => ProtocolError::AccessDenied {
+                    user,
+                    operation,
+                    resource: format!("{resource} (subscription {})", subscription.id),
+                },
+                other => other,
+            })
+        })
+    }
+
     /// Publishes one SEND: authorize, then deliver. See [`Published`].
     pub(crate) fn publish(
         &self,
@@ -183,8 +219,12 @@ impl Router {
     ) -> Result<Published, ProtocolError> {
         let target = self.route(principal, routes, required_destination(&frame)?)?.target.clone();
         let destination = target.destination().shared().clone();
+        let mut headers = frame.headers;
+        if let Some(name) = &self.config.add_user_header {
+            stamp_sender(&mut headers, name, principal);
+        }
         let message =
-            Arc::new(Message::new(self.next_id(), destination, frame.headers, frame.body, target.counters().clone()));
+            Arc::new(Message::new(self.next_id(), destination, headers, frame.body, target.counters().clone()));
         match target {
             Target::Topic(topic) => {
                 let stats = &self.env.stats;
@@ -380,6 +420,15 @@ impl Router {
     /// Every queue, copied out under the lock.
     pub(crate) fn queues(&self) -> Vec<Arc<Queue>> {
         self.queues.lock().values().cloned().collect()
+    }
+}
+
+/// Sets header `name` to the sender's user name, replacing whatever the sender put there (and
+/// leaving it out for an anonymous sender), so receivers can trust it.
+fn stamp_sender(headers: &mut Vec<(String, String)>, name: &str, principal: &Principal) {
+    headers.retain(|(header, _)| header != name);
+    if let Some(user) = &principal.user {
+        headers.push((name.to_owned(), user.to_string()));
     }
 }
 

@@ -6,6 +6,12 @@
 //! list is of an older generation recomputes it once, so the hot path takes only the topic's own
 //! lock, never the trie's (NATS's sublist `genid` and per-client result cache).
 //!
+//! The same list is the deny filter of wildcard subscriptions (NATS's `checkDenySub`): a
+//! subscription to `/topic/chat.*` is left out of `/topic/chat.secret`'s list when its principal
+//! may not receive from that topic. The decision is made once per subscription and topic, when
+//! the list is computed, and the list is also recomputed when the authorizer's version moves, so
+//! fan-out itself checks nothing.
+//!
 //! Entries nobody holds (no cached route of a producer, no subscription by name) are swept when
 //! the map has doubled since the last sweep, so publishing to ever-new names cannot grow it
 //! without bound.
@@ -23,6 +29,7 @@ use super::memory::Memory;
 use super::message::Message;
 use super::outbox::Pressure;
 use super::stats::{DestinationStats, Stats};
+use crate::auth::{Authorizer, Operation, Resource};
 use crate::destination::{Destination, TopicTrie};
 
 /// Entries kept at least before the map is swept of unused ones.
@@ -32,11 +39,13 @@ const SWEEP_FLOOR: usize = 1024;
 pub(crate) type Subscribers = Arc<[Arc<Subscriber>]>;
 
 /// Every topic subscription and every known topic.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Topics {
     inner: Mutex<Inner>,
     /// Bumped (under the trie lock) by every subscribe and unsubscribe.
     generation: AtomicU64,
+    /// Asked whether a wildcard subscription may receive from a topic.
+    authorizer: Arc<dyn Authorizer>,
 }
 
 #[derive(Debug, Default)]
@@ -58,6 +67,8 @@ pub(crate) struct Topic {
 struct Cached {
     /// The generation the list was computed at (`u64::MAX`: never).
     generation: u64,
+    /// The authorizer's version it was filtered under.
+    version: u64,
     subscribers: Subscribers,
 }
 
@@ -74,6 +85,11 @@ impl Topic {
 }
 
 impl Topics {
+    /// No topics yet; wildcard subscriptions are filtered by `authorizer`.
+    pub(crate) fn new(authorizer: Arc<dyn Authorizer>) -> Topics {
+        Topics { inner: Mutex::default(), generation: AtomicU64::new(0), authorizer }
+    }
+
     /// The entry of a concrete topic, if it exists.
     pub(crate) fn find(&self, destination: &Destination) -> Option<Arc<Topic>> {
         self.inner.lock().known.get(destination.as_str()).cloned()
@@ -93,7 +109,7 @@ impl Topics {
         let topic = Arc::new(Topic {
             destination: destination.clone(),
             counters: Arc::default(),
-            cache: Mutex::new(Cached { generation: u64::MAX, subscribers: Arc::new([]) }),
+            cache: Mutex::new(Cached { generation: u64::MAX, version: 0, subscribers: Arc::new([]) }),
         });
         inner.known.insert(destination.shared().clone(), topic.clone());
         topic
@@ -113,12 +129,14 @@ impl Topics {
         self.generation.fetch_add(1, Ordering::Release);
     }
 
-    /// Every subscriber whose pattern matches `topic`, from its cache when still current.
+    /// Every subscriber whose pattern matches `topic` and that may receive from it, from its
+    /// cache when still current.
     pub(crate) fn subscribers(&self, topic: &Topic) -> Subscribers {
         let generation = self.generation.load(Ordering::Acquire);
+        let version = self.authorizer.version();
         {
             let cached = topic.cache.lock();
-            if cached.generation == generation {
+            if cached.generation == generation && cached.version == version {
                 return cached.subscribers.clone();
             }
         }
@@ -126,10 +144,17 @@ impl Topics {
         // Stable while the trie lock is held.
         let generation = self.generation.load(Ordering::Acquire);
         let segments: Vec<&str> = topic.destination.segments().collect();
+        let resource = Resource::Destination(&topic.destination);
         let mut found = Vec::new();
-        inner.trie.for_each_match(&segments, |s| found.push(s.clone()));
+        inner.trie.for_each_match(&segments, |s| {
+            let allowed =
+                s.receive_check.as_ref().is_none_or(|p| self.authorizer.allows(p, Operation::Receive, resource));
+            if allowed {
+                found.push(s.clone());
+            }
+        });
         let found: Subscribers = found.into();
-        *topic.cache.lock() = Cached { generation, subscribers: found.clone() };
+        *topic.cache.lock() = Cached { generation, version, subscribers: found.clone() };
         found
     }
 

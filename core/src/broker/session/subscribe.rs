@@ -54,6 +54,7 @@ impl Session {
             ack_header: version == Version::V1_2 && ack != AckMode::Auto,
             ack,
             active: AtomicBool::new(true),
+            receive_check: destination.is_wildcard().then(|| connected(&self.principal).clone()),
         });
         let binding = router.subscribe(connected(&self.principal), &self.routes, &destination, &subscriber, window)?;
         self.info.subscriptions.lock().push(SubscriptionSnapshot {

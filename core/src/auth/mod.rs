@@ -12,6 +12,20 @@
 //!
 //! The defaults keep the broker's first behaviour: [`GuestOnly`] admits anonymous logins and
 //! `guest`/`guest` (RabbitMQ's convention), and [`AllowAll`] lets every principal do everything.
+//! A configured broker uses [`Users`] (Apollo's `users.properties` and `groups.properties`) and
+//! [`Rules`] (Apollo's access rules), each inside a [`Reloadable`] so SIGHUP can replace them.
+//!
+//! - `properties`: the `.properties` file format;
+//! - `password`: stored passwords, argon2 hashes or plain text;
+//! - `users`: [`Users`], the authenticator of the two files;
+//! - `rules`: [`AccessRule`] and [`Rules`], the authorizer, with the rules' semantics;
+//! - `reloadable`: [`Reloadable`].
+
+mod password;
+mod properties;
+mod reloadable;
+mod rules;
+mod users;
 
 use std::fmt;
 use std::sync::Arc;
@@ -19,6 +33,17 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::destination::Destination;
+
+pub use password::{hash_password, PasswordError, StoredPassword};
+pub use reloadable::Reloadable;
+pub use rules::{AccessRule, RuleError, Rules, BROKER_ID};
+pub use users::{check_user_name, Users, UsersError, ANONYMOUS};
+
+/// The users file with `user`'s entry set to `value` (written where it was, or appended),
+/// every other line and comment kept. The user name must pass [`check_user_name`].
+pub fn with_user_entry(users_file: &str, user: &str, value: &str) -> String {
+    properties::with_entry(users_file, user, value)
+}
 
 /// Why a login was refused. The message is what the client sees in the ERROR frame, so it never
 /// says whether the user exists.
@@ -162,6 +187,16 @@ impl Operation {
         Operation::Monitor,
     ];
 
+    /// Parses the configuration spelling.
+    pub fn parse(word: &str) -> Option<Operation> {
+        Operation::ALL.into_iter().find(|operation| operation.as_str() == word)
+    }
+
+    /// Its bit in a set of operations.
+    pub(crate) fn bit(self) -> u8 {
+        1 << self as u8
+    }
+
     /// The configuration spelling, e.g. `"send"`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -188,14 +223,28 @@ impl fmt::Display for Operation {
 pub enum Resource<'a> {
     /// The broker itself (connect, admin, monitor).
     Broker,
+    /// The listener a session comes in on (connect).
+    Connector(&'a Connector),
     /// A destination or, for a subscription, a destination pattern.
     Destination(&'a Destination),
+}
+
+impl fmt::Display for Resource<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Resource::Broker => f.write_str("the broker"),
+            Resource::Connector(connector) => write!(f, "listener {}", connector.name),
+            Resource::Destination(destination) => f.write_str(destination.as_str()),
+        }
+    }
 }
 
 /// Decides what a principal may do. Called on the hot path (cached per connection), so it must
 /// be fast and must not block.
 pub trait Authorizer: Send + Sync + fmt::Debug + 'static {
-    /// Whether `principal` may perform `operation` on `resource`.
+    /// Whether `principal` may perform `operation` on `resource`. For a wildcard subscription's
+    /// pattern: whether it may receive from some of the destinations the pattern matches (each
+    /// delivery is then asked about its own destination).
     fn allows(&self, principal: &Principal, operation: Operation, resource: Resource<'_>) -> bool;
 
     /// Changes whenever the rules change; decisions cached under another version are dropped.
