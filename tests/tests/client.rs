@@ -60,7 +60,7 @@ fn connect_negotiates_1_2_and_reads_the_session_and_server() {
     let session = client.session().expect("CONNECTED has a session").to_owned();
     assert!(!session.is_empty());
     assert!(client.server().expect("CONNECTED has a server").starts_with("stompbox/"));
-    assert!(!client.has_heartbeat_thread());
+    assert!(!client.has_writer_thread());
     assert_eq!(broker.broker.stats().connections, 1);
 
     // A second session gets its own id; a client offering less gets what it offered.
@@ -259,7 +259,8 @@ fn raw_mode_writes_headers_as_given() {
     subscriber12.subscribe("/topic/raw12", &[("receipt", "sub")]).unwrap();
     let mut client = Client::connect(&broker.url(), &raw(&[("accept-version", "1.2")])).unwrap();
     assert_eq!(client.version(), Version::V1_2);
-    client.send_frame(&raw_send("/topic/raw12", "x", "a\\cb")).unwrap();
+    // The receipt orders the two connections' messages.
+    client.send_frame(&raw_send("/topic/raw12", "x", "a\\cb").with_header("receipt", "r")).unwrap();
     let mut standard = connect(&broker);
     standard.send_frame(&raw_send("/topic/raw12", "x", "a\\cb")).unwrap();
     assert_eq!(message(&mut subscriber12).header("x"), Some("a:b"));
@@ -310,22 +311,22 @@ fn heart_beat_thread_keeps_the_connection_alive() {
     });
     let opts = ConnectOptions { heartbeat: Heartbeat { send_ms: 50, receive_ms: 0 }, ..options() };
     let mut client = Client::connect(&broker.url(), &opts).unwrap();
-    assert!(client.has_heartbeat_thread());
+    assert!(client.has_writer_thread());
     // Idle five times as long as the broker waits (100 ms x 2) before dropping a silent client:
     // without the thread's EOLs, this would end in its ERROR.
     assert!(client.read_frame(Duration::from_millis(1_000)).unwrap().is_none());
     client.send("/topic/alive", b"", &[("receipt", "r")]).unwrap();
     client.disconnect().unwrap();
-    assert!(!client.has_heartbeat_thread(), "the thread stops with the connection");
+    assert!(!client.has_writer_thread(), "the thread stops with the connection");
 }
 
 #[test]
 fn no_heart_beats_no_thread() {
     let broker = BlockingBroker::start_with(|c| c.heartbeat.send_ms = 50);
-    assert!(!connect(&broker).has_heartbeat_thread());
+    assert!(!connect(&broker).has_writer_thread());
     // Only receiving heart-beats needs no thread either.
     let opts = ConnectOptions { heartbeat: Heartbeat { send_ms: 0, receive_ms: 50 }, ..options() };
-    assert!(!Client::connect(&broker.url(), &opts).unwrap().has_heartbeat_thread());
+    assert!(!Client::connect(&broker.url(), &opts).unwrap().has_writer_thread());
 }
 
 #[test]
