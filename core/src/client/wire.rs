@@ -19,6 +19,9 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 
 use super::transport::Transport;
 
+/// Why a child of a fork cannot use the connection it inherited.
+pub(super) const FORKED: &str = "the connection belongs to the process that opened it (connect again after a fork)";
+
 /// A buffer left with more room than this after a large write is dropped rather than kept.
 const KEEP_CAPACITY: usize = 4 * 1024 * 1024;
 
@@ -127,7 +130,7 @@ impl Wire {
                 return Ok(());
             }
             if self.forked() {
-                return Err(io::Error::other("the connection belongs to the process that opened it"));
+                return Err(io::Error::other(FORKED));
             }
             if out.writing {
                 self.written.wait(out);

@@ -8,6 +8,7 @@
 use std::io;
 use std::time::{Duration, Instant};
 
+use super::wire::FORKED;
 use super::writer::WriterThread;
 use super::{Client, Error, Mode, Result};
 use crate::frame::{self, escape_for, Command, Escaping};
@@ -17,10 +18,14 @@ const ERROR_AFTER_FAILED_WRITE: Duration = Duration::from_millis(200);
 
 impl Client {
     /// Writes everything sent so far and waits until it is written; returns a write error the
-    /// writer thread met, if any. (Anything that waits for the broker flushes by itself.)
+    /// writer thread met, if any. (Anything that waits for the broker flushes by itself.) In
+    /// the child of a fork, fails: the connection is the parent's (see the `writer` module).
     pub fn flush(&mut self) -> Result<()> {
         if self.closed {
             return Ok(());
+        }
+        if self.wire.forked() {
+            return Err(self.write_failed(io::Error::other(FORKED)));
         }
         self.wire.flush().map_err(|e| self.write_failed(e))
     }

@@ -12,9 +12,9 @@
 //! `max_execution_time` (SIGPROF) and PHP-FPM's SIGTERM/SIGQUIT, Python's SIGINT.
 //!
 //! Fork: a child gets a copy of the connection but not the thread. The connection belongs to
-//! the process that opened it (as any socket client's does); in the child, a call that would
-//! wait for the writer fails instead, and closing or dropping the copy neither writes nor shuts
-//! the parent's socket down. PHP-FPM forks its workers from a master that has loaded the
+//! the process that opened it (as any socket client's does): in the child, reads, receipt
+//! waits and flushes fail with an error that says so (sends only queue until then), and
+//! closing or dropping the copy neither writes nor shuts the parent's socket down. PHP-FPM forks its workers from a master that has loaded the
 //! extension but never connects; connections, and their writer threads, live inside one request
 //! of one worker and are closed when the request ends (even after a fatal error, when the
 //! engine frees the objects), so no thread outlives a request. With Python's multiprocessing,
