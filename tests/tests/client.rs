@@ -32,6 +32,13 @@ fn connect_version(broker: &BlockingBroker, version: &str) -> Client {
     client
 }
 
+/// A client subscribed to `destination` (the RECEIPT waited for).
+fn subscriber(broker: &BlockingBroker, destination: &str) -> Client {
+    let mut client = connect(broker);
+    client.subscribe(destination, &[("receipt", "sub")]).expect("subscribe");
+    client
+}
+
 /// The next frame, which must be a MESSAGE.
 fn message(client: &mut Client) -> Frame {
     let frame = client.read_frame(TIMEOUT).expect("read").expect("a frame within the timeout");
@@ -367,8 +374,7 @@ fn disconnect_waits_for_its_receipt_and_closing_twice_is_harmless() {
 #[test]
 fn a_send_without_receipt_leaves_by_itself_and_the_writer_thread_follows_the_connection() {
     let broker = BlockingBroker::start();
-    let mut consumer = connect(&broker);
-    consumer.subscribe("/queue/lone", &[("receipt", "sub")]).unwrap();
+    let mut consumer = subscriber(&broker, "/queue/lone");
     let mut producer = connect(&broker);
     producer.send("/queue/lone", b"confirmed", &[("receipt", "r")]).unwrap();
     assert!(!producer.has_writer_thread(), "a frame with a receipt is written by the caller");
@@ -418,8 +424,7 @@ fn a_write_stuck_past_the_timeout_is_reported_by_the_next_call() {
 #[test]
 fn unbuffered_clients_write_on_the_calling_thread() {
     let broker = BlockingBroker::start();
-    let mut consumer = connect(&broker);
-    consumer.subscribe("/queue/direct", &[("receipt", "sub")]).unwrap();
+    let mut consumer = subscriber(&broker, "/queue/direct");
     let opts = ConnectOptions { write_buffer_bytes: 0, ..options() };
     let mut producer = Client::connect(&broker.url(), &opts).unwrap();
     producer.send("/queue/direct", b"direct", NO_HEADERS).unwrap();
@@ -430,8 +435,7 @@ fn unbuffered_clients_write_on_the_calling_thread() {
 #[test]
 fn has_frame_with_no_time_left_still_reads_the_socket() {
     let broker = BlockingBroker::start();
-    let mut consumer = connect(&broker);
-    consumer.subscribe("/queue/poll", &[("receipt", "sub")]).unwrap();
+    let mut consumer = subscriber(&broker, "/queue/poll");
     let mut producer = connect(&broker);
     producer.send("/queue/poll", b"polled", &[("receipt", "r")]).unwrap();
     // The MESSAGE is on its way; a zero-timeout poll must pick it up once it has arrived (it
