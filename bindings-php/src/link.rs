@@ -90,6 +90,8 @@ pub struct Link {
     error: Option<(String, Option<String>)>,
     /// Frames received while waiting for a RECEIPT, for `readFrame` (PECL's frame stack).
     queued: VecDeque<Frame>,
+    /// Where frames are laid out before they are handed to the client (reused).
+    out: BytesMut,
 }
 
 /// A timeout as PECL's `struct timeval` would make it; negative parts count as zero.
@@ -200,7 +202,13 @@ impl Link {
             ..ConnectOptions::default()
         };
         match Client::connect(&url, &options) {
-            Ok(client) => Ok(Link { client, read_timeout: params.read_timeout, error: None, queued: VecDeque::new() }),
+            Ok(client) => Ok(Link {
+                client,
+                read_timeout: params.read_timeout,
+                error: None,
+                queued: VecDeque::new(),
+                out: BytesMut::new(),
+            }),
             Err(Error::Connect { addr, source }) => {
                 let addr =
                     if url.starts_with("failover:") { addr } else { url.trim_start_matches("tcp://").to_owned() };
@@ -258,13 +266,18 @@ impl Link {
         let length = body.len().to_string();
         let content_length = (!body.is_empty()).then_some((&b"content-length"[..], length.as_bytes()));
         let wire_headers = headers.0.iter().map(|(n, v)| (n.as_slice(), v.as_slice())).chain(content_length);
-        let mut buf = BytesMut::new();
-        write_frame(&mut buf, command, wire_headers, body, Escaping::None);
-        if let Err(err) = self.client.send_bytes(&buf) {
+        self.out.clear();
+        write_frame(&mut self.out, command, wire_headers, body, Escaping::None);
+        let receipt = headers.get(b"receipt");
+        let sent = match receipt {
+            Some(_) => self.client.write_bytes(&self.out),
+            None => self.client.send_bytes(&self.out),
+        };
+        if let Err(err) = sent {
             self.set_error("Unable to send data", Some(err.to_string()));
             return false;
         }
-        match headers.get(b"receipt") {
+        match receipt {
             Some(receipt) => self.await_receipt(receipt),
             None => true,
         }
@@ -332,9 +345,9 @@ impl Link {
         }
     }
 
-    /// Sends DISCONNECT (no receipt, no wait) and closes the socket.
+    /// Sends DISCONNECT (no receipt, no wait) after everything queued, and closes the socket.
     pub fn close(&mut self) {
-        let _ = self.client.send_frame(&Frame::new(Command::Disconnect));
+        let _ = self.client.write_bytes(b"DISCONNECT\n\n\0");
         self.client.close();
     }
 }

@@ -81,8 +81,11 @@ class Stomp:
         timeout: float = 10.0,
         heartbeat: tuple[int, int] = (0, 0),
         vhost: Optional[str] = None,
+        write_buffer_bytes: int = 1048576,
     ) -> Self:
-        """Connects. ``url``: ``tcp://host:port`` or ``failover://(tcp://a:1,tcp://b:2)``."""
+        """Connects. ``url``: ``tcp://host:port`` or ``failover://(tcp://a:1,tcp://b:2)``.
+        Frames sent without a receipt are buffered (up to ``write_buffer_bytes``; 0: none) and
+        written by a background thread as soon as the socket takes them."""
     @property
     def session_id(self) -> Optional[str]:
         """The session id from CONNECTED."""
@@ -105,7 +108,8 @@ class Stomp:
         headers: Optional[_Headers] = None,
         receipt: bool = False,
     ) -> None:
-        """Sends a message; with ``receipt=True``, waits for the broker's confirmation."""
+        """Sends a message: buffered and written in the background; with ``receipt=True``,
+        writes everything and waits for the broker's confirmation."""
     def subscribe(
         self,
         destination: str,
@@ -133,9 +137,9 @@ class Stomp:
     def close(self) -> None:
         """Disconnects with a receipt and closes the socket."""
     def batch(self) -> Batch:
-        """A context manager that sends the frames sent inside it together, in few writes."""
+        """Kept from earlier versions (every send is buffered now): leaving the block flushes."""
     def flush(self) -> None:
-        """Sends what a batch has collected so far."""
+        """Writes everything sent so far and waits; raises a write error met in the background."""
     def __enter__(self) -> Stomp: ...
     def __exit__(
         self,
@@ -148,8 +152,7 @@ class Stomp:
 
 @final
 class Batch:
-    """Returned by :meth:`Stomp.batch`: frames sent inside the block go out together on exit
-    (or before anything waits for the broker)."""
+    """Returned by :meth:`Stomp.batch`: leaving the block flushes."""
 
     def __enter__(self) -> Stomp: ...
     def __exit__(

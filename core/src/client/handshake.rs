@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 
-use super::heartbeat::HeartbeatThread;
 use super::wire::Wire;
 use super::{url, Client, ConnectOptions, Endpoint, Error, Mode, Result};
 use crate::error_code::ErrorCode;
@@ -46,12 +45,11 @@ impl Client {
         let deadline = Instant::now() + options.timeout;
         let stream = open_tcp(endpoint, options.timeout, deadline)?;
         let mut client = Client {
-            wire: Arc::new(Wire::new(stream)),
+            wire: Arc::new(Wire::new(stream, options.write_buffer_bytes)),
             endpoint: endpoint.clone(),
             parser: FrameParser::new(options.limits),
             read_buf: BytesMut::with_capacity(READ_CHUNK),
             scratch: vec![0; READ_CHUNK].into_boxed_slice(),
-            write_buf: BytesMut::with_capacity(4096),
             pending: VecDeque::new(),
             version: Version::V1_0,
             mode: options.mode,
@@ -61,10 +59,10 @@ impl Client {
             read_timeout: None,
             last_read: Instant::now(),
             expect_every: None,
-            heartbeat: None,
+            send_every: None,
+            writer: None,
             next_id: 0,
             closed: false,
-            batch: None,
         };
         let deadline = options.connected_timeout.map_or(deadline, |wait| Instant::now() + wait);
         client.handshake(options, deadline)?;
@@ -117,8 +115,8 @@ impl Client {
         }
     }
 
-    /// Takes in the version, session and heart-beats of CONNECTED; starts the heart-beat thread
-    /// when the broker wants heart-beats from us.
+    /// Takes in the version, session and heart-beats of CONNECTED; starts the writer thread,
+    /// which sends them, when the broker wants heart-beats from us.
     fn connected(&mut self, answer: &Frame, offered: Heartbeat) -> Result<()> {
         self.version = match answer.header(header::VERSION) {
             None => Version::V1_0,
@@ -135,8 +133,9 @@ impl Client {
         // `negotiate` takes the server's view: its `send_every` is what we receive.
         let agreed = negotiate(offered, theirs);
         self.expect_every = agreed.send_every;
-        if let Some(every) = agreed.expect_every {
-            self.heartbeat = Some(HeartbeatThread::start(self.wire.clone(), every)?);
+        self.send_every = agreed.expect_every;
+        if self.send_every.is_some() {
+            self.start_writer()?;
         }
         Ok(())
     }
