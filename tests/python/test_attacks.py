@@ -16,13 +16,19 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pytest
 from attack_corpus import FUZZ_CORPUS, Case, load, missing_seeds
-from conftest import RunningBroker, start_broker
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    # The repository's root conftest.py. Other suites have a conftest.py of their own, so it is
+    # imported for type checking only; the brokers come from its fixture.
+    from conftest import RunningBroker
 
 PROFILES, CASES = load()
 KNOWN_BUGS = {name: profile.known_bug for name, profile in PROFILES.items() if profile.known_bug}
@@ -145,7 +151,7 @@ def mismatch(case: Case, observed: Observed) -> str | None:
     if case.expect == "error":
         if len(errors) != 1 or observed.frames[-1] is not errors[0]:
             return "expected one ERROR, as the last frame"
-        if case.message not in errors[0].headers.get("message", ""):
+        if str(case.message) not in errors[0].headers.get("message", ""):
             return f"expected an ERROR message containing {case.message!r}"
         if errors[0].headers.get("code") != case.code:
             return f"expected code {case.code!r}"
@@ -203,19 +209,17 @@ class Run:
 
 
 @pytest.fixture(scope="module")
-def corpus_run() -> Iterator[Run]:
-    brokers = {name: start_broker(profile.config) for name, profile in PROFILES.items()}
-    try:
-        with MemoryWatch(brokers) as memory, ThreadPoolExecutor(WORKERS) as pool:
-            futures = {case.name: pool.submit(run_case, brokers[case.profile], case) for case in CASES}
-            observed = {name: future.result() for name, future in futures.items()}
-        yield Run(observed, brokers, memory)
-    finally:
-        for name in KNOWN_BUGS:
-            brokers[name].process.kill()
-        codes = {name: broker.stop() for name, broker in brokers.items()}
-    for name, code in codes.items():
-        assert name in KNOWN_BUGS or code == 0, f"the {name} broker exited with {code}:\n{''.join(brokers[name].log)}"
+def corpus_run(module_broker_factory: Callable[..., RunningBroker]) -> Iterator[Run]:
+    brokers = {name: module_broker_factory(profile.config) for name, profile in PROFILES.items()}
+    with MemoryWatch(brokers) as memory, ThreadPoolExecutor(WORKERS) as pool:
+        futures = {case.name: pool.submit(run_case, brokers[case.profile], case) for case in CASES}
+        observed = {name: future.result() for name, future in futures.items()}
+    yield Run(observed, brokers, memory)
+    for name in KNOWN_BUGS:
+        brokers[name].process.kill()
+    for name, broker in brokers.items():
+        code = broker.stop()
+        assert name in KNOWN_BUGS or code == 0, f"the {name} broker exited with {code}:\n{''.join(broker.log)}"
 
 
 class Client:
