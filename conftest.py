@@ -126,9 +126,9 @@ def session_broker() -> Iterator[RunningBroker]:
     assert running.stop() == 0, "".join(running.log)
 
 
-@pytest.fixture
-def broker_factory() -> Iterator[Callable[..., RunningBroker]]:
-    """Starts brokers with a given TOML configuration (and extra arguments); stops them after."""
+def brokers_started() -> Iterator[Callable[..., RunningBroker]]:
+    """A factory of brokers with a given TOML configuration (and extra arguments), then stops
+    every broker it started."""
     started: list[RunningBroker] = []
 
     def factory(config_toml: str = "", *extra_args: str) -> RunningBroker:
@@ -139,3 +139,15 @@ def broker_factory() -> Iterator[Callable[..., RunningBroker]]:
     yield factory
     for running in started:
         running.stop()
+
+
+@pytest.fixture
+def broker_factory() -> Iterator[Callable[..., RunningBroker]]:
+    """Starts brokers with a given TOML configuration (and extra arguments); stops them after."""
+    yield from brokers_started()
+
+
+@pytest.fixture(scope="module")
+def module_broker_factory() -> Iterator[Callable[..., RunningBroker]]:
+    """Like `broker_factory`, for brokers a whole test module shares."""
+    yield from brokers_started()
