@@ -25,7 +25,7 @@ CASES = ROOT / "tests" / "attacks" / "cases.toml"
 FUZZ_CORPUS = ROOT / "core" / "fuzz" / "corpus" / "decode"
 
 OUTCOMES = {"error", "accepted", "closed"}
-PROFILE_KEYS = {"config", "fuzz_limits", "check_queues", "known_bug"}
+PROFILE_KEYS = {"config", "fuzz_limits", "check_queues"}
 CASE_KEYS = {"name", "profile", "send", "expect", "message", "code", "receipt", "keep_open", "chunk", "connections"}
 ESCAPE = re.compile(r"\\(x[0-9a-fA-F]{2}|.)", re.S)
 SIMPLE_ESCAPES = {"n": b"\n", "r": b"\r", "t": b"\t", "\\": b"\\"}
@@ -45,9 +45,6 @@ class Profile:
     fuzz_limits: int
     # Whether the health check after the corpus makes a new queue on this broker.
     check_queues: bool
-    # A bug of the broker that this profile's cases reveal, not fixed yet: the profile's checks
-    # are expected to fail (strictly: once the bug is fixed they pass, and the key must go).
-    known_bug: str | None
 
 
 @dataclass(frozen=True)
@@ -117,9 +114,7 @@ def load() -> tuple[dict[str, Profile], list[Case]]:
     """The profiles and cases of the corpus, checked for consistency."""
     document = tomllib.loads(CASES.read_text())
     profiles = {
-        name: Profile(
-            name, table["config"], table["fuzz_limits"], table.get("check_queues", True), table.get("known_bug")
-        )
+        name: Profile(name, table["config"], table["fuzz_limits"], table.get("check_queues", True))
         for name, table in document["profile"].items()
     }
     for name, table in document["profile"].items():

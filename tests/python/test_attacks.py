@@ -7,9 +7,6 @@ wait for a broker deadline of 300 ms). Afterwards every broker must still serve 
 its resident memory must not have grown past RSS_GROWTH_BOUND at any point of the run, it must
 have logged no panic, and it must exit cleanly. Each case's input must also be a seed of the
 frame parser's fuzz corpus.
-
-A profile with a `known_bug` holds the cases that reveal a bug not fixed yet: its cases and broker
-checks form one test, expected to fail until the bug is fixed.
 """
 
 from __future__ import annotations
@@ -31,7 +28,6 @@ if TYPE_CHECKING:
     from conftest import RunningBroker
 
 PROFILES, CASES = load()
-KNOWN_BUGS = {name: profile.known_bug for name, profile in PROFILES.items() if profile.known_bug}
 # A socket gives up after this long without a byte or a close from the broker: the broker hangs.
 # The slowest expected answer waits for a 300 ms deadline.
 HANG_TIMEOUT = 5.0
@@ -215,11 +211,9 @@ def corpus_run(module_broker_factory: Callable[..., RunningBroker]) -> Iterator[
         futures = {case.name: pool.submit(run_case, brokers[case.profile], case) for case in CASES}
         observed = {name: future.result() for name, future in futures.items()}
     yield Run(observed, brokers, memory)
-    for name in KNOWN_BUGS:
-        brokers[name].process.kill()
     for name, broker in brokers.items():
         code = broker.stop()
-        assert name in KNOWN_BUGS or code == 0, f"the {name} broker exited with {code}:\n{''.join(broker.log)}"
+        assert code == 0, f"the {name} broker exited with {code}:\n{''.join(broker.log)}"
 
 
 class Client:
@@ -280,31 +274,15 @@ def test_the_corpus_is_large_and_covers_every_outcome() -> None:
     assert {case.expect for case in CASES} == {"error", "accepted", "closed"}
 
 
-@pytest.mark.parametrize(
-    "case", [case for case in CASES if case.profile not in KNOWN_BUGS], ids=lambda case: case.name
-)
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
 def test_case(corpus_run: Run, case: Case) -> None:
     problems = case_problems(case, corpus_run.observed[case.name])
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("profile", [name for name in PROFILES if name not in KNOWN_BUGS])
+@pytest.mark.parametrize("profile", list(PROFILES))
 def test_broker_is_sound_after_the_corpus(corpus_run: Run, profile: str) -> None:
     problems = broker_problems(corpus_run, profile)
-    assert not problems, "\n".join(problems)
-
-
-@pytest.mark.parametrize(
-    "profile", [pytest.param(name, marks=pytest.mark.xfail(reason=bug)) for name, bug in KNOWN_BUGS.items()]
-)
-def test_known_bug(corpus_run: Run, profile: str) -> None:
-    problems = [
-        problem
-        for case in CASES
-        if case.profile == profile
-        for problem in case_problems(case, corpus_run.observed[case.name])
-    ]
-    problems += broker_problems(corpus_run, profile)
     assert not problems, "\n".join(problems)
 
 
