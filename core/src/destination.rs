@@ -391,11 +391,11 @@ mod tests {
     #[test]
     fn many_double_stars_match_in_linear_steps() {
         // Exponential if every way of splitting 40 segments among ten `**` were tried.
-        let pattern = vec!["**"; 10].join(".");
-        let name = vec!["a"; 40].join(".");
+        let pattern = ["**"; 10].join(".");
+        let name = ["a"; 40].join(".");
         assert_eq!(matches(&[&format!("/topic/{pattern}")], &format!("/topic/{name}")), vec![0]);
         let segments: Vec<&str> = name.split('.').collect();
-        assert!(segments_match(&vec!["**"; 10], &segments));
+        assert!(segments_match(&["**"; 10], &segments));
         assert!(!segments_match(&[&["**"; 10][..], &["b"]].concat(), &segments));
     }
 
