@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use stompbox_server::{auth, users_file, Auth, Broker, Config};
 use tracing::{error, info, warn};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tracing_subscriber::EnvFilter;
 
 /// mimalloc: the broker allocates a few small objects per message (headers, the shared message,
@@ -106,12 +107,16 @@ fn run(config_path: Option<PathBuf>, listen: Vec<SocketAddr>, allow_anonymous: b
         }
     };
     let served = runtime.block_on(async {
+        // Signals are watched before anything listens: a client (or a test) that reacts to
+        // "listening on" may signal at once, and an unwatched SIGTERM or SIGHUP kills.
+        let shutdown = shutdown_signal();
+        let hangups = hangups();
         let bound = stompbox_server::bind(&config).await?;
         let broker = Broker::new(auth.broker_config(&config));
-        if let Some(path) = config_path {
-            tokio::spawn(reload_on_hangup(path, auth, broker.clone()));
+        if let (Some(path), Some(hangups)) = (config_path, hangups) {
+            tokio::spawn(reload_on_hangup(hangups, path, auth, broker.clone()));
         }
-        stompbox_server::serve_broker(broker, config, bound, shutdown_signal()).await
+        stompbox_server::serve_broker(broker, config, bound, shutdown).await
     });
     match served {
         Ok(()) => ExitCode::SUCCESS,
@@ -124,12 +129,7 @@ fn run(config_path: Option<PathBuf>, listen: Vec<SocketAddr>, allow_anonymous: b
 
 /// On every SIGHUP, loads the configuration file again and puts its users, groups and access
 /// rules in force; a bad file is logged and the rules in force stay.
-async fn reload_on_hangup(path: PathBuf, auth: Auth, broker: Broker) {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut hangups = match signal(SignalKind::hangup()) {
-        Ok(hangups) => hangups,
-        Err(e) => return warn!("cannot watch SIGHUP: {e}"),
-    };
+async fn reload_on_hangup(mut hangups: Signal, path: PathBuf, auth: Auth, broker: Broker) {
     while hangups.recv().await.is_some() {
         let (path, auth, broker) = (path.clone(), auth.clone(), broker.clone());
         // Reads files: off the runtime.
@@ -175,19 +175,31 @@ fn passwd(user: &str, file: &Path) -> ExitCode {
     }
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut terminate) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate.recv() => {}
-            }
+/// Watches SIGHUP from now on.
+fn hangups() -> Option<Signal> {
+    signal(SignalKind::hangup()).map_err(|e| warn!("cannot watch SIGHUP: {e}")).ok()
+}
+
+/// Watches SIGINT and SIGTERM from now on; the future completes on either.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    let watched = [SignalKind::interrupt(), SignalKind::terminate()].map(|kind| {
+        signal(kind).map_err(|e| warn!("cannot watch signal {}: {e}", kind.as_raw_value())).ok()
+    });
+    async move {
+        let [mut interrupt, mut terminate] = watched;
+        tokio::select! {
+            () = received(&mut interrupt) => {}
+            () = received(&mut terminate) => {}
         }
-        Err(e) => {
-            warn!("cannot watch SIGTERM: {e}");
-            let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Completes when the watched signal arrives; never when it could not be watched.
+async fn received(watched: &mut Option<Signal>) {
+    match watched {
+        Some(signal) => {
+            signal.recv().await;
         }
+        None => std::future::pending().await,
     }
 }
