@@ -8,7 +8,7 @@
 //! 127.0.0.1:61613.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use stompbox_core::broker::{BrokerConfig, DeliveryConfig, HeartbeatConfig, Limits, QueuesConfig};
@@ -64,18 +64,88 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListenerConfig {
-    /// What it speaks: `tcp` (STOMP over plain TCP).
+    /// What it speaks: `tcp`, `tls`, `ws` (WebSocket) or `wss` (WebSocket over TLS).
     pub kind: ListenerKind,
     /// Where it listens, e.g. `127.0.0.1:61613`.
     pub address: SocketAddr,
     /// Its name in logs, the snapshot and access rules (default: its kind).
     pub name: Option<String>,
+    /// `tls`, `wss`: the certificate chain, PEM (relative paths are relative to the
+    /// configuration file).
+    pub cert: Option<PathBuf>,
+    /// `tls`, `wss`: the certificate's private key, PEM.
+    pub key: Option<PathBuf>,
+    /// `tls`, `wss`: require client certificates signed by one of these CA certificates, PEM.
+    pub client_ca: Option<PathBuf>,
+    /// `ws`, `wss`: the only request path upgraded, e.g. `/stomp` (default: any path).
+    pub path: Option<String>,
+    /// `ws`, `wss`: the web origins whose pages may connect, e.g. `https://chat.example.com`
+    /// (default: any). A request that has an `Origin` header (every browser's does) must name
+    /// one of them, against cross-site WebSocket hijacking.
+    pub allowed_origins: Option<Vec<String>>,
 }
 
 impl ListenerConfig {
+    /// A listener of `kind` on `address` with no options.
+    pub fn new(kind: ListenerKind, address: SocketAddr) -> ListenerConfig {
+        ListenerConfig {
+            kind,
+            address,
+            name: None,
+            cert: None,
+            key: None,
+            client_ca: None,
+            path: None,
+            allowed_origins: None,
+        }
+    }
+
     /// A `tcp` listener on `address`.
     pub fn tcp(address: SocketAddr) -> ListenerConfig {
-        ListenerConfig { kind: ListenerKind::Tcp, address, name: None }
+        ListenerConfig::new(ListenerKind::Tcp, address)
+    }
+
+    /// Its name: the configured one, else its kind.
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or(self.kind.as_str())
+    }
+
+    /// How errors name it: `listener "NAME" (KIND on ADDRESS)`.
+    pub fn describe(&self) -> String {
+        format!("listener \"{}\" ({} on {})", self.name(), self.kind.as_str(), self.address)
+    }
+
+    /// Checks that it has the keys its kind needs and none it cannot use, and for `tls` and
+    /// `wss` that its certificate and keys load.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |text: String| Err(ConfigError::Invalid(format!("{}: {text}", self.describe())));
+        let tls = self.kind.is_tls();
+        for (key, set) in
+            [("cert", self.cert.is_some()), ("key", self.key.is_some()), ("client_ca", self.client_ca.is_some())]
+        {
+            if set && !tls {
+                return invalid(format!("`{key}` is only for tls and wss listeners"));
+            }
+        }
+        for (key, set) in [("path", self.path.is_some()), ("allowed_origins", self.allowed_origins.is_some())] {
+            if set && !self.kind.is_websocket() {
+                return invalid(format!("`{key}` is only for ws and wss listeners"));
+            }
+        }
+        if self.path.as_deref().is_some_and(|path| !path.starts_with('/')) {
+            return invalid("`path` must start with `/`".into());
+        }
+        if tls {
+            crate::listener::tls::server_config(self).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Makes its file paths relative to `base` (the configuration file's folder).
+    fn resolve_paths(&mut self, base: &Path) {
+        for path in [&mut self.cert, &mut self.key, &mut self.client_ca].into_iter().flatten() {
+            *path = base.join(&*path);
+        }
     }
 }
 
@@ -87,11 +157,16 @@ impl Config {
         Ok(config)
     }
 
-    /// Reads and checks a TOML file.
+    /// Reads and checks a TOML file. Relative paths in it (certificates, keys) are relative to
+    /// the file's folder.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
-        Config::from_toml_str(&text)
+        let mut config: Config = toml::from_str(&text)?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        config.listener.iter_mut().for_each(|listener| listener.resolve_paths(base));
+        config.validate()?;
+        Ok(config)
     }
 
     /// Replaces every configured listener with `tcp` listeners on `addresses` (`--listen`).
@@ -111,9 +186,11 @@ impl Config {
         listeners
     }
 
-    /// Checks what serde cannot: non-zero limits, protected mode.
+    /// Checks what serde cannot: each listener's keys and certificates, non-zero limits,
+    /// protected mode.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |text: &str| Err(ConfigError::Invalid(text.to_owned()));
+        self.listener.iter().try_for_each(ListenerConfig::validate)?;
         if !self.allow_anonymous {
             if let Some(open) = self.listeners().iter().find(|l| !l.address.ip().is_loopback()) {
                 return Err(ConfigError::Invalid(format!(

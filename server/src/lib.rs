@@ -3,11 +3,12 @@
 //!
 //! Module map:
 //! - [`config`]: the TOML configuration: listeners, and the engine's sections.
-//! - [`listener`]: bind, accept with a connection cap, spawn one task per connection, which runs
-//!   its kind's handshake.
+//! - [`listener`]: bind (`tcp`, `tls`, `ws`, `wss`), accept with a connection cap, spawn one task
+//!   per connection, which runs its kind's handshake (TLS, the WebSocket upgrade).
 //! - `connection`: the per-connection task (frames in, replies and outbox out, heart-beats,
 //!   authentication off the runtime).
-//! - `transport`: the seam TCP (and later TLS and WebSocket) streams plug into.
+//! - `transport`: the seam TCP, TLS and WebSocket streams plug into (a WebSocket seen as a byte
+//!   stream).
 //!
 //! Shutdown: when the `shutdown` future completes, listeners stop accepting, every connection
 //! gets an ERROR saying the broker is shutting down and is closed, and [`serve`] returns once
