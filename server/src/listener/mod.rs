@@ -29,7 +29,7 @@ use stompbox_core::frame::encode;
 use stompbox_core::{ErrorCode, Version};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::{timeout_at, Instant};
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
@@ -183,14 +183,9 @@ pub(crate) async fn accept_loop(
         let _ = stream.set_nodelay(true);
         match permits.clone().try_acquire_owned() {
             Ok(permit) => {
-                let context = context.clone();
-                let cancel = cancel.clone();
                 let meta = ConnectionMeta { peer: Some(peer), connector: listener.connector.clone() };
-                let handshake = listener.handshake.clone();
-                tracker.spawn(async move {
-                    handshake_and_serve(handshake, stream, meta, deadline, context, cancel).await;
-                    drop(permit);
-                });
+                let accepted = Accepted { stream, meta, deadline, context: context.clone(), cancel: cancel.clone() };
+                accepted.spawn(&listener.handshake, &tracker, permit);
             }
             Err(_) => {
                 warn!(%peer, listener = %listener.connector.name, "connection refused: max_connections reached");
@@ -200,34 +195,67 @@ pub(crate) async fn accept_loop(
     }
 }
 
-/// In the connection task: the kind's handshake, then the STOMP connection, both by `deadline`.
-async fn handshake_and_serve(
-    handshake: Handshake,
+/// An accepted connection, before its handshake.
+struct Accepted {
     stream: TcpStream,
     meta: ConnectionMeta,
+    /// When the handshake, CONNECT included, must be over.
     deadline: Instant,
     context: Arc<Context>,
     cancel: CancellationToken,
-) {
-    let step = Step { meta: &meta, deadline, cancel: &cancel };
-    let limits = &context.limits;
-    match handshake {
-        // Plain TCP needs no handshake before CONNECT.
-        Handshake::None => connection::serve(stream, meta, deadline, context, cancel).await,
-        Handshake::Tls(tls) => {
-            let Some(stream) = step.run("TLS handshake", TlsAcceptor::from(tls).accept(stream)).await else { return };
-            connection::serve(stream, meta, deadline, context, cancel).await;
-        }
-        Handshake::Ws(endpoint) => {
-            let Some(stream) = step.run("WebSocket upgrade", endpoint.accept(stream, limits)).await else { return };
-            connection::serve(stream, meta, deadline, context, cancel).await;
-        }
-        Handshake::Wss(tls, endpoint) => {
-            let Some(stream) = step.run("TLS handshake", TlsAcceptor::from(tls).accept(stream)).await else { return };
-            let Some(stream) = step.run("WebSocket upgrade", endpoint.accept(stream, limits)).await else { return };
-            connection::serve(stream, meta, deadline, context, cancel).await;
+}
+
+impl Accepted {
+    /// Spawns its task: the kind's handshake, then the STOMP connection, holding `permit`.
+    ///
+    /// One task type per kind, so each task is as large as its own kind needs: a TCP
+    /// connection's task does not carry room for a TLS handshake or a WebSocket.
+    fn spawn(self, handshake: &Handshake, tracker: &TaskTracker, permit: OwnedSemaphorePermit) {
+        match handshake.clone() {
+            Handshake::None => holding(tracker, permit, self.serve_tcp()),
+            Handshake::Tls(tls) => holding(tracker, permit, self.serve_tls(tls)),
+            Handshake::Ws(endpoint) => holding(tracker, permit, self.serve_ws(endpoint)),
+            Handshake::Wss(tls, endpoint) => holding(tracker, permit, self.serve_wss(tls, endpoint)),
         }
     }
+
+    /// Plain TCP needs no handshake before CONNECT.
+    async fn serve_tcp(self) {
+        let Accepted { stream, meta, deadline, context, cancel } = self;
+        connection::serve(stream, meta, deadline, context, cancel).await;
+    }
+
+    async fn serve_tls(self, tls: Arc<ServerConfig>) {
+        let Accepted { stream, meta, deadline, context, cancel } = self;
+        let step = Step { meta: &meta, deadline, cancel: &cancel };
+        let Some(stream) = step.run("TLS handshake", TlsAcceptor::from(tls).accept(stream)).await else { return };
+        connection::serve(stream, meta, deadline, context, cancel).await;
+    }
+
+    async fn serve_ws(self, endpoint: Arc<ws::Endpoint>) {
+        let Accepted { stream, meta, deadline, context, cancel } = self;
+        let step = Step { meta: &meta, deadline, cancel: &cancel };
+        let upgrade = endpoint.accept(stream, &context.limits);
+        let Some(stream) = step.run("WebSocket upgrade", upgrade).await else { return };
+        connection::serve(stream, meta, deadline, context, cancel).await;
+    }
+
+    async fn serve_wss(self, tls: Arc<ServerConfig>, endpoint: Arc<ws::Endpoint>) {
+        let Accepted { stream, meta, deadline, context, cancel } = self;
+        let step = Step { meta: &meta, deadline, cancel: &cancel };
+        let Some(stream) = step.run("TLS handshake", TlsAcceptor::from(tls).accept(stream)).await else { return };
+        let upgrade = endpoint.accept(stream, &context.limits);
+        let Some(stream) = step.run("WebSocket upgrade", upgrade).await else { return };
+        connection::serve(stream, meta, deadline, context, cancel).await;
+    }
+}
+
+/// Spawns `task` on `tracker`, releasing `permit` when it ends.
+fn holding(tracker: &TaskTracker, permit: OwnedSemaphorePermit, task: impl Future<Output = ()> + Send + 'static) {
+    tracker.spawn(async move {
+        task.await;
+        drop(permit);
+    });
 }
 
 /// Runs handshake steps by the connection's deadline, unless the broker shuts down first.
