@@ -45,7 +45,6 @@ pub struct Target {
 
 /// A connected STOMP session: the connection's two sides, the codec at the negotiated version,
 /// and bytes read but not yet decoded.
-#[derive(Debug)]
 pub struct Conn {
     /// The reading side.
     pub reader: Reader,

@@ -192,16 +192,6 @@ pub enum Reader {
     Ws(SplitStream<Ws>),
 }
 
-impl std::fmt::Debug for Reader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Reader::Tcp(_) => "Reader::Tcp",
-            Reader::Tls(_) => "Reader::Tls",
-            Reader::Ws(_) => "Reader::Ws",
-        })
-    }
-}
-
 impl Reader {
     /// Appends what arrives next to `buf` (one message's payload over WebSocket); `Ok(0)` at the
     /// end of the stream.
@@ -234,16 +224,6 @@ pub enum Writer {
     Tls(WriteHalf<TlsStream<TcpStream>>),
     /// WebSocket, over TCP or TLS.
     Ws(SplitSink<Ws, Message>),
-}
-
-impl std::fmt::Debug for Writer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Writer::Tcp(_) => "Writer::Tcp",
-            Writer::Tls(_) => "Writer::Tls",
-            Writer::Ws(_) => "Writer::Ws",
-        })
-    }
 }
 
 impl Writer {

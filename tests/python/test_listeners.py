@@ -4,17 +4,15 @@
 
 from __future__ import annotations
 
-import os
 import queue
 import re
-import signal
 import ssl
-import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import stomp
@@ -23,7 +21,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 TIMEOUT = 5.0
-LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+) \((\w+) (\w+)\)")
+LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+) \((\w+) \w+\)")
 CONNECT = "CONNECT\naccept-version:1.2\nhost:localhost\n\n\0"
 
 
@@ -31,11 +29,10 @@ CONNECT = "CONNECT\naccept-version:1.2\nhost:localhost\n\n\0"
 class Listeners:
     """A broker serving tls, ws and wss listeners, and the CA its certificate chains to."""
 
-    process: subprocess.Popen[str]
+    broker: Any  # conftest's RunningBroker
     ports: dict[str, int]
     ca: trustme.CA
     ca_file: Path
-    log: list[str] = field(default_factory=list)
 
     def ssl_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context()
@@ -44,7 +41,7 @@ class Listeners:
 
 
 @pytest.fixture(name="listeners")
-def listeners_fixture(tmp_path: Path, broker_binary: Path) -> Iterator[Listeners]:
+def listeners_fixture(tmp_path: Path, broker_launcher: Callable[..., Any]) -> Iterator[Listeners]:
     ca = trustme.CA()
     server = ca.issue_cert("localhost", "127.0.0.1")
     server.cert_chain_pems[0].write_to_path(tmp_path / "cert.pem")
@@ -53,7 +50,7 @@ def listeners_fixture(tmp_path: Path, broker_binary: Path) -> Iterator[Listeners
     # Relative certificate paths: relative to the configuration file.
     (tmp_path / "stompbox.toml").write_text(
         "".join(
-            f'[[listener]]\nkind = "{kind}"\naddress = "127.0.0.1:0"\nname = "{kind}_listener"\n{extra}'
+            f'[[listener]]\nkind = "{kind}"\naddress = "127.0.0.1:0"\n{extra}'
             for kind, extra in [
                 ("tls", 'cert = "cert.pem"\nkey = "key.pem"\n'),
                 ("ws", 'path = "/stomp"\nallowed_origins = ["https://chat.example"]\n'),
@@ -61,33 +58,14 @@ def listeners_fixture(tmp_path: Path, broker_binary: Path) -> Iterator[Listeners
             ]
         )
     )
-    process = subprocess.Popen(
-        [broker_binary, "run", "--config", str(tmp_path / "stompbox.toml")],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "RUST_LOG": "info"},
-    )
-    assert process.stderr is not None
-    log: list[str] = []
-    ports: dict[str, int] = {}
-    for line in process.stderr:
-        log.append(line)
+    broker = broker_launcher(["--config", str(tmp_path / "stompbox.toml")], listeners=3)
+    ports = {}
+    for line in broker.listening:
         found = LISTENING.search(line)
-        if found:
-            ports[found.group(2)] = int(found.group(1))
-            if len(ports) == 3:
-                break
-    assert len(ports) == 3, "".join(log)
-    drain = threading.Thread(target=lambda: log.extend(process.stderr), daemon=True)
-    drain.start()
-    running = Listeners(process, ports, ca, tmp_path / "ca.pem", log)
-    yield running
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=15) == 0, "".join(log)
-    drain.join(timeout=15)
-    process.stderr.close()
+        assert found, line
+        ports[found.group(2)] = int(found.group(1))
+    yield Listeners(broker, ports, ca, tmp_path / "ca.pem")
+    assert broker.stop() == 0, "".join(broker.log)
 
 
 def frame(ws: ClientConnection) -> str:
