@@ -18,6 +18,7 @@ use std::fmt::Display;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -184,8 +185,9 @@ pub(crate) async fn accept_loop(
         match permits.clone().try_acquire_owned() {
             Ok(permit) => {
                 let meta = ConnectionMeta { peer: Some(peer), connector: listener.connector.clone() };
-                let accepted = Accepted { stream, meta, deadline, context: context.clone(), cancel: cancel.clone() };
-                accepted.spawn(&listener.handshake, &tracker, permit);
+                let accepted =
+                    Accepted { stream, meta, deadline, context: context.clone(), cancel: cancel.clone(), permit };
+                accepted.spawn(&listener.handshake, &tracker);
             }
             Err(_) => {
                 warn!(%peer, listener = %listener.connector.name, "connection refused: max_connections reached");
@@ -203,59 +205,57 @@ struct Accepted {
     deadline: Instant,
     context: Arc<Context>,
     cancel: CancellationToken,
+    /// Its place under `limits.max_connections`, held until the task ends.
+    permit: OwnedSemaphorePermit,
 }
 
 impl Accepted {
-    /// Spawns its task: the kind's handshake, then the STOMP connection, holding `permit`.
+    /// Spawns its task: the kind's handshake, then the STOMP connection.
     ///
     /// One task type per kind, so each task is as large as its own kind needs: a TCP
     /// connection's task does not carry room for a TLS handshake or a WebSocket.
-    fn spawn(self, handshake: &Handshake, tracker: &TaskTracker, permit: OwnedSemaphorePermit) {
+    fn spawn(self, handshake: &Handshake, tracker: &TaskTracker) {
         match handshake.clone() {
-            Handshake::None => holding(tracker, permit, self.serve_tcp()),
-            Handshake::Tls(tls) => holding(tracker, permit, self.serve_tls(tls)),
-            Handshake::Ws(endpoint) => holding(tracker, permit, self.serve_ws(endpoint)),
-            Handshake::Wss(tls, endpoint) => holding(tracker, permit, self.serve_wss(tls, endpoint)),
-        }
+            Handshake::None => tracker.spawn(self.serve_tcp()),
+            Handshake::Tls(tls) => tracker.spawn(self.serve_tls(tls)),
+            Handshake::Ws(endpoint) => tracker.spawn(self.serve_ws(endpoint)),
+            Handshake::Wss(tls, endpoint) => tracker.spawn(self.serve_wss(tls, endpoint)),
+        };
     }
 
     /// Plain TCP needs no handshake before CONNECT.
     async fn serve_tcp(self) {
-        let Accepted { stream, meta, deadline, context, cancel } = self;
+        let Accepted { stream, meta, deadline, context, cancel, permit: _permit } = self;
         connection::serve(stream, meta, deadline, context, cancel).await;
     }
 
     async fn serve_tls(self, tls: Arc<ServerConfig>) {
-        let Accepted { stream, meta, deadline, context, cancel } = self;
+        let Accepted { stream, meta, deadline, context, cancel, permit: _permit } = self;
         let step = Step { meta: &meta, deadline, cancel: &cancel };
-        let Some(stream) = step.run("TLS handshake", TlsAcceptor::from(tls).accept(stream)).await else { return };
+        let Some(stream) = step.run("TLS handshake", Box::pin(TlsAcceptor::from(tls).accept(stream))).await else {
+            return;
+        };
         connection::serve(stream, meta, deadline, context, cancel).await;
     }
 
     async fn serve_ws(self, endpoint: Arc<ws::Endpoint>) {
-        let Accepted { stream, meta, deadline, context, cancel } = self;
+        let Accepted { stream, meta, deadline, context, cancel, permit: _permit } = self;
         let step = Step { meta: &meta, deadline, cancel: &cancel };
-        let upgrade = endpoint.accept(stream, &context.limits);
+        let upgrade = Box::pin(endpoint.accept(stream, &context.limits));
         let Some(stream) = step.run("WebSocket upgrade", upgrade).await else { return };
         connection::serve(stream, meta, deadline, context, cancel).await;
     }
 
     async fn serve_wss(self, tls: Arc<ServerConfig>, endpoint: Arc<ws::Endpoint>) {
-        let Accepted { stream, meta, deadline, context, cancel } = self;
+        let Accepted { stream, meta, deadline, context, cancel, permit: _permit } = self;
         let step = Step { meta: &meta, deadline, cancel: &cancel };
-        let Some(stream) = step.run("TLS handshake", TlsAcceptor::from(tls).accept(stream)).await else { return };
-        let upgrade = endpoint.accept(stream, &context.limits);
+        let Some(stream) = step.run("TLS handshake", Box::pin(TlsAcceptor::from(tls).accept(stream))).await else {
+            return;
+        };
+        let upgrade = Box::pin(endpoint.accept(stream, &context.limits));
         let Some(stream) = step.run("WebSocket upgrade", upgrade).await else { return };
         connection::serve(stream, meta, deadline, context, cancel).await;
     }
-}
-
-/// Spawns `task` on `tracker`, releasing `permit` when it ends.
-fn holding(tracker: &TaskTracker, permit: OwnedSemaphorePermit, task: impl Future<Output = ()> + Send + 'static) {
-    tracker.spawn(async move {
-        task.await;
-        drop(permit);
-    });
 }
 
 /// Runs handshake steps by the connection's deadline, unless the broker shuts down first.
@@ -267,7 +267,11 @@ struct Step<'a> {
 
 impl Step<'_> {
     /// The step's result; `None` (logged) when it failed, timed out or shutdown came first.
-    async fn run<T, E: Display>(&self, what: &str, step: impl Future<Output = Result<T, E>>) -> Option<T> {
+    ///
+    /// The step comes boxed: its state (a TLS session mid-handshake, an HTTP request being
+    /// read) lives only as long as the handshake, rather than adding to the size of the
+    /// connection's task for as long as the connection lasts.
+    async fn run<T, E: Display>(&self, what: &str, step: Pin<Box<impl Future<Output = Result<T, E>>>>) -> Option<T> {
         let failure = tokio::select! {
             () = self.cancel.cancelled() => "the broker is shutting down".to_owned(),
             done = timeout_at(self.deadline, step) => match done {
