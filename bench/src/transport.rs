@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -29,6 +29,7 @@ use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
 use tokio_tungstenite::WebSocketStream;
 
+use crate::client::READ_CHUNK;
 use crate::{BenchError, Result};
 
 /// Which certificates a TLS connection trusts.
@@ -193,27 +194,41 @@ pub enum Reader {
 }
 
 impl Reader {
-    /// Appends what arrives next to `buf` (one message's payload over WebSocket); `Ok(0)` at the
-    /// end of the stream.
+    /// Appends what arrives next to `buf` (over WebSocket, the payloads of the messages already
+    /// there, up to [`READ_CHUNK`] bytes); `Ok(0)` at the end of the stream.
     pub async fn read_into(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
         match self {
             Reader::Tcp(read) => read.read_buf(buf).await,
             Reader::Tls(read) => read.read_buf(buf).await,
-            Reader::Ws(read) => loop {
-                let data: Bytes = match read.next().await {
-                    None => return Ok(0),
-                    Some(Err(e)) => return Err(io::Error::other(e)),
-                    Some(Ok(Message::Text(text))) => text.into(),
-                    Some(Ok(Message::Binary(data))) => data,
-                    Some(Ok(_)) => continue,
-                };
-                if !data.is_empty() {
-                    buf.extend_from_slice(&data);
-                    return Ok(data.len());
+            Reader::Ws(read) => {
+                let mut taken = 0;
+                while taken == 0 {
+                    match read.next().await {
+                        None => return Ok(0),
+                        Some(message) => taken += append(message.map_err(io::Error::other)?, buf),
+                    }
                 }
-            },
+                while taken < READ_CHUNK {
+                    match read.next().now_or_never() {
+                        Some(Some(Ok(message))) => taken += append(message, buf),
+                        _ => break,
+                    }
+                }
+                Ok(taken)
+            }
         }
     }
+}
+
+/// Appends a text or binary message's payload to `buf`; how many bytes.
+fn append(message: Message, buf: &mut BytesMut) -> usize {
+    let data: Bytes = match message {
+        Message::Text(text) => text.into(),
+        Message::Binary(data) => data,
+        _ => return 0,
+    };
+    buf.extend_from_slice(&data);
+    data.len()
 }
 
 /// The writing side of a connection.

@@ -14,11 +14,10 @@
 
 use std::io;
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
 use futures_util::{Sink, Stream};
-use memchr::memmem;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
@@ -29,31 +28,51 @@ pub(crate) struct WebSocket<S> {
     stream: WebSocketStream<S>,
     /// What is left of the last message read, when the reader's buffer could not take it all.
     unread: Bytes,
+    /// An error met after some messages were taken, reported by the next read.
+    failed: Option<io::Error>,
 }
 
 impl<S> WebSocket<S> {
     pub(crate) fn new(stream: WebSocketStream<S>) -> WebSocket<S> {
-        WebSocket { stream, unread: Bytes::new() }
+        WebSocket { stream, unread: Bytes::new(), failed: None }
     }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WebSocket<S> {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        while this.unread.is_empty() {
-            match ready!(Pin::new(&mut this.stream).poll_next(cx)) {
-                // Closed (after answering the peer's close): end of stream.
-                None => return Poll::Ready(Ok(())),
-                Some(Ok(Message::Text(text))) => this.unread = text.into(),
-                Some(Ok(Message::Binary(data))) => this.unread = data,
-                // Pings are answered by tungstenite; after a close the stream ends.
-                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_))) => {}
-                Some(Err(error)) => return Poll::Ready(Err(into_io(error))),
-            }
+        if let Some(error) = this.failed.take() {
+            return Poll::Ready(Err(error));
         }
-        let n = this.unread.len().min(buf.remaining());
-        buf.put_slice(&this.unread[..n]);
-        this.unread.advance(n);
+        let start = buf.filled().len();
+        // Takes every message already there while the buffer has room, so many small messages
+        // cost one read; waits only while nothing was taken.
+        while buf.remaining() > 0 {
+            if this.unread.is_empty() {
+                let next = match Pin::new(&mut this.stream).poll_next(cx) {
+                    Poll::Pending if buf.filled().len() > start => break,
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(next) => next,
+                };
+                match next {
+                    // Closed (after answering the peer's close): end of stream.
+                    None => break,
+                    Some(Ok(Message::Text(text))) => this.unread = text.into(),
+                    Some(Ok(Message::Binary(data))) => this.unread = data,
+                    // Pings are answered by tungstenite; after a close the stream ends.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_))) => {}
+                    Some(Err(error)) if buf.filled().len() > start => {
+                        this.failed = Some(into_io(error));
+                        break;
+                    }
+                    Some(Err(error)) => return Poll::Ready(Err(into_io(error))),
+                }
+                continue;
+            }
+            let n = this.unread.len().min(buf.remaining());
+            buf.put_slice(&this.unread[..n]);
+            this.unread.advance(n);
+        }
         Poll::Ready(Ok(()))
     }
 }
@@ -61,8 +80,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WebSocket<S> {
 impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WebSocket<S> {
     /// Takes the whole frames at the start of `buf` as messages, as many as tungstenite accepts
     /// without waiting. Sends nothing by itself: [`AsyncWrite::poll_flush`] does.
+    ///
+    /// `buf` is copied once, and each message is a slice of that copy: no allocation per
+    /// message (tungstenite copies each into its own buffer as it is sent).
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        let mut owned: Option<Bytes> = None;
         let mut taken = 0;
         while let Some(unit) = next_unit(&buf[taken..]) {
             let mut sink = Pin::new(&mut this.stream);
@@ -72,7 +95,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WebSocket<S> {
                 Poll::Pending if taken == 0 => return Poll::Pending,
                 Poll::Ready(Err(_)) | Poll::Pending => break,
             }
-            sink.start_send(unit.message).map_err(into_io)?;
+            let owned = owned.get_or_insert_with(|| Bytes::copy_from_slice(buf));
+            sink.start_send(unit.message(owned.slice(taken..taken + unit.len))).map_err(into_io)?;
             taken += unit.consumed;
         }
         if taken == 0 && !buf.is_empty() {
@@ -99,16 +123,30 @@ fn into_io(error: tungstenite::Error) -> io::Error {
     }
 }
 
-/// The first thing in a buffer of encoded frames, as its own WebSocket message.
+/// The first thing in a buffer of encoded frames, to send as a WebSocket message of its own.
 #[derive(Debug, PartialEq)]
 struct Unit {
-    message: Message,
+    /// The message's bytes: the frame up to its NUL, or the heart-beat EOL.
+    len: usize,
     /// The bytes it stands for: the frame and the EOL after its NUL, or the heart-beat EOL.
     consumed: usize,
+    /// Whether the frame's body has a NUL, so it goes as binary whatever its bytes.
+    body_has_nul: bool,
 }
 
-/// The heart-beat message: one EOL.
-const HEARTBEAT: &str = "\n";
+impl Unit {
+    /// The message carrying `bytes` (its [`Unit::len`] bytes): text when they are UTF-8 and
+    /// the body has no NUL, else binary.
+    fn message(&self, bytes: Bytes) -> Message {
+        if self.body_has_nul {
+            return Message::Binary(bytes);
+        }
+        match Utf8Bytes::try_from(bytes.clone()) {
+            Ok(text) => Message::Text(text),
+            Err(_) => Message::Binary(bytes),
+        }
+    }
+}
 
 /// Cuts the first frame or heart-beat off `bytes`, as the broker encodes them: LF line ends, a
 /// blank line before the body, the body `content-length` long when that header is there (the
@@ -116,31 +154,36 @@ const HEARTBEAT: &str = "\n";
 /// when `bytes` is empty or does not start with a whole frame.
 fn next_unit(bytes: &[u8]) -> Option<Unit> {
     if *bytes.first()? == b'\n' {
-        return Some(Unit { message: Message::Text(Utf8Bytes::from_static(HEARTBEAT)), consumed: 1 });
+        return Some(Unit { len: 1, consumed: 1, body_has_nul: false });
     }
-    let blank_line = memmem::find(bytes, b"\n\n")?;
-    let body_start = blank_line + 2;
-    let nul = match content_length(&bytes[..blank_line]) {
+    let (body_start, content_length) = head(bytes)?;
+    let nul = match content_length {
         Some(length) => body_start.checked_add(length).filter(|&nul| bytes.get(nul) == Some(&0))?,
         None => body_start + memchr::memchr(0, &bytes[body_start..])?,
     };
-    let frame = &bytes[..=nul];
-    let consumed = frame.len() + usize::from(bytes.get(nul + 1) == Some(&b'\n'));
-    let text = match std::str::from_utf8(frame) {
-        Ok(text) if memchr::memchr(0, &bytes[body_start..nul]).is_none() => Some(text),
-        _ => None,
-    };
-    let message = match text {
-        Some(text) => Message::Text(text.into()),
-        None => Message::Binary(Bytes::copy_from_slice(frame)),
-    };
-    Some(Unit { message, consumed })
+    let len = nul + 1;
+    let consumed = len + usize::from(bytes.get(len) == Some(&b'\n'));
+    let body_has_nul = memchr::memchr(0, &bytes[body_start..nul]).is_some();
+    Some(Unit { len, consumed, body_has_nul })
 }
 
-/// The value of the first `content-length` header in a command line and header block.
-fn content_length(head: &[u8]) -> Option<usize> {
-    let value = head.split(|&b| b == b'\n').skip(1).find_map(|line| line.strip_prefix(b"content-length:"))?;
-    std::str::from_utf8(value).ok()?.parse().ok()
+/// Where the body starts (after the blank line that ends the headers), and the value of the
+/// first `content-length` header. One pass, a `memchr` per line.
+fn head(bytes: &[u8]) -> Option<(usize, Option<usize>)> {
+    let mut line = memchr::memchr(b'\n', bytes)? + 1;
+    let mut content_length = None;
+    loop {
+        let end = line + memchr::memchr(b'\n', &bytes[line..])?;
+        if end == line {
+            return Some((end + 1, content_length));
+        }
+        if content_length.is_none() {
+            if let Some(value) = bytes[line..end].strip_prefix(b"content-length:") {
+                content_length = Some(std::str::from_utf8(value).ok()?.parse().ok()?);
+            }
+        }
+        line = end + 1;
+    }
 }
 
 #[cfg(test)]
@@ -150,7 +193,7 @@ mod tests {
     fn units(mut bytes: &[u8]) -> Vec<Message> {
         let mut messages = Vec::new();
         while let Some(unit) = next_unit(bytes) {
-            messages.push(unit.message);
+            messages.push(unit.message(Bytes::copy_from_slice(&bytes[..unit.len])));
             bytes = &bytes[unit.consumed..];
         }
         assert!(bytes.is_empty(), "left over: {bytes:?}");
