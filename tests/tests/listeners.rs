@@ -300,3 +300,21 @@ async fn certificate_paths_are_relative_to_the_configuration_file() {
     let broker = broker_with(vec![listener]).await;
     connected(&pki, ListenerKind::Wss, broker.addr).await.disconnect().await;
 }
+
+#[tokio::test]
+async fn a_websocket_message_over_the_frame_limit_closes_the_connection() {
+    let pki = TestPki::new();
+    let listeners = vec![pki.listener(ListenerKind::Ws)];
+    let broker = start_with(move |c| {
+        c.listen.clear();
+        c.listener = listeners;
+        c.limits.max_frame_bytes = 4096;
+    })
+    .await;
+    let mut client = connected(&pki, ListenerKind::Ws, broker.addr).await;
+    let body = "x".repeat(8192);
+    client.send_lossy(format!("SEND\ndestination:/topic/t\n\n{body}\0")).await;
+    client.expect_closed().await;
+    // The broker is unharmed.
+    connected(&pki, ListenerKind::Ws, broker.addr).await.disconnect().await;
+}
