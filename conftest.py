@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -44,6 +44,7 @@ class RunningBroker:
     port: int
     log: list[str]
     drain: threading.Thread
+    listening: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -75,8 +76,14 @@ def start_broker(config_toml: str = "", *extra_args: str) -> RunningBroker:
     """Starts the binary on 127.0.0.1:0 and waits for its `listening on` log line."""
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as config:
         config.write(config_toml)
+    return launch_broker(["--config", config.name, "--listen", "127.0.0.1:0", *extra_args])
+
+
+def launch_broker(run_args: list[str], listeners: int = 1) -> RunningBroker:
+    """Runs `stompbox run RUN_ARGS` and waits for `listeners` `listening on` log lines (host and
+    port are the first one's; `listening` has them all)."""
     process = subprocess.Popen(
-        [broker_binary(), "run", "--config", config.name, "--listen", "127.0.0.1:0", *extra_args],
+        [broker_binary(), "run", *run_args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -85,14 +92,18 @@ def start_broker(config_toml: str = "", *extra_args: str) -> RunningBroker:
     )
     assert process.stderr is not None
     log: list[str] = []
+    listening: list[str] = []
     for line in process.stderr:
         log.append(line)
-        found = LISTENING.search(line)
-        if found:
+        if LISTENING.search(line):
+            listening.append(line)
+        if len(listening) == listeners:
             # Keep draining stderr so the broker never blocks on a full pipe.
             drain = threading.Thread(target=lambda: log.extend(process.stderr), daemon=True)
             drain.start()
-            return RunningBroker(process, found.group(1), int(found.group(2)), log, drain)
+            found = LISTENING.search(listening[0])
+            assert found is not None
+            return RunningBroker(process, found.group(1), int(found.group(2)), log, drain, listening)
     process.wait(timeout=15)
     process.stderr.close()
     raise AssertionError(f"broker exited before listening: {''.join(log)}")
@@ -126,28 +137,34 @@ def session_broker() -> Iterator[RunningBroker]:
     assert running.stop() == 0, "".join(running.log)
 
 
-def brokers_started() -> Iterator[Callable[..., RunningBroker]]:
-    """A factory of brokers with a given TOML configuration (and extra arguments), then stops
-    every broker it started."""
-    started: list[RunningBroker] = []
-
-    def factory(config_toml: str = "", *extra_args: str) -> RunningBroker:
-        running = start_broker(config_toml, *extra_args)
-        started.append(running)
-        return running
-
-    yield factory
-    for running in started:
-        running.stop()
-
-
 @pytest.fixture
 def broker_factory() -> Iterator[Callable[..., RunningBroker]]:
     """Starts brokers with a given TOML configuration (and extra arguments); stops them after."""
-    yield from brokers_started()
+    yield from stopped_after(start_broker)
+
+
+@pytest.fixture
+def broker_launcher() -> Iterator[Callable[..., RunningBroker]]:
+    """Runs `stompbox run` with given arguments, waiting for a number of listeners (see
+    `launch_broker`); stops the brokers after."""
+    yield from stopped_after(launch_broker)
+
+
+def stopped_after(start: Callable[..., RunningBroker]) -> Iterator[Callable[..., RunningBroker]]:
+    """`start`, keeping what it started, which is stopped once the test is over."""
+    started: list[RunningBroker] = []
+
+    def keep(*args, **kwargs) -> RunningBroker:
+        running = start(*args, **kwargs)
+        started.append(running)
+        return running
+
+    yield keep
+    for running in started:
+        running.stop()
 
 
 @pytest.fixture(scope="module")
 def module_broker_factory() -> Iterator[Callable[..., RunningBroker]]:
     """Like `broker_factory`, for brokers a whole test module shares."""
-    yield from brokers_started()
+    yield from stopped_after(start_broker)

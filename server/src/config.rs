@@ -89,18 +89,88 @@ pub struct AuthConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListenerConfig {
-    /// What it speaks: `tcp` (STOMP over plain TCP).
+    /// What it speaks: `tcp`, `tls`, `ws` (WebSocket) or `wss` (WebSocket over TLS).
     pub kind: ListenerKind,
     /// Where it listens, e.g. `127.0.0.1:61613`.
     pub address: SocketAddr,
     /// Its name in logs, the snapshot and access rules (default: its kind).
     pub name: Option<String>,
+    /// `tls`, `wss`: the certificate chain, PEM (relative paths are relative to the
+    /// configuration file).
+    pub cert: Option<PathBuf>,
+    /// `tls`, `wss`: the certificate's private key, PEM.
+    pub key: Option<PathBuf>,
+    /// `tls`, `wss`: require client certificates signed by one of these CA certificates, PEM.
+    pub client_ca: Option<PathBuf>,
+    /// `ws`, `wss`: the only request path upgraded, e.g. `/stomp` (default: any path).
+    pub path: Option<String>,
+    /// `ws`, `wss`: the web origins whose pages may connect, e.g. `https://chat.example.com`
+    /// (default: any). A request that has an `Origin` header (every browser's does) must name
+    /// one of them, against cross-site WebSocket hijacking.
+    pub allowed_origins: Option<Vec<String>>,
 }
 
 impl ListenerConfig {
+    /// A listener of `kind` on `address` with no options.
+    pub fn new(kind: ListenerKind, address: SocketAddr) -> ListenerConfig {
+        ListenerConfig {
+            kind,
+            address,
+            name: None,
+            cert: None,
+            key: None,
+            client_ca: None,
+            path: None,
+            allowed_origins: None,
+        }
+    }
+
     /// A `tcp` listener on `address`.
     pub fn tcp(address: SocketAddr) -> ListenerConfig {
-        ListenerConfig { kind: ListenerKind::Tcp, address, name: None }
+        ListenerConfig::new(ListenerKind::Tcp, address)
+    }
+
+    /// Its name: the configured one, else its kind.
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or(self.kind.as_str())
+    }
+
+    /// How errors name it: `listener "NAME" (KIND on ADDRESS)`.
+    pub fn describe(&self) -> String {
+        format!("listener \"{}\" ({} on {})", self.name(), self.kind.as_str(), self.address)
+    }
+
+    /// Checks that it has the keys its kind needs and none it cannot use, and for `tls` and
+    /// `wss` that its certificate and keys load.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |text: String| Err(ConfigError::Invalid(format!("{}: {text}", self.describe())));
+        let tls = self.kind.is_tls();
+        for (key, set) in
+            [("cert", self.cert.is_some()), ("key", self.key.is_some()), ("client_ca", self.client_ca.is_some())]
+        {
+            if set && !tls {
+                return invalid(format!("`{key}` is only for tls and wss listeners"));
+            }
+        }
+        for (key, set) in [("path", self.path.is_some()), ("allowed_origins", self.allowed_origins.is_some())] {
+            if set && !self.kind.is_websocket() {
+                return invalid(format!("`{key}` is only for ws and wss listeners"));
+            }
+        }
+        if self.path.as_deref().is_some_and(|path| !path.starts_with('/')) {
+            return invalid("`path` must start with `/`".into());
+        }
+        if tls {
+            crate::listener::tls::server_config(self).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Makes its file paths relative to `base` (the configuration file's folder).
+    fn resolve_paths(&mut self, base: &Path) {
+        for path in [&mut self.cert, &mut self.key, &mut self.client_ca].into_iter().flatten() {
+            *path = base.join(&*path);
+        }
     }
 }
 
@@ -112,15 +182,19 @@ impl Config {
         Ok(config)
     }
 
-    /// Reads and checks a TOML file.
+    /// Reads and checks a TOML file. Relative paths in it (certificates, keys) are relative to
+    /// the file's folder.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
-        let mut config = Config::from_toml_str(&text)?;
-        if let (Some(auth), Some(dir)) = (&mut config.auth, path.parent()) {
-            auth.users_file = dir.join(&auth.users_file);
-            auth.groups_file = auth.groups_file.as_ref().map(|groups| dir.join(groups));
+        let mut config: Config = toml::from_str(&text)?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        config.listener.iter_mut().for_each(|listener| listener.resolve_paths(base));
+        if let Some(auth) = &mut config.auth {
+            auth.users_file = base.join(&auth.users_file);
+            auth.groups_file = auth.groups_file.as_ref().map(|groups| base.join(groups));
         }
+        config.validate()?;
         Ok(config)
     }
 
@@ -141,9 +215,11 @@ impl Config {
         listeners
     }
 
-    /// Checks what serde cannot: non-zero limits, protected mode.
+    /// Checks what serde cannot: each listener's keys and certificates, non-zero limits,
+    /// protected mode.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |text: &str| Err(ConfigError::Invalid(text.to_owned()));
+        self.listener.iter().try_for_each(ListenerConfig::validate)?;
         // With users, a public listener is what the access rules make of it.
         if !self.allow_anonymous && self.auth.is_none() {
             if let Some(open) = self.listeners().iter().find(|l| !l.address.ip().is_loopback()) {

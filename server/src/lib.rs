@@ -8,12 +8,13 @@
 //!   sections.
 //! - [`auth`]: the users, groups and access rules put in force, and [`auth::reload`] for SIGHUP.
 //! - [`users_file`]: storing a hashed password in `users.properties` (`stompbox passwd`).
-//! - [`listener`]: bind, accept with a connection cap, spawn one task per connection, which runs
-//!   its kind's handshake.
+//! - [`listener`]: bind (`tcp`, `tls`, `ws`, `wss`), accept with a connection cap, spawn one task
+//!   per connection, which runs its kind's handshake (TLS, the WebSocket upgrade).
 //! - `connection`: the per-connection task (frames in, replies and outbox out, heart-beats).
 //! - `login`: checking credentials off the runtime, slowed per address after failures.
 //! - `per_address`: open connections per IP address.
-//! - `transport`: the seam TCP (and later TLS and WebSocket) streams plug into.
+//! - `transport`: the seam TCP, TLS and WebSocket streams plug into (a WebSocket seen as a byte
+//!   stream).
 //!
 //! Shutdown: when the `shutdown` future completes, listeners stop accepting, every connection
 //! gets an ERROR saying the broker is shutting down and is closed, and [`serve`] returns once

@@ -9,8 +9,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use stompbox_server::{auth, users_file, Auth, Broker, Config};
-use tracing::{error, info, warn};
 use tokio::signal::unix::{signal, Signal, SignalKind};
+use tracing::{error, info, warn};
 use tracing_subscriber::EnvFilter;
 
 /// mimalloc: the broker allocates a few small objects per message (headers, the shared message,
@@ -182,9 +182,8 @@ fn hangups() -> Option<Signal> {
 
 /// Watches SIGINT and SIGTERM from now on; the future completes on either.
 fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    let watched = [SignalKind::interrupt(), SignalKind::terminate()].map(|kind| {
-        signal(kind).map_err(|e| warn!("cannot watch signal {}: {e}", kind.as_raw_value())).ok()
-    });
+    let watched = [SignalKind::interrupt(), SignalKind::terminate()]
+        .map(|kind| signal(kind).map_err(|e| warn!("cannot watch signal {}: {e}", kind.as_raw_value())).ok());
     async move {
         let [mut interrupt, mut terminate] = watched;
         tokio::select! {

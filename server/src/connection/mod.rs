@@ -92,9 +92,10 @@ pub(crate) async fn serve<T: Transport>(
 ) {
     let peer = meta.peer.map_or_else(|| "-".to_owned(), |peer| peer.to_string());
     let admitted = context.per_address.admit(meta.peer.map(|peer| peer.ip()));
-    let listener = meta.connector.name.clone();
+    let connector = meta.connector.clone();
     let (session, outbox) = context.broker.open_session(meta);
-    let span = info_span!("connection", session = session.name(), %peer, %listener);
+    let span =
+        info_span!("connection", session = session.name(), %peer, listener = %connector.name, kind = %connector.kind);
     let mut task = Task {
         connection: Connection::new(stream, StompCodec::new(context.limits)),
         session,
