@@ -2,6 +2,7 @@
 //! (`py.detach`), and long waits are cut into slices with a signal check between them, so
 //! other Python threads run and Ctrl-C interrupts.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, MutexGuard};
@@ -23,8 +24,11 @@ const SIGNAL_SLICE: Duration = Duration::from_millis(100);
 /// A connection to a STOMP broker.
 ///
 /// `Stomp(url="tcp://127.0.0.1:61613", user=None, password=None, headers=None, timeout=10.0,
-/// heartbeat=(0, 0), vhost=None, write_buffer_bytes=1048576)` connects at once. `timeout`
-/// (seconds) bounds the connect, each RECEIPT wait, and `read_frame` without its own timeout.
+/// heartbeat=(0, 0), vhost=None, write_buffer_bytes=1048576, ca_file=None)` connects at once.
+/// `url` is `tcp://host:port`, `ssl://host:port` or `tls://host:port` (TLS, verifying the
+/// broker's certificate against the system's CA certificates, or those in `ca_file`), or
+/// `failover://(url,url,...)`. `timeout` (seconds) bounds the connect, each RECEIPT wait, and
+/// `read_frame` without its own timeout.
 /// Frames sent without a receipt are buffered (up to `write_buffer_bytes`; 0: none) and written
 /// by a background thread as soon as the socket takes them. Use it as a context manager
 /// (leaving disconnects with a receipt) or call `close()`. Iterating yields frames until the
@@ -91,8 +95,8 @@ impl Stomp {
 impl Stomp {
     #[new]
     #[pyo3(
-        signature = (url="tcp://127.0.0.1:61613", user=None, password=None, headers=None, timeout=10.0, heartbeat=(0, 0), vhost=None, write_buffer_bytes=DEFAULT_WRITE_BUFFER_BYTES),
-        text_signature = "(url='tcp://127.0.0.1:61613', user=None, password=None, headers=None, timeout=10.0, heartbeat=(0, 0), vhost=None, write_buffer_bytes=1048576)"
+        signature = (url="tcp://127.0.0.1:61613", user=None, password=None, headers=None, timeout=10.0, heartbeat=(0, 0), vhost=None, write_buffer_bytes=DEFAULT_WRITE_BUFFER_BYTES, ca_file=None),
+        text_signature = "(url='tcp://127.0.0.1:61613', user=None, password=None, headers=None, timeout=10.0, heartbeat=(0, 0), vhost=None, write_buffer_bytes=1048576, ca_file=None)"
     )]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -105,6 +109,7 @@ impl Stomp {
         heartbeat: (u64, u64),
         vhost: Option<String>,
         write_buffer_bytes: usize,
+        ca_file: Option<PathBuf>,
     ) -> PyResult<Stomp> {
         let options = ConnectOptions {
             login: user,
@@ -114,6 +119,7 @@ impl Stomp {
             heartbeat: Heartbeat { send_ms: heartbeat.0, receive_ms: heartbeat.1 },
             timeout: duration(timeout, "timeout")?,
             write_buffer_bytes,
+            ca_file,
             ..ConnectOptions::default()
         };
         let client = py.detach(|| Client::connect(url, &options)).map_err(|e| to_pyerr(py, e))?;

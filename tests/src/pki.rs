@@ -13,8 +13,9 @@ use tokio_rustls::rustls::crypto::ring;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio_rustls::rustls::{ClientConfig, ConfigBuilder, RootCertStore};
 
-/// A CA, a server certificate it signed for `localhost` and `127.0.0.1`, and a client
-/// certificate it signed. The folder holding the PEM files is removed on drop.
+/// A CA, a server certificate it signed (for `localhost` and `127.0.0.1` unless made with
+/// [`TestPki::for_names`]), and a client certificate it signed. The folder holding the PEM
+/// files is removed on drop.
 #[derive(Debug)]
 pub struct TestPki {
     /// The folder of the PEM files.
@@ -33,6 +34,11 @@ pub struct TestPki {
 impl TestPki {
     /// Makes a fresh CA and its certificates, and writes them to a new folder.
     pub fn new() -> TestPki {
+        TestPki::for_names(&["localhost", "127.0.0.1"])
+    }
+
+    /// As [`TestPki::new`], with a server certificate for these names only.
+    pub fn for_names(server_names: &[&str]) -> TestPki {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "stompbox-pki-{}-{}",
@@ -48,7 +54,7 @@ impl TestPki {
         let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("CA key")).expect("CA");
 
         let server_key = KeyPair::generate().expect("server key");
-        let server = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        let server = CertificateParams::new(server_names.iter().map(|&name| name.to_owned()).collect::<Vec<_>>())
             .expect("server parameters")
             .signed_by(&server_key, &ca)
             .expect("server certificate");

@@ -17,6 +17,7 @@ __all__ = [
     "StompError",
     "StompProtocolError",
     "StompTimeoutError",
+    "StompTlsError",
     "Frame",
     "__version__",
 ]
@@ -29,6 +30,10 @@ class StompError(Exception):
 
 class StompConnectionError(StompError):
     """The connection could not be made, or it broke: refused, reset, closed, or a silent broker."""
+
+class StompTlsError(StompConnectionError):
+    """TLS failed: the broker's certificate is not signed by a trusted CA or does not name the
+    host, the port does not speak TLS, or the CA file cannot be used."""
 
 class BrokerError(StompError):
     """The broker answered with an ERROR frame."""
@@ -82,8 +87,11 @@ class Stomp:
         heartbeat: tuple[int, int] = (0, 0),
         vhost: Optional[str] = None,
         write_buffer_bytes: int = 1048576,
+        ca_file: Optional[Union[str, os.PathLike[str]]] = None,
     ) -> Self:
-        """Connects. ``url``: ``tcp://host:port`` or ``failover://(tcp://a:1,tcp://b:2)``.
+        """Connects. ``url``: ``tcp://host:port``, ``ssl://host:port`` or ``tls://host:port``
+        (TLS, trusting the system's CA certificates, or those in the PEM file ``ca_file``), or
+        ``failover://(tcp://a:1,ssl://b:2)``.
         Frames sent without a receipt are buffered (up to ``write_buffer_bytes``; 0: none) and
         written by a background thread as soon as the socket takes them."""
     @property

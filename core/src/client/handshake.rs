@@ -1,5 +1,6 @@
-//! Connecting: the failover list, the TCP connect, and the CONNECT/CONNECTED exchange that
-//! settles the version, the session and the heart-beats.
+//! Connecting: the failover list, the TCP connect, the TLS handshake for `ssl://` and `tls://`
+//! addresses, and the CONNECT/CONNECTED exchange that settles the version, the session and the
+//! heart-beats.
 
 use std::collections::VecDeque;
 use std::io;
@@ -8,7 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+use rustls::ClientConfig;
 
+use super::tls::{self, TlsTransport};
+use super::transport::Transport;
 use super::wire::Wire;
 use super::{url, Client, ConnectOptions, Endpoint, Error, Mode, Result};
 use crate::error_code::ErrorCode;
@@ -24,15 +28,26 @@ const ACCEPT_VERSIONS: &str = "1.0,1.1,1.2";
 
 impl Client {
     /// Connects to `url` (see [`url::parse`]), trying each address of a failover list in order,
-    /// and performs the STOMP handshake. A broker's ERROR answer is final (no further address is
-    /// tried): [`Error::Auth`] when it refuses the credentials, [`Error::Broker`] otherwise.
+    /// and performs the STOMP handshake. An address that cannot be reached, or whose TLS
+    /// handshake fails ([`Error::Tls`]), passes to the next; a broker's ERROR answer is final:
+    /// [`Error::Auth`] when it refuses the credentials, [`Error::Broker`] otherwise.
     pub fn connect(url: &str, options: &ConnectOptions) -> Result<Client> {
         let endpoints = url::parse(url)?;
+        let tls = match endpoints.iter().any(|endpoint| endpoint.tls) {
+            true => Some(tls::client_config(options.ca_file.as_deref())?),
+            false => None,
+        };
         let mut last = None;
         for endpoint in endpoints {
-            match Client::connect_endpoint(&endpoint, options) {
+            match Client::connect_endpoint(&endpoint, tls.as_ref(), options) {
                 Ok(client) => return Ok(client),
-                Err(err @ (Error::Connect { .. } | Error::Io(_) | Error::Closed { .. } | Error::Timeout(_))) => {
+                Err(
+                    err @ (Error::Connect { .. }
+                    | Error::Tls { .. }
+                    | Error::Io(_)
+                    | Error::Closed { .. }
+                    | Error::Timeout(_)),
+                ) => {
                     last = Some(err);
                 }
                 Err(err) => return Err(err),
@@ -41,11 +56,22 @@ impl Client {
         Err(last.unwrap_or_else(|| Error::InvalidUrl { url: url.to_owned(), reason: "no address".to_owned() }))
     }
 
-    fn connect_endpoint(endpoint: &Endpoint, options: &ConnectOptions) -> Result<Client> {
+    /// Connects to one address; `tls` is the configuration for a TLS one.
+    fn connect_endpoint(
+        endpoint: &Endpoint,
+        tls: Option<&Arc<ClientConfig>>,
+        options: &ConnectOptions,
+    ) -> Result<Client> {
         let deadline = Instant::now() + options.timeout;
         let stream = open_tcp(endpoint, options.timeout, deadline)?;
+        let transport: Box<dyn Transport> = match tls {
+            Some(config) if endpoint.tls => {
+                Box::new(TlsTransport::handshake(stream, endpoint, config.clone(), deadline)?)
+            }
+            _ => Box::new(stream),
+        };
         let mut client = Client {
-            wire: Arc::new(Wire::new(stream, options.write_buffer_bytes)),
+            wire: Arc::new(Wire::new(transport, options.write_buffer_bytes)),
             endpoint: endpoint.clone(),
             parser: FrameParser::new(options.limits),
             read_buf: BytesMut::with_capacity(READ_CHUNK),

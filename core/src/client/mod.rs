@@ -20,8 +20,9 @@
 //!
 //! - this file: [`Client`], its state and accessors, and closing.
 //! - `options`: [`ConnectOptions`] and [`Mode`].
-//! - `handshake`: connecting (failover list, TCP) and the CONNECT/CONNECTED exchange.
-//! - `transport`: the byte stream under the client; the seam TLS plugs into.
+//! - `handshake`: connecting (failover list, TCP, TLS) and the CONNECT/CONNECTED exchange.
+//! - `transport`: the byte stream under the client: TCP, or TLS through the same seam.
+//! - `tls`: TLS: the CA certificates trusted, the handshake, the TLS transport.
 //! - `wire`: the transport and the outgoing buffer, shared with the writer thread; who writes.
 //! - `writer`: the writer thread (also the heart-beat sender): when it starts and stops, fork.
 //! - `read`: reading and parsing frames, RECEIPT waits, the broker's heart-beats.
@@ -36,6 +37,7 @@ pub mod error;
 mod handshake;
 mod options;
 mod read;
+mod tls;
 mod transport;
 pub mod url;
 mod wire;

@@ -1,5 +1,6 @@
 //! How to connect: [`ConnectOptions`], and the [`Mode`] the client speaks in.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::frame::FrameLimits;
@@ -24,7 +25,7 @@ pub enum Mode {
 pub const DEFAULT_WRITE_BUFFER_BYTES: usize = 1024 * 1024;
 
 /// How to connect. `ConnectOptions::default()` connects anonymously with a 10 s timeout, no
-/// heart-beats and a 1 MiB write buffer.
+/// heart-beats and a 1 MiB write buffer, trusting the system's CA certificates for TLS.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
     /// `login` header.
@@ -47,6 +48,9 @@ pub struct ConnectOptions {
     pub limits: FrameLimits,
     /// Protocol flavour.
     pub mode: Mode,
+    /// TLS addresses (`ssl://`, `tls://`): trust the CA certificates in this PEM file instead
+    /// of the operating system's.
+    pub ca_file: Option<PathBuf>,
     /// How many bytes of frames sent without a receipt may wait for the writer thread; a send
     /// that finds this many queued waits until a write makes room (back-pressure). A frame
     /// larger than this still goes through, alone. 0: no buffer and no writer thread, every
@@ -67,6 +71,7 @@ impl Default for ConnectOptions {
             connected_timeout: None,
             limits: FrameLimits::default(),
             mode: Mode::Standard,
+            ca_file: None,
             write_buffer_bytes: DEFAULT_WRITE_BUFFER_BYTES,
         }
     }

@@ -1,6 +1,6 @@
 //! The transport seam: the byte stream under a [`Client`](super::Client). The client reads,
-//! writes and sends heart-beats only through [`Transport`], so another stream (TLS) plugs in
-//! here and the rest of the client keeps one code path. TCP implements it now.
+//! writes and sends heart-beats only through [`Transport`], so TCP (here) and TLS
+//! ([`TlsTransport`](super::tls::TlsTransport)) share the rest of the client.
 //!
 //! Every method takes `&self`, because two threads use one connection at once: the user's
 //! thread may be blocked in a read (up to [`POLL_SLICE`](super::POLL_SLICE) at a time) while
@@ -8,9 +8,9 @@
 //! concurrently by itself. A TLS session cannot: rustls's `ClientConnection` needs `&mut` both
 //! to take in ciphertext and to produce it. Locking the session around a blocking socket read
 //! would make every write wait behind the read, so a TLS transport must hold no lock while it
-//! waits for the socket. The shape that fits this trait: read raw bytes from a clone of the
-//! `TcpStream` with no lock held, then lock the session only to feed it those bytes and take
-//! out the plaintext; to write, lock it only to encrypt, then write the ciphertext (writes are
+//! waits for the socket. The shape that fits this trait: read raw bytes from the `TcpStream`
+//! with no lock held, then lock the session only to feed it those bytes and take out the
+//! plaintext; to write, lock it only to encrypt, then write the ciphertext (writes are
 //! already serialised by [`Wire`](super::wire::Wire): one writer at a time). A read that took
 //! in bytes but completed no plaintext (part of a record) must report `WouldBlock`, as a read
 //! that timed out does, since `Ok(0)` means the end of the stream; [`Transport::read_now`]

@@ -62,7 +62,7 @@ struct Outgoing {
 
 impl Wire {
     /// Wraps a connected transport; a send waits while `limit` bytes are queued.
-    pub(super) fn new(transport: impl Transport + 'static, limit: usize) -> Wire {
+    pub(super) fn new(transport: Box<dyn Transport>, limit: usize) -> Wire {
         let outgoing = Outgoing {
             queued: BytesMut::new(),
             spare: BytesMut::new(),
@@ -73,7 +73,7 @@ impl Wire {
             stop: false,
         };
         Wire {
-            transport: Box::new(transport),
+            transport,
             outgoing: Mutex::new(outgoing),
             queued: Condvar::new(),
             written: Condvar::new(),
