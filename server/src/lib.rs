@@ -8,6 +8,8 @@
 //!   sections.
 //! - [`auth`]: the users, groups and access rules put in force, and [`auth::reload`] for SIGHUP.
 //! - [`users_file`]: storing a hashed password in `users.properties` (`stompbox passwd`).
+//! - [`create`]: `stompbox create DIR`, an instance for production: configuration, users,
+//!   certificate, folders, systemd unit.
 //! - [`listener`]: bind (`tcp`, `tls`, `ws`, `wss`), accept with a connection cap, spawn one task
 //!   per connection, which runs its kind's handshake (TLS, the WebSocket upgrade).
 //! - `connection`: the per-connection task (frames in, replies and outbox out, heart-beats).
@@ -23,6 +25,7 @@
 pub mod auth;
 pub mod config;
 mod connection;
+pub mod create;
 pub mod listener;
 mod login;
 mod per_address;

@@ -1,13 +1,15 @@
 //! The `stompbox` command: `run` parses arguments, loads the configuration, starts logging and
 //! runs the broker library until SIGINT or SIGTERM, reloading users, groups and access rules on
-//! SIGHUP; `passwd` stores a user's hashed password.
+//! SIGHUP; `passwd` stores a user's hashed password; `create` makes an instance for production
+//! (the library's [`create`] module).
 
 use std::io::{BufRead, IsTerminal};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use stompbox_server::create::{self, Instance};
 use stompbox_server::{auth, users_file, Auth, Broker, Config};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tracing::{error, info, warn};
@@ -53,12 +55,28 @@ enum Command {
         #[arg(long, default_value = "users.properties")]
         file: PathBuf,
     },
+    /// Make an instance for production in DIR, as `apollo create` does: etc/stompbox.toml with
+    /// the tcp, tls, ws and wss listeners (61613, 61614, 61623, 61624), users and groups with an
+    /// admin whose random password is printed once, a self-signed certificate in etc/tls/,
+    /// data/ and log/, and a systemd unit. Never overwrites: DIR must not exist or be empty.
+    Create {
+        /// The instance's folder.
+        dir: PathBuf,
+        /// A host name or IP address for the certificate (repeatable; default: this machine's
+        /// host name, localhost, 127.0.0.1 and ::1).
+        #[arg(long = "host")]
+        hosts: Vec<String>,
+        /// The address every listener binds (0.0.0.0: every interface).
+        #[arg(long, default_value_t = create::DEFAULT_BIND)]
+        bind: IpAddr,
+    },
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Run { config, listen, allow_anonymous, log } => run(config, listen, allow_anonymous, log),
         Command::Passwd { user, file } => passwd(&user, &file),
+        Command::Create { dir, hosts, bind } => create_instance(dir, hosts, bind),
     }
 }
 
@@ -170,6 +188,29 @@ fn passwd(user: &str, file: &Path) -> ExitCode {
         }
         Err(e) => {
             eprintln!("stompbox passwd: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `stompbox create DIR [--host NAME]... [--bind ADDR]`.
+fn create_instance(dir: PathBuf, hosts: Vec<String>, bind: IpAddr) -> ExitCode {
+    let binary = match std::env::current_exe() {
+        Ok(binary) => binary,
+        Err(e) => {
+            eprintln!("stompbox create: cannot tell where this binary is: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let hosts = if hosts.is_empty() { create::default_hosts() } else { hosts };
+    let instance = Instance { dir, hosts, bind, binary, user: create::current_user() };
+    match create::create(&instance) {
+        Ok(created) => {
+            print!("{}", created.instructions());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("stompbox create: {e}");
             ExitCode::FAILURE
         }
     }
