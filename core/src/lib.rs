@@ -14,8 +14,9 @@
 //! - [`broker`]: the synchronous broker engine. Each connection owns a [`broker::Session`];
 //!   delivery is a non-blocking push into each session's bounded [`broker::Outbox`], so the engine is
 //!   tested without an async runtime.
-//! - [`client`]: a blocking client on `std::net` sockets (heart-beat thread only when negotiated),
-//!   with a STOMP 1.0 raw mode that writes frames unescaped, byte for byte.
+//! - [`client`]: a blocking client on `std::net` sockets, over TCP or TLS (rustls; `ssl://`,
+//!   `tls://`), with a writer thread only when needed and a STOMP 1.0 raw mode that writes frames
+//!   unescaped, byte for byte.
 
 pub mod auth;
 pub mod broker;
