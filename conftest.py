@@ -1,11 +1,13 @@
 """Fixtures shared by every pytest suite of the repository (tests/python, bindings-python/tests,
-bindings-php/tests): the real `stompbox` binary, started on an ephemeral loopback port."""
+bindings-php/tests): the real `stompbox` binary, started on an ephemeral loopback port, and
+certificates from a CA made per test (`trustme`) for its tls and wss listeners."""
 
 from __future__ import annotations
 
 import os
 import re
 import signal
+import ssl
 import subprocess
 import tempfile
 import threading
@@ -14,9 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import trustme
 
 ROOT = Path(__file__).resolve().parent
 LISTENING = re.compile(r"listening on (127\.0\.0\.1):(\d+)")
+# A listener's port and kind in its `listening on ADDRESS (KIND NAME)` line.
+LISTENER = re.compile(r"listening on 127\.0\.0\.1:(\d+) \((\w+) ")
 
 
 def find_artifact(name: str) -> Path:
@@ -61,6 +66,15 @@ class RunningBroker:
                 return int(line.split()[1]) * 1024
         raise AssertionError("no VmRSS in /proc status")
 
+    def ports(self) -> dict[str, int]:
+        """Each listener's port, by kind (for a broker with one listener of each kind)."""
+        ports = {}
+        for line in self.listening:
+            found = LISTENER.search(line)
+            assert found, line
+            ports[found.group(2)] = int(found.group(1))
+        return ports
+
     def stop(self) -> int:
         """SIGTERM, then wait; returns the exit code."""
         if self.process.poll() is None:
@@ -70,6 +84,35 @@ class RunningBroker:
         assert self.process.stderr is not None
         self.process.stderr.close()
         return code
+
+
+@dataclass
+class TlsFiles:
+    """A CA made for one test and a server certificate it signed, as PEM files in one folder:
+    `cert.pem`, `key.pem` (for a listener's `cert` and `key`) and `ca.pem` (for clients)."""
+
+    ca: trustme.CA
+    folder: Path
+
+    @property
+    def ca_file(self) -> Path:
+        return self.folder / "ca.pem"
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client context (OpenSSL) that trusts the CA."""
+        context = ssl.create_default_context()
+        self.ca.configure_trust(context)
+        return context
+
+
+def write_tls_files(folder: Path, *names: str) -> TlsFiles:
+    """A new CA and a server certificate for `names`, written into `folder`."""
+    ca = trustme.CA()
+    server = ca.issue_cert(*names)
+    server.cert_chain_pems[0].write_to_path(folder / "cert.pem")
+    server.private_key_pem.write_to_path(folder / "key.pem")
+    ca.cert_pem.write_to_path(folder / "ca.pem")
+    return TlsFiles(ca, folder)
 
 
 def start_broker(config_toml: str = "", *extra_args: str) -> RunningBroker:
@@ -107,6 +150,13 @@ def launch_broker(run_args: list[str], listeners: int = 1) -> RunningBroker:
     process.wait(timeout=15)
     process.stderr.close()
     raise AssertionError(f"broker exited before listening: {''.join(log)}")
+
+
+@pytest.fixture(scope="session")
+def tls_files() -> Callable[..., TlsFiles]:
+    """`tls_files(folder, *names)`: a new CA and a server certificate it signed for `names`, as
+    `cert.pem`, `key.pem` and `ca.pem` in `folder` (see `TlsFiles`)."""
+    return write_tls_files
 
 
 @pytest.fixture(name="broker_binary")

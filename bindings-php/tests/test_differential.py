@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import trustme
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -118,21 +117,15 @@ def pecl_is_installed() -> None:
 
 
 @pytest.fixture(scope="module")
-def broker(module_broker_launcher, tmp_path_factory) -> PhptBroker:
+def broker(module_broker_launcher, tls_files, tmp_path_factory) -> PhptBroker:
     folder = tmp_path_factory.mktemp("tls")
-    ca = trustme.CA()
-    server = ca.issue_cert("localhost", "127.0.0.1")
-    server.cert_chain_pems[0].write_to_path(folder / "cert.pem")
-    server.private_key_pem.write_to_path(folder / "key.pem")
-    ca.cert_pem.write_to_path(folder / "ca.pem")
+    tls = tls_files(folder, "localhost", "127.0.0.1")
     (folder / "stompbox.toml").write_text(
         '[[listener]]\nkind = "tcp"\naddress = "127.0.0.1:0"\n'
         '[[listener]]\nkind = "tls"\naddress = "127.0.0.1:0"\ncert = "cert.pem"\nkey = "key.pem"\n'
     )
     running = module_broker_launcher(["--config", str(folder / "stompbox.toml")], listeners=2)
-    tls = re.search(r"listening on (127\.0\.0\.1:\d+) \(tls ", "".join(running.listening))
-    assert tls, running.listening
-    return PhptBroker(running.url, tls.group(1), folder / "ca.pem")
+    return PhptBroker(running.url, f"127.0.0.1:{running.ports()['tls']}", tls.ca_file)
 
 
 @pytest.fixture(scope="module")

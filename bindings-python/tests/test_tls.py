@@ -5,7 +5,6 @@ failover passes from a dead tcp address to a live ssl one."""
 
 from __future__ import annotations
 
-import re
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -13,12 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
 
 import stompbox
-
-LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+) \((\w+)")
-
 
 @dataclass
 class TlsBroker:
@@ -35,28 +30,21 @@ def _dead_port() -> int:
         return s.getsockname()[1]
 
 
-def _tls_broker(tmp_path: Path, launch: Callable[..., Any], names: tuple[str, ...]) -> TlsBroker:
-    ca = trustme.CA()
-    server = ca.issue_cert(*names)
-    server.cert_chain_pems[0].write_to_path(tmp_path / "cert.pem")
-    server.private_key_pem.write_to_path(tmp_path / "key.pem")
-    ca.cert_pem.write_to_path(tmp_path / "ca.pem")
+def _tls_broker(tmp_path: Path, launch: Callable[..., Any], tls_files: Callable[..., Any], *names: str) -> TlsBroker:
+    tls = tls_files(tmp_path, *names)
     (tmp_path / "stompbox.toml").write_text(
         '[[listener]]\nkind = "tcp"\naddress = "127.0.0.1:0"\n'
         '[[listener]]\nkind = "tls"\naddress = "127.0.0.1:0"\ncert = "cert.pem"\nkey = "key.pem"\n'
     )
-    broker = launch(["--config", str(tmp_path / "stompbox.toml")], listeners=2)
-    ports = {}
-    for line in broker.listening:
-        found = LISTENING.search(line)
-        assert found, line
-        ports[found.group(2)] = int(found.group(1))
-    return TlsBroker(ports["tcp"], ports["tls"], tmp_path / "ca.pem")
+    ports = launch(["--config", str(tmp_path / "stompbox.toml")], listeners=2).ports()
+    return TlsBroker(ports["tcp"], ports["tls"], tls.ca_file)
 
 
 @pytest.fixture(name="tls_broker")
-def tls_broker_fixture(tmp_path: Path, broker_launcher: Callable[..., Any]) -> Iterator[TlsBroker]:
-    yield _tls_broker(tmp_path, broker_launcher, ("localhost", "127.0.0.1"))
+def tls_broker_fixture(
+    tmp_path: Path, broker_launcher: Callable[..., Any], tls_files: Callable[..., Any]
+) -> Iterator[TlsBroker]:
+    yield _tls_broker(tmp_path, broker_launcher, tls_files, "localhost", "127.0.0.1")
 
 
 @pytest.mark.parametrize("scheme,host", [("ssl", "127.0.0.1"), ("tls", "localhost")])
@@ -80,8 +68,10 @@ def test_an_untrusted_certificate_raises_tls_error(tls_broker: TlsBroker) -> Non
         stompbox.Stomp(f"ssl://127.0.0.1:{tls_broker.tls_port}", timeout=5)
 
 
-def test_a_wrong_host_name_raises_tls_error(tmp_path: Path, broker_launcher: Callable[..., Any]) -> None:
-    broker = _tls_broker(tmp_path, broker_launcher, ("broker.example",))
+def test_a_wrong_host_name_raises_tls_error(
+    tmp_path: Path, broker_launcher: Callable[..., Any], tls_files: Callable[..., Any]
+) -> None:
+    broker = _tls_broker(tmp_path, broker_launcher, tls_files, "broker.example")
     with pytest.raises(stompbox.StompTlsError, match='not valid for the name "127.0.0.1"'):
         stompbox.Stomp(f"ssl://127.0.0.1:{broker.tls_port}", ca_file=broker.ca_file, timeout=5)
 

@@ -22,7 +22,6 @@ import stompbox
 
 TIMEOUT = 5.0
 PASSWORD = re.compile(r"^ {4}admin / (\S+)$", re.MULTILINE)
-LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+) \((\w+) \w+\)")
 LISTENER_ADDRESS = re.compile(r'^address = "127\.0\.0\.1:\d+"$', re.MULTILINE)
 
 
@@ -59,12 +58,7 @@ def instance_fixture(
     assert len(LISTENER_ADDRESS.findall(text)) == 4, text
     config.write_text(LISTENER_ADDRESS.sub('address = "127.0.0.1:0"', text))
     broker = broker_launcher(["--config", str(config)], listeners=4)
-    ports = {}
-    for line in broker.listening:
-        listening = LISTENING.search(line)
-        assert listening, line
-        ports[listening.group(2)] = int(listening.group(1))
-    yield Instance(tmp_path / "chat", found.group(1), ports)
+    yield Instance(tmp_path / "chat", found.group(1), broker.ports())
     assert broker.stop() == 0, "".join(broker.log)
 
 

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import queue
-import re
 import ssl
 import threading
 from collections.abc import Callable, Iterator
@@ -16,12 +15,10 @@ from typing import Any
 
 import pytest
 import stomp
-import trustme
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 TIMEOUT = 5.0
-LISTENING = re.compile(r"listening on 127\.0\.0\.1:(\d+) \((\w+) \w+\)")
 CONNECT = "CONNECT\naccept-version:1.2\nhost:localhost\n\n\0"
 
 
@@ -31,22 +28,21 @@ class Listeners:
 
     broker: Any  # conftest's RunningBroker
     ports: dict[str, int]
-    ca: trustme.CA
-    ca_file: Path
+    tls: Any  # conftest's TlsFiles
+
+    @property
+    def ca_file(self) -> Path:
+        return self.tls.ca_file
 
     def ssl_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context()
-        self.ca.configure_trust(context)
-        return context
+        return self.tls.ssl_context()
 
 
 @pytest.fixture(name="listeners")
-def listeners_fixture(tmp_path: Path, broker_launcher: Callable[..., Any]) -> Iterator[Listeners]:
-    ca = trustme.CA()
-    server = ca.issue_cert("localhost", "127.0.0.1")
-    server.cert_chain_pems[0].write_to_path(tmp_path / "cert.pem")
-    server.private_key_pem.write_to_path(tmp_path / "key.pem")
-    ca.cert_pem.write_to_path(tmp_path / "ca.pem")
+def listeners_fixture(
+    tmp_path: Path, broker_launcher: Callable[..., Any], tls_files: Callable[..., Any]
+) -> Iterator[Listeners]:
+    tls = tls_files(tmp_path, "localhost", "127.0.0.1")
     # Relative certificate paths: relative to the configuration file.
     (tmp_path / "stompbox.toml").write_text(
         "".join(
@@ -59,12 +55,7 @@ def listeners_fixture(tmp_path: Path, broker_launcher: Callable[..., Any]) -> It
         )
     )
     broker = broker_launcher(["--config", str(tmp_path / "stompbox.toml")], listeners=3)
-    ports = {}
-    for line in broker.listening:
-        found = LISTENING.search(line)
-        assert found, line
-        ports[found.group(2)] = int(found.group(1))
-    yield Listeners(broker, ports, ca, tmp_path / "ca.pem")
+    yield Listeners(broker, broker.ports(), tls)
     assert broker.stop() == 0, "".join(broker.log)
 
 

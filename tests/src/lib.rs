@@ -455,6 +455,17 @@ pub fn all_values<'f>(frame: &'f Frame, name: &str) -> Vec<&'f str> {
     frame.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
 }
 
+/// Polls `client.has_frame` with no time left until it sees a frame, failing after [`TIMEOUT`]:
+/// for the tests of zero-timeout polls, which must read the socket (a frame on its way is seen
+/// once it has arrived).
+pub fn poll_until_frame(client: &mut stompbox_core::client::Client) {
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while !client.has_frame(Duration::ZERO).expect("has_frame") {
+        assert!(std::time::Instant::now() < deadline, "has_frame(0) never saw a frame");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// A broker for tests of blocking clients (`stompbox_core::client`), which are plain `#[test]`s:
 /// the broker runs on a runtime of its own with one worker thread, so the test thread is free
 /// to block, and [`BlockingBroker::freeze`] can stop the whole broker at once.

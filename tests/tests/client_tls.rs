@@ -5,14 +5,14 @@
 //! and a CA file that cannot be used.
 
 use std::net::TcpListener;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use stompbox_core::client::{Client, ConnectOptions, Error, NO_HEADERS};
 use stompbox_core::heartbeat::Heartbeat;
 use stompbox_core::{Command, Frame};
 use stompbox_server::listener::ListenerKind;
 use stompbox_tests::pki::TestPki;
-use stompbox_tests::{body, describe, BlockingBroker, TIMEOUT};
+use stompbox_tests::{body, describe, poll_until_frame, BlockingBroker, TIMEOUT};
 
 /// A broker whose only listener is a `tls` one with the certificate of `pki`.
 fn tls_broker(pki: &TestPki) -> BlockingBroker {
@@ -35,6 +35,14 @@ fn trusting(pki: &TestPki) -> ConnectOptions {
 
 fn ssl_url(broker: &BlockingBroker) -> String {
     format!("ssl://{}", broker.addr)
+}
+
+/// A consumer subscribed to `destination` (its receipt awaited) and a producer, both over
+/// `ssl://` trusting the test CA.
+fn consumer_and_producer(pki: &TestPki, broker: &BlockingBroker, destination: &str) -> (Client, Client) {
+    let mut consumer = Client::connect(&ssl_url(broker), &trusting(pki)).expect("consumer");
+    consumer.subscribe(destination, &[("receipt", "sub")]).expect("subscribe");
+    (consumer, Client::connect(&ssl_url(broker), &trusting(pki)).expect("producer"))
 }
 
 /// The next frame, which must be a MESSAGE.
@@ -73,9 +81,7 @@ fn ssl_and_tls_urls_carry_frames_trusting_a_ca_file() {
 fn frames_larger_than_a_tls_record_go_both_ways() {
     let pki = TestPki::new();
     let broker = tls_broker(&pki);
-    let mut consumer = Client::connect(&ssl_url(&broker), &trusting(&pki)).unwrap();
-    consumer.subscribe("/queue/big", &[("receipt", "sub")]).unwrap();
-    let mut producer = Client::connect(&ssl_url(&broker), &trusting(&pki)).unwrap();
+    let (mut consumer, mut producer) = consumer_and_producer(&pki, &broker, "/queue/big");
     let big: Vec<u8> = (0..3 << 20).map(|n: u32| (n % 251) as u8).collect();
     producer.send("/queue/big", &big, NO_HEADERS).unwrap();
     producer.send("/queue/big", b"after", &[("receipt", "r")]).unwrap();
@@ -111,15 +117,9 @@ fn the_writer_thread_sends_heart_beats_and_frames_while_a_read_waits() {
 fn has_frame_with_no_time_left_reads_what_arrived_over_tls() {
     let pki = TestPki::new();
     let broker = tls_broker(&pki);
-    let mut consumer = Client::connect(&ssl_url(&broker), &trusting(&pki)).unwrap();
-    consumer.subscribe("/queue/poll", &[("receipt", "sub")]).unwrap();
-    let mut producer = Client::connect(&ssl_url(&broker), &trusting(&pki)).unwrap();
+    let (mut consumer, mut producer) = consumer_and_producer(&pki, &broker, "/queue/poll");
     producer.send("/queue/poll", b"polled", &[("receipt", "r")]).unwrap();
-    let deadline = Instant::now() + TIMEOUT;
-    while !consumer.has_frame(Duration::ZERO).unwrap() {
-        assert!(Instant::now() < deadline, "has_frame(0) never saw the MESSAGE");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    poll_until_frame(&mut consumer);
     assert_eq!(body(&message(&mut consumer)), "polled");
 }
 
