@@ -168,3 +168,9 @@ def stopped_after(start: Callable[..., RunningBroker]) -> Iterator[Callable[...,
 def module_broker_factory() -> Iterator[Callable[..., RunningBroker]]:
     """Like `broker_factory`, for brokers a whole test module shares."""
     yield from stopped_after(start_broker)
+
+
+@pytest.fixture(scope="module")
+def module_broker_launcher() -> Iterator[Callable[..., RunningBroker]]:
+    """Like `broker_launcher`, for brokers a whole test module shares."""
+    yield from stopped_after(launch_broker)

@@ -54,9 +54,11 @@ function join(event) {
     },
     onStompError: (frame) => {
       refused = frame.headers.message || "the broker refused";
-      if (frame.headers.code === "authentication-failed") {
+      const code = frame.headers.code;
+      // Refused without credentials: the broker wants a login.
+      if (code === "authentication-failed" || (code === "access-denied" && !connectHeaders.login)) {
         $("credentials").hidden = false;
-        refused = "the broker asks for a login: enter it and join again";
+        refused = "this broker asks for a login: enter it and join again";
       }
     },
     onWebSocketClose: () => {

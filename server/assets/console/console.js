@@ -46,6 +46,7 @@ function showLogin(message) {
   Object.values(history).forEach((values) => values.splice(0));
   ["connections", "destinations", "closed"].forEach((id) => $(id).tBodies[0].replaceChildren());
   $("dashboard").hidden = true;
+  $("denied").hidden = true;
   $("logout").hidden = true;
   $("user").textContent = "";
   $("login").hidden = false;
@@ -66,6 +67,9 @@ async function start() {
   $("login").hidden = true;
   $("user").textContent = me.user ? `${me.user}${me.admin ? " (admin)" : ""}` : "anonymous";
   $("logout").hidden = !me.user;
+  if (!me.monitor && !me.user) {
+    return showLogin("Log in to monitor this broker.");
+  }
   if (!me.monitor) {
     $("denied").hidden = false;
     $("denied").textContent = `${me.user || "anonymous"} may not monitor this broker.`;

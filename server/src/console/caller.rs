@@ -7,7 +7,7 @@
 //!    guest mode and `[auth] anonymous = true` accept); refused: 401. Basic credentials are
 //!    checked like a CONNECT's (off the runtime, slowed per address after failures);
 //! 4. the access rules, asked about the broker: `monitor` or `admin` to read ([`Monitor`]),
-//!    `admin` to act ([`Admin`]): 403.
+//!    `admin` to act ([`Admin`]): 403 (401 for an anonymous caller, who may log in).
 
 use std::sync::Arc;
 
@@ -124,7 +124,7 @@ impl FromRequestParts<Console> for Monitor {
         if console.may(principal, Operation::Monitor) || console.may(principal, Operation::Admin) {
             return Ok(Monitor);
         }
-        Err(denied(principal, Operation::Monitor))
+        Err(denied(principal, Operation::Monitor, &parts.headers))
     }
 }
 
@@ -136,14 +136,17 @@ impl FromRequestParts<Console> for Admin {
         if console.may(&caller.principal, Operation::Admin) {
             return Ok(Admin(caller));
         }
-        Err(denied(&caller.principal, Operation::Admin))
+        Err(denied(&caller.principal, Operation::Admin, &parts.headers))
     }
 }
 
-/// The 403 of a caller the rules refuse.
-fn denied(principal: &Principal, operation: Operation) -> ApiError {
-    let user = principal.user.as_deref().unwrap_or("anonymous");
-    ApiError::forbidden(format!("access denied: {user} may not {operation} the broker"))
+/// The refusal of a caller the rules refuse: 403, or for an anonymous caller 401 (a login may
+/// be allowed what anonymous is not).
+fn denied(principal: &Principal, operation: Operation, headers: &HeaderMap) -> ApiError {
+    match principal.user.as_deref() {
+        Some(user) => ApiError::forbidden(format!("access denied: {user} may not {operation} the broker")),
+        None => ApiError::unauthorized(format!("log in: anonymous may not {operation} the broker"), headers),
+    }
 }
 
 /// The user and password of an `Authorization: Basic ...` header.
