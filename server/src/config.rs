@@ -396,6 +396,22 @@ mod tests {
     }
 
     #[test]
+    fn http_listeners_take_a_certificate_and_origins_but_no_path() {
+        let listener = |kind: &str, extra: &str| {
+            Config::from_toml_str(&format!("[[listener]]\nkind = \"{kind}\"\naddress = \"127.0.0.1:1\"\n{extra}"))
+        };
+        assert!(listener("http", "allowed_origins = [\"https://ops.example\"]\n").is_ok());
+        let err = listener("http", "path = \"/x\"\n").unwrap_err();
+        assert!(err.to_string().contains("`path` is only for ws and wss listeners"), "{err}");
+        let err = listener("tcp", "allowed_origins = []\n").unwrap_err();
+        assert!(err.to_string().contains("`allowed_origins` is only for ws, wss, http and https"), "{err}");
+        let err = listener("https", "").unwrap_err();
+        assert!(err.to_string().contains("`cert` is required"), "{err}");
+        let err = Config::from_toml_str("[console]\nmax_sessions = 0\n").unwrap_err();
+        assert!(err.to_string().contains("console.max_sessions must be at least 1"), "{err}");
+    }
+
+    #[test]
     fn policies_are_the_engines_own_enums() {
         let config = Config::from_toml_str(
             "[queues]\nmax_messages = 10\n[[queues.rule]]\npattern = \"jobs.**\"\nwhen_full = \"error\"\n",

@@ -36,6 +36,7 @@ async fn open(pki: &TestPki, kind: ListenerKind, addr: SocketAddr) -> Client {
             let upgrade = Upgrade { tls: Some(pki.client()), ..Upgrade::default() };
             Client::open_websocket(addr, &upgrade).await.expect("upgrade").0
         }
+        ListenerKind::Http | ListenerKind::Https => panic!("{kind:?} listeners carry STOMP at /stomp: see console.rs"),
     }
 }
 
