@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -95,7 +96,6 @@ class ChatBroker:
     broker: Any  # conftest's RunningBroker
     ports: dict[str, int]
     ca: trustme.CA
-    cert_pem: bytes
 
     def url(self, listener: str, path: str) -> str:
         """A page of the http or https listener named `listener`."""
@@ -118,7 +118,9 @@ def start_chat_broker(folder: Path, launcher: Callable[..., Any]) -> ChatBroker:
     `launcher` (conftest's `launch_broker`, or the fixture that stops what it starts)."""
     ca = trustme.CA()
     server = ca.issue_cert("localhost", "127.0.0.1")
-    server.cert_chain_pems[0].write_to_path(folder / "cert.pem")
+    # The chain up to the CA, so a browser that trusts the CA's key finds it there.
+    chain = b"".join(pem.bytes() for pem in server.cert_chain_pems) + ca.cert_pem.bytes()
+    (folder / "cert.pem").write_bytes(chain)
     server.private_key_pem.write_to_path(folder / "key.pem")
     (folder / "users.properties").write_text(USERS)
     (folder / "groups.properties").write_text(GROUPS)
@@ -133,7 +135,13 @@ def start_chat_broker(folder: Path, launcher: Callable[..., Any]) -> ChatBroker:
         found = LISTENING.search(line)
         assert found, line
         ports[found.group(3)] = int(found.group(1))
-    return ChatBroker(broker, ports, ca, server.cert_chain_pems[0].bytes())
+    return ChatBroker(broker, ports, ca)
+
+
+@pytest.fixture(scope="module")
+def chat_broker(tmp_path_factory: pytest.TempPathFactory, module_broker_launcher: Callable[..., Any]) -> ChatBroker:
+    """A module's [ChatBroker] (test modules import this fixture)."""
+    return start_chat_broker(tmp_path_factory.mktemp("chat"), module_broker_launcher)
 
 
 def spki_fingerprint(cert_pem: bytes) -> str:
@@ -145,16 +153,16 @@ def spki_fingerprint(cert_pem: bytes) -> str:
 
 
 @contextmanager
-def chromium(trusted_cert_pem: bytes | None = None, size: tuple[int, int] = (1280, 900)) -> Iterator[WebDriver]:
-    """A headless Chromium with a fresh profile, trusting `trusted_cert_pem`'s key for https;
-    quit and its profile removed afterwards."""
+def chromium(trusted_ca: trustme.CA | None = None, size: tuple[int, int] = (1280, 900)) -> Iterator[WebDriver]:
+    """A headless Chromium with a fresh profile, trusting `trusted_ca` for https (its key, which
+    the servers' chains carry); quit and its profile removed afterwards."""
     profile = tempfile.mkdtemp(prefix="stompbox-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in [*FLAGS, f"--user-data-dir={profile}", f"--window-size={size[0]},{size[1]}"]:
         options.add_argument(flag)
-    if trusted_cert_pem is not None:
-        options.add_argument(f"--ignore-certificate-errors-spki-list={spki_fingerprint(trusted_cert_pem)}")
+    if trusted_ca is not None:
+        options.add_argument(f"--ignore-certificate-errors-spki-list={spki_fingerprint(trusted_ca.cert_pem.bytes())}")
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
         yield driver

@@ -17,21 +17,20 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from browser import (
     ChatBroker,
     chart_lines,
+    chat_broker,  # noqa: F401 (the fixture)
     chromium,
     console_login,
     join_chat,
     messages,
     say,
-    start_chat_broker,
     status,
     table_rows,
     wait_for,
@@ -44,11 +43,6 @@ pytestmark = pytest.mark.timeout(120)
 
 ROOT = Path(__file__).resolve().parents[2]
 ROOM = "/topic/chat.general.demo"
-
-
-@pytest.fixture(scope="module")
-def chat_broker(tmp_path_factory: pytest.TempPathFactory, module_broker_launcher: Callable[..., Any]) -> ChatBroker:
-    return start_chat_broker(tmp_path_factory.mktemp("chat"), module_broker_launcher)
 
 
 @dataclass
@@ -72,7 +66,7 @@ def room(chat_broker: ChatBroker) -> Iterator[Room]:
         "carol": chat_broker.url("https", "/chat/?nick=carol"),
         "dave": chat_broker.url("members", "/chat/?nick=dave"),
     }
-    with chromium(trusted_cert_pem=chat_broker.cert_pem) as driver:
+    with chromium(trusted_ca=chat_broker.ca) as driver:
         windows = {}
         for who, url in pages.items():
             if windows:

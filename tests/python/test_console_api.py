@@ -10,13 +10,12 @@ import json
 import ssl
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
 from typing import Any
 
 import pytest
-from browser import ChatBroker, start_chat_broker
+from browser import ChatBroker, chat_broker  # noqa: F401 (the fixture)
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
@@ -34,11 +33,6 @@ ENDPOINTS = [
     ("POST", "/api/queues/jobs/purge", True),
     ("DELETE", "/api/queues/jobs", True),
 ]
-
-
-@pytest.fixture(scope="module")
-def chat_broker(tmp_path_factory: pytest.TempPathFactory, module_broker_launcher: Callable[..., Any]) -> ChatBroker:
-    return start_chat_broker(tmp_path_factory.mktemp("api"), module_broker_launcher)
 
 
 @dataclass
