@@ -68,7 +68,7 @@ def main() -> None:
         feed = threading.Thread(target=traffic, args=(chat_broker, stop))
         feed.start()
         try:
-            with chromium(size=(1000, 480)) as driver:
+            with chromium(size=(1000, 600)) as driver:
                 join_chat(driver, chat_broker.url("http", "/chat/?nick=alice"))
                 wait_for_state(driver, "connected")
                 alice = driver.current_window_handle
@@ -81,6 +81,7 @@ def main() -> None:
                 wait_for(driver, lambda d: len(messages(d)) == 1, "bob's message")
                 say(driver, "Thanks Bob, I can see the room from there")
                 wait_for(driver, lambda d: len(messages(d)) == 2, "alice's message")
+                driver.execute_script("window.scrollTo(0, 0)")
                 driver.save_screenshot(str(DOCS / "chat.png"))
                 with chromium(size=(1280, 1180)) as console:
                     console_login(console, chat_broker.url("http", "/console/"), "admin", "adminpw")
