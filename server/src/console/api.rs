@@ -12,7 +12,7 @@ use prometheus_client::encoding::prometheus_text;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use stompbox_core::auth::{Operation, Principal};
-use stompbox_core::broker::{ConnectionSnapshot, QueueError};
+use stompbox_core::broker::{ConnectionSnapshot, DestinationSnapshot, QueueError};
 use stompbox_core::destination::Destination;
 use tracing::info;
 
@@ -107,7 +107,7 @@ pub(crate) async fn destinations(
     State(console): State<Console>,
     _: Monitor,
     options: Result<Query<ListOptions>, QueryRejection>,
-) -> Result<Json<Page<stompbox_core::broker::DestinationSnapshot>>, ApiError> {
+) -> Result<Json<Page<DestinationSnapshot>>, ApiError> {
     let Query(options) = options.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let shared = &console.shared;
     view::destinations(&shared.broker, &options, shared.max_list_items).map(Json).map_err(ApiError::bad_request)
