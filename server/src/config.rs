@@ -2,8 +2,9 @@
 //!
 //! The engine's sections (`[limits]`, `[heartbeat]`, `[delivery]`, `[queues]`) are the core's own
 //! serde structs, with their defaults and docs in `stompbox_core::broker`; this file adds what
-//! only the server knows: the listeners, protected mode, and `[auth]` (the users and groups
-//! files) with the `[[access_rule]]` tables (the core's [`AccessRule`]). Unknown keys are errors
+//! only the server knows: the listeners, protected mode, `[auth]` (the users and groups files)
+//! with the `[[access_rule]]` tables (the core's [`AccessRule`]), and `[console]` (the web
+//! console of `http` and `https` listeners). Unknown keys are errors
 //! (a typo must not silently fall back to a default). The annotated example
 //! `examples/stompbox.toml` lists every key; `Config::default()` is what `stompbox run` uses
 //! without a file: STOMP on 127.0.0.1:61613.
@@ -62,6 +63,8 @@ pub struct Config {
     pub queues: QueuesConfig,
     /// The broker-wide memory bound.
     pub memory: MemoryConfig,
+    /// The web console, management API and metrics of `http` and `https` listeners.
+    pub console: ConsoleConfig,
     /// Users and groups; without it, anonymous and `guest`/`guest` logins only.
     pub auth: Option<AuthConfig>,
     /// Access rules, in order (Apollo's `access_rule`); none: everything is allowed.
@@ -85,28 +88,61 @@ pub struct AuthConfig {
     pub add_user_header: Option<String>,
 }
 
+/// `[console]`: the web console, management API and metrics that `http` and `https` listeners
+/// serve.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    /// A console login (its session cookie) ends after this long unused, in ms (default
+    /// 1,800,000: 30 minutes).
+    pub session_idle_ms: u64,
+    /// Console logins kept at once (default 1,000); past it, the least recently used ends.
+    pub max_sessions: usize,
+    /// Most connections or destinations one API list answers with, and its default `limit`
+    /// (default 1,024).
+    pub max_list_items: usize,
+    /// Destinations given series of their own in `/metrics`, the busiest (most enqueued) first
+    /// (default 100): a cap on the labels a scrape carries however many destinations there are.
+    pub metrics_max_destinations: usize,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> ConsoleConfig {
+        ConsoleConfig {
+            session_idle_ms: 30 * 60 * 1000,
+            max_sessions: 1000,
+            max_list_items: 1024,
+            metrics_max_destinations: 100,
+        }
+    }
+}
+
 /// `[[listener]]`: one listening socket.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListenerConfig {
-    /// What it speaks: `tcp`, `tls`, `ws` (WebSocket) or `wss` (WebSocket over TLS).
+    /// What it speaks: `tcp`, `tls`, `ws` (WebSocket), `wss` (WebSocket over TLS), `http` or
+    /// `https` (the web console, management API and metrics, and STOMP over WebSocket at
+    /// `/stomp`).
     pub kind: ListenerKind,
     /// Where it listens, e.g. `127.0.0.1:61613`.
     pub address: SocketAddr,
     /// Its name in logs, the snapshot and access rules (default: its kind).
     pub name: Option<String>,
-    /// `tls`, `wss`: the certificate chain, PEM (relative paths are relative to the
+    /// `tls`, `wss`, `https`: the certificate chain, PEM (relative paths are relative to the
     /// configuration file).
     pub cert: Option<PathBuf>,
-    /// `tls`, `wss`: the certificate's private key, PEM.
+    /// `tls`, `wss`, `https`: the certificate's private key, PEM.
     pub key: Option<PathBuf>,
-    /// `tls`, `wss`: require client certificates signed by one of these CA certificates, PEM.
+    /// `tls`, `wss`, `https`: require client certificates signed by one of these CA
+    /// certificates, PEM.
     pub client_ca: Option<PathBuf>,
     /// `ws`, `wss`: the only request path upgraded, e.g. `/stomp` (default: any path).
     pub path: Option<String>,
     /// `ws`, `wss`: the web origins whose pages may connect, e.g. `https://chat.example.com`
     /// (default: any). A request that has an `Origin` header (every browser's does) must name
-    /// one of them, against cross-site WebSocket hijacking.
+    /// one of them, against cross-site WebSocket hijacking. `http`, `https`: origins trusted
+    /// besides the listener's own (default: none), e.g. a reverse proxy's.
     pub allowed_origins: Option<Vec<String>>,
 }
 
@@ -149,13 +185,14 @@ impl ListenerConfig {
             [("cert", self.cert.is_some()), ("key", self.key.is_some()), ("client_ca", self.client_ca.is_some())]
         {
             if set && !tls {
-                return invalid(format!("`{key}` is only for tls and wss listeners"));
+                return invalid(format!("`{key}` is only for tls, wss and https listeners"));
             }
         }
-        for (key, set) in [("path", self.path.is_some()), ("allowed_origins", self.allowed_origins.is_some())] {
-            if set && !self.kind.is_websocket() {
-                return invalid(format!("`{key}` is only for ws and wss listeners"));
-            }
+        if self.path.is_some() && !self.kind.is_websocket() {
+            return invalid("`path` is only for ws and wss listeners".into());
+        }
+        if self.allowed_origins.is_some() && !(self.kind.is_websocket() || self.kind.is_http()) {
+            return invalid("`allowed_origins` is only for ws, wss, http and https listeners".into());
         }
         if self.path.as_deref().is_some_and(|path| !path.starts_with('/')) {
             return invalid("`path` must start with `/`".into());
@@ -232,7 +269,10 @@ impl Config {
             }
         }
         let limits = &self.limits;
+        let console = &self.console;
         for (name, value) in [
+            ("console.max_sessions", console.max_sessions),
+            ("console.max_list_items", console.max_list_items),
             ("limits.max_connections", limits.max_connections),
             ("limits.max_connections_per_address", limits.max_connections_per_address),
             ("limits.max_frame_bytes", limits.max_frame_bytes),
@@ -353,6 +393,22 @@ mod tests {
         assert_eq!(listeners[1].name.as_deref(), Some("internal"));
         config.listen_only_on(vec!["127.0.0.1:3".parse().unwrap()]);
         assert_eq!(config.listeners(), [ListenerConfig::tcp("127.0.0.1:3".parse().unwrap())]);
+    }
+
+    #[test]
+    fn http_listeners_take_a_certificate_and_origins_but_no_path() {
+        let listener = |kind: &str, extra: &str| {
+            Config::from_toml_str(&format!("[[listener]]\nkind = \"{kind}\"\naddress = \"127.0.0.1:1\"\n{extra}"))
+        };
+        assert!(listener("http", "allowed_origins = [\"https://ops.example\"]\n").is_ok());
+        let err = listener("http", "path = \"/x\"\n").unwrap_err();
+        assert!(err.to_string().contains("`path` is only for ws and wss listeners"), "{err}");
+        let err = listener("tcp", "allowed_origins = []\n").unwrap_err();
+        assert!(err.to_string().contains("`allowed_origins` is only for ws, wss, http and https"), "{err}");
+        let err = listener("https", "").unwrap_err();
+        assert!(err.to_string().contains("`cert` is required"), "{err}");
+        let err = Config::from_toml_str("[console]\nmax_sessions = 0\n").unwrap_err();
+        assert!(err.to_string().contains("console.max_sessions must be at least 1"), "{err}");
     }
 
     #[test]

@@ -27,7 +27,8 @@ use thiserror::Error;
 use crate::users_file::{self, SetPasswordError};
 
 /// The STOMP listeners of an instance: Apollo's kinds and ports.
-const LISTENERS: [(&str, u16); 4] = [("tcp", 61613), ("tls", 61614), ("ws", 61623), ("wss", 61624)];
+const LISTENERS: [(&str, u16); 6] =
+    [("tcp", 61613), ("tls", 61614), ("ws", 61623), ("wss", 61624), ("http", 61680), ("https", 61681)];
 
 /// The address listeners bind unless `--bind` says otherwise.
 pub const DEFAULT_BIND: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -290,27 +291,19 @@ action = \"*\"
 # allow = \"users\"
 # action = \"connect create receive consume\"
 
-# The STOMP listeners, as Apollo's: tcp 61613, tls 61614, WebSocket 61623, WebSocket over TLS
-# 61624.
+# The listeners, as Apollo's: STOMP over tcp 61613, tls 61614, WebSocket 61623, WebSocket over
+# TLS 61624; the web console (and the chat page at /chat/) over HTTP 61680 and HTTPS 61681.
 ",
     );
     for (kind, port) in LISTENERS {
         let _ = write!(text, "\n[[listener]]\nkind = \"{kind}\"\naddress = \"{}\"\n", address(port));
-        if kind == "tls" || kind == "wss" {
+        if matches!(kind, "tls" | "wss" | "https") {
             text.push_str("cert = \"tls/cert.pem\"\nkey = \"tls/key.pem\"\n");
         }
         if kind == "ws" || kind == "wss" {
             text.push_str("# allowed_origins = [\"https://chat.example.com\"]   # the pages that may connect\n");
         }
     }
-    let _ = write!(
-        text,
-        "\n# The web console, when this build has it: HTTP on 61680, HTTPS on 61681.\n\
-         # [[listener]]\n# kind = \"http\"\n# address = \"{}\"\n#\n\
-         # [[listener]]\n# kind = \"https\"\n# address = \"{}\"\n# cert = \"tls/cert.pem\"\n# key = \"tls/key.pem\"\n",
-        address(61680),
-        address(61681),
-    );
     text
 }
 
@@ -379,7 +372,7 @@ mod tests {
     }
 
     #[test]
-    fn the_created_configuration_loads_with_four_listeners_and_the_admin_logs_in() {
+    fn the_created_configuration_loads_with_six_listeners_and_the_admin_logs_in() {
         let dir = temp_dir("loads");
         let created = create(&instance(&dir, DEFAULT_BIND)).unwrap();
         let config = Config::load(&created.config()).expect("the created configuration is valid");
@@ -390,7 +383,9 @@ mod tests {
                 (ListenerKind::Tcp, 61613),
                 (ListenerKind::Tls, 61614),
                 (ListenerKind::Ws, 61623),
-                (ListenerKind::Wss, 61624)
+                (ListenerKind::Wss, 61624),
+                (ListenerKind::Http, 61680),
+                (ListenerKind::Https, 61681)
             ]
         );
         assert!(config.listeners().iter().all(|l| l.address.ip() == DEFAULT_BIND));
@@ -446,8 +441,7 @@ mod tests {
         let any = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
         let config: Config = toml::from_str(&config_toml(any)).expect("valid TOML with known keys");
         let addresses: Vec<String> = config.listeners().iter().map(|l| l.address.to_string()).collect();
-        assert_eq!(addresses, ["[::]:61613", "[::]:61614", "[::]:61623", "[::]:61624"]);
-        assert!(config_toml(any).contains("# address = \"[::]:61680\""));
+        assert_eq!(addresses, ["[::]:61613", "[::]:61614", "[::]:61623", "[::]:61624", "[::]:61680", "[::]:61681"]);
     }
 
     #[test]

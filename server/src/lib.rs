@@ -10,8 +10,11 @@
 //! - [`users_file`]: storing a hashed password in `users.properties` (`stompbox passwd`).
 //! - [`create`]: `stompbox create DIR`, an instance for production: configuration, users,
 //!   certificate, folders, systemd unit.
-//! - [`listener`]: bind (`tcp`, `tls`, `ws`, `wss`), accept with a connection cap, spawn one task
-//!   per connection, which runs its kind's handshake (TLS, the WebSocket upgrade).
+//! - [`listener`]: bind (`tcp`, `tls`, `ws`, `wss`, `http`, `https`), accept with a connection
+//!   cap, spawn one task per connection, which runs its kind's handshake (TLS, the WebSocket
+//!   upgrade) or serves HTTP.
+//! - `console`: what `http` and `https` listeners serve: the management API, Prometheus metrics,
+//!   the console and chat pages, and STOMP over WebSocket at `/stomp`.
 //! - `connection`: the per-connection task (frames in, replies and outbox out, heart-beats).
 //! - `login`: checking credentials off the runtime, slowed per address after failures.
 //! - `per_address`: open connections per IP address.
@@ -25,6 +28,7 @@
 pub mod auth;
 pub mod config;
 mod connection;
+mod console;
 pub mod create;
 pub mod listener;
 mod login;
@@ -70,8 +74,37 @@ pub async fn serve_broker(
     bound: Bound,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
+    let context = Arc::new(context(broker, &config));
+    let permits = Arc::new(Semaphore::new(config.limits.max_connections));
+    let cancel = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let console = console::Console::new(&config, context.clone(), permits.clone(), cancel.clone(), tracker.clone());
+    let console = console::app(console);
+    for listener in bound.listeners {
+        tracker.spawn(listener::accept_loop(
+            listener,
+            context.clone(),
+            console.clone(),
+            permits.clone(),
+            cancel.clone(),
+            tracker.clone(),
+        ));
+    }
+    tracker.spawn(delete_unused_queues(context.broker.clone(), cancel.clone()));
+    shutdown.await;
+    info!("shutting down");
+    cancel.cancel();
+    tracker.close();
+    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
+        warn!("some connections did not close within {SHUTDOWN_GRACE:?}");
+    }
+    Ok(())
+}
+
+/// What every connection of `broker` shares, as `config` sets it.
+fn context(broker: Broker, config: &Config) -> connection::Context {
     let limits = &config.limits;
-    let context = Arc::new(connection::Context {
+    connection::Context {
         broker,
         limits: limits.frame(),
         timeouts: connection::Timeouts {
@@ -88,28 +121,7 @@ pub async fn serve_broker(
             Duration::from_millis(limits.failed_login_max_delay_ms),
         ),
         per_address: Arc::new(per_address::PerAddress::new(limits.max_connections_per_address)),
-    });
-    let permits = Arc::new(Semaphore::new(limits.max_connections));
-    let cancel = CancellationToken::new();
-    let tracker = TaskTracker::new();
-    for listener in bound.listeners {
-        tracker.spawn(listener::accept_loop(
-            listener,
-            context.clone(),
-            permits.clone(),
-            cancel.clone(),
-            tracker.clone(),
-        ));
     }
-    tracker.spawn(delete_unused_queues(context.broker.clone(), cancel.clone()));
-    shutdown.await;
-    info!("shutting down");
-    cancel.cancel();
-    tracker.close();
-    if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
-        warn!("some connections did not close within {SHUTDOWN_GRACE:?}");
-    }
-    Ok(())
 }
 
 /// Deletes unused queues now and then (twice per `queues.delete_unused_after_ms`), until

@@ -6,9 +6,13 @@ The test only rewrites the listeners' ports to 0, to run beside anything else.""
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import ssl
 import subprocess
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,9 +59,9 @@ def instance_fixture(
     assert found, made.stdout
     config = tmp_path / "chat" / "etc" / "stompbox.toml"
     text = config.read_text()
-    assert len(LISTENER_ADDRESS.findall(text)) == 4, text
+    assert len(LISTENER_ADDRESS.findall(text)) == 6, text
     config.write_text(LISTENER_ADDRESS.sub('address = "127.0.0.1:0"', text))
-    broker = broker_launcher(["--config", str(config)], listeners=4)
+    broker = broker_launcher(["--config", str(config)], listeners=6)
     yield Instance(tmp_path / "chat", found.group(1), broker.ports())
     assert broker.stop() == 0, "".join(broker.log)
 
@@ -91,6 +95,18 @@ def test_the_printed_password_logs_in_on_every_listener(instance: Instance) -> N
     conn.connect("admin", instance.password, wait=True)
     assert conn.is_connected()
     conn.disconnect()
+
+
+def test_the_console_answers_the_admin_over_https_only(instance: Instance) -> None:
+    url = f"https://localhost:{instance.ports['https']}/api/broker"
+    token = base64.b64encode(f"admin:{instance.password}".encode()).decode()
+    request = urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})
+    with urllib.request.urlopen(request, context=instance.ssl_context(), timeout=TIMEOUT) as answer:
+        assert json.load(answer)["connections"] == 0
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(url, context=instance.ssl_context(), timeout=TIMEOUT)
+    refused.value.close()
+    assert refused.value.code == 401
 
 
 def test_a_wrong_password_is_refused(instance: Instance) -> None:
@@ -128,6 +144,8 @@ def test_bind_sets_every_listener_address(tmp_path: Path, broker_binary: Path) -
         "0.0.0.0:61614",
         "0.0.0.0:61623",
         "0.0.0.0:61624",
+        "0.0.0.0:61680",
+        "0.0.0.0:61681",
     ]
     unit = (tmp_path / "public" / "etc" / "stompbox.service").read_text()
     assert f'run --config "{tmp_path / "public" / "etc" / "stompbox.toml"}"' in unit

@@ -36,6 +36,7 @@ async fn open(pki: &TestPki, kind: ListenerKind, addr: SocketAddr) -> Client {
             let upgrade = Upgrade { tls: Some(pki.client()), ..Upgrade::default() };
             Client::open_websocket(addr, &upgrade).await.expect("upgrade").0
         }
+        ListenerKind::Http | ListenerKind::Https => panic!("{kind:?} listeners carry STOMP at /stomp: see console.rs"),
     }
 }
 
@@ -278,7 +279,7 @@ fn configuration_errors_name_the_listener_and_the_key() {
     assert!(no_key.contains("`key`") && no_key.contains("no private key"), "{no_key}");
 
     let tcp = "kind = \"tcp\"\naddress = \"127.0.0.1:0\"\n";
-    assert!(listener_error(&format!("{tcp}cert = \"{cert}\"\n")).contains("`cert` is only for tls and wss"));
+    assert!(listener_error(&format!("{tcp}cert = \"{cert}\"\n")).contains("`cert` is only for tls, wss and https"));
     assert!(listener_error(&format!("{tcp}path = \"/stomp\"\n")).contains("`path` is only for ws and wss"));
     let ws = "kind = \"ws\"\naddress = \"127.0.0.1:0\"\n";
     assert!(listener_error(&format!("{ws}path = \"stomp\"\n")).contains("must start with `/`"));

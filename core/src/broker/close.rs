@@ -47,6 +47,8 @@ pub enum CloseReason {
         /// The limit in force.
         limit: usize,
     },
+    /// An operator closed it through the management API.
+    ClosedByOperator,
 }
 
 impl From<Closed> for CloseReason {
@@ -54,6 +56,7 @@ impl From<Closed> for CloseReason {
         match closed {
             Closed::SlowConsumer { limit } => CloseReason::SlowConsumer { limit },
             Closed::AccessRevoked(refused) => CloseReason::Protocol(refused),
+            Closed::ByOperator => CloseReason::ClosedByOperator,
         }
     }
 }
@@ -89,11 +92,13 @@ pub enum CloseKind {
     Shutdown,
     /// See [`CloseReason::Io`].
     Io,
+    /// See [`CloseReason::ClosedByOperator`].
+    ClosedByOperator,
 }
 
 impl CloseKind {
     /// Every kind, in counter order.
-    pub const ALL: [CloseKind; 14] = [
+    pub const ALL: [CloseKind; 15] = [
         CloseKind::PeerClosed,
         CloseKind::Disconnect,
         CloseKind::AuthenticationFailed,
@@ -108,6 +113,7 @@ impl CloseKind {
         CloseKind::QueueBlockTimeout,
         CloseKind::Shutdown,
         CloseKind::Io,
+        CloseKind::ClosedByOperator,
     ];
 
     /// The name it is reported under, e.g. `"slow-consumer"`.
@@ -127,6 +133,7 @@ impl CloseKind {
             CloseKind::QueueBlockTimeout => "queue-block-timeout",
             CloseKind::Shutdown => "shutdown",
             CloseKind::Io => "io-error",
+            CloseKind::ClosedByOperator => "closed-by-operator",
         }
     }
 
@@ -157,6 +164,7 @@ impl CloseReason {
             CloseReason::Shutdown => CloseKind::Shutdown,
             CloseReason::Io(_) => CloseKind::Io,
             CloseReason::TooManyFromAddress { .. } => CloseKind::LimitExceeded,
+            CloseReason::ClosedByOperator => CloseKind::ClosedByOperator,
         }
     }
 
@@ -170,7 +178,7 @@ impl CloseReason {
             | CloseReason::WriteTimeout(_)
             | CloseReason::FrameTimeout(_) => ErrorCode::Timeout,
             CloseReason::QueueBlockTimeout { .. } => ErrorCode::LimitExceeded,
-            CloseReason::Shutdown => ErrorCode::Closed,
+            CloseReason::Shutdown | CloseReason::ClosedByOperator => ErrorCode::Closed,
             CloseReason::TooManyFromAddress { .. } => ErrorCode::LimitExceeded,
             CloseReason::PeerClosed | CloseReason::Disconnect | CloseReason::Io(_) => ErrorCode::ProtocolError,
         }
@@ -187,6 +195,7 @@ impl CloseReason {
                 | CloseReason::FrameTimeout(_)
                 | CloseReason::QueueBlockTimeout { .. }
                 | CloseReason::TooManyFromAddress { .. }
+                | CloseReason::ClosedByOperator
         )
     }
 }
@@ -212,6 +221,7 @@ impl fmt::Display for CloseReason {
             CloseReason::TooManyFromAddress { limit } => {
                 write!(f, "too many connections from this address (limits.max_connections_per_address is {limit})")
             }
+            CloseReason::ClosedByOperator => f.write_str("closed by an operator"),
         }
     }
 }

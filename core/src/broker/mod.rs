@@ -13,6 +13,7 @@
 //! - `topic`, `queue`: fan-out and load-balancing; `delivery`, `outbox`: the way to a socket;
 //! - `message`: a published message, its body shared by every delivery;
 //! - `registry`, [`snapshot`](Snapshot): live connections and the read-only view of it all;
+//! - `admin`: what an operator does through the management API (close, purge, delete);
 //! - `stats`, `close`: counters, and why connections end; `error`: what a session answers with;
 //! - `memory`: the broker-wide bound on bytes held for messages;
 //! - `clock`: the time `expires` is compared with.
@@ -27,6 +28,7 @@
 //! they are held. Locks are `parking_lot`'s, which do not poison: a panic elsewhere cannot turn
 //! every later publish into a panic too.
 
+mod admin;
 mod clock;
 mod close;
 mod config;
@@ -46,6 +48,7 @@ mod topic;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+pub use admin::QueueError;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use close::{CloseKind, CloseReason};
 pub use config::{
@@ -112,6 +115,8 @@ struct Shared {
     registry: Registry,
     /// Distinguishes this broker run's session ids from another run's.
     epoch: u64,
+    /// When it was made, ms since the epoch (by its clock).
+    started_at_ms: u64,
     stats: Arc<Stats>,
     memory: Arc<Memory>,
 }
@@ -123,11 +128,13 @@ impl Broker {
         let stats = Arc::<Stats>::default();
         let (high, low) = config.memory.watermarks();
         let memory = Arc::new(Memory::new(high, low));
+        let started_at_ms = config.clock.now_ms();
         Broker {
             shared: Arc::new(Shared {
                 router: Router::new(config, stats.clone(), memory.clone()),
                 registry: Registry::default(),
                 epoch,
+                started_at_ms,
                 stats,
                 memory,
             }),
@@ -174,7 +181,12 @@ impl Broker {
 
     /// The live counters.
     pub fn stats(&self) -> StatsSnapshot {
-        self.shared.stats.snapshot()
+        self.shared.stats.snapshot(self.shared.registry.bytes())
+    }
+
+    /// When the broker was made, ms since the epoch (by its clock).
+    pub fn started_at_ms(&self) -> u64 {
+        self.shared.started_at_ms
     }
 
     /// Messages waiting or in flight on a queue (0 if it does not exist).
@@ -198,7 +210,7 @@ impl Broker {
         for info in self.shared.registry.live() {
             let Some(login) = info.login.get() else { continue };
             if let Some(refused) = router.recheck(&login.principal, &info) {
-                info.outbox.revoke(refused);
+                info.outbox.revoke(Closed::AccessRevoked(refused));
                 closed += 1;
             }
         }

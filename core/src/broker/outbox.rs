@@ -42,6 +42,8 @@ pub enum Closed {
     },
     /// The access rules changed and refuse the session or one of its subscriptions.
     AccessRevoked(ProtocolError),
+    /// An operator closed the connection (the management API).
+    ByOperator,
 }
 
 /// The sending side of a session's outbox (cheap to clone).
@@ -217,12 +219,13 @@ impl Outbox {
         Pushed { held, pressing }
     }
 
-    /// Closes the outbox because the access rules now refuse its session: the connection sends
-    /// an ERROR saying so and ends. Does nothing to an outbox already closed.
-    pub(crate) fn revoke(&self, refused: ProtocolError) {
+    /// Closes the outbox from outside the connection (the access rules now refuse its session,
+    /// or an operator closed it): the connection sends an ERROR saying why and ends. Does
+    /// nothing to an outbox already closed.
+    pub(crate) fn revoke(&self, why: Closed) {
         let mut state = self.shared.state.lock();
         if state.closed.is_none() {
-            state.closed = Some(Closed::AccessRevoked(refused));
+            state.closed = Some(why);
             drop(state);
             self.shared.ready.notify_one();
             self.shared.closing.notify_one();

@@ -249,6 +249,34 @@ impl Queue {
         true
     }
 
+    /// Drops the messages waiting (not those in flight); returns how many.
+    pub(crate) fn purge(&self) -> usize {
+        let mut state = self.state.lock();
+        self.purge_waiting(&mut state)
+    }
+
+    /// Drops every message unless someone uses the queue; returns how many, or the consumers
+    /// and producers that use it.
+    pub(crate) fn purge_unused(&self) -> Result<usize, (usize, u64)> {
+        let mut state = self.state.lock();
+        let producers = read(&self.counters.producers);
+        if producers > 0 || !state.consumers.is_empty() {
+            return Err((state.consumers.len(), producers));
+        }
+        Ok(self.purge_waiting(&mut state))
+    }
+
+    fn purge_waiting(&self, state: &mut State) -> usize {
+        let was_full = state.is_full(&self.limits);
+        let purged = std::mem::take(&mut state.ready);
+        let bytes: usize = purged.iter().map(|queued| state.forget(&queued.message)).sum();
+        self.env.memory.sub(bytes);
+        if was_full && !state.is_full(&self.limits) {
+            self.space.notify_waiters();
+        }
+        purged.len()
+    }
+
     /// Messages waiting plus in flight.
     pub(crate) fn depth(&self) -> usize {
         self.state.lock().messages

@@ -4,6 +4,10 @@
 //! Each session registers a [`ConnectionInfo`] when it opens and removes it when it is dropped.
 //! The info is shared: the session updates it (login, subscriptions, message counters), the
 //! connection task its byte counters, and a snapshot reads it without stopping either.
+//!
+//! The broker's byte totals are read here, not counted on the hot path: the live connections'
+//! counters plus what the closed ones had, handed over under the same lock as the removal, so a
+//! total never counts a connection twice or skips it.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -42,7 +46,8 @@ pub(crate) struct ConnectionInfo {
     pub(crate) subscriptions: Mutex<Vec<SubscriptionSnapshot>>,
     /// Why the connection is not being read, while it is not.
     pub(crate) held_by: Mutex<Option<String>>,
-    /// The session's outbox, to close the connection from outside its task (access revoked).
+    /// The session's outbox, to close the connection from outside its task (access revoked, or
+    /// an operator's request).
     pub(crate) outbox: Outbox,
 }
 
@@ -54,6 +59,11 @@ pub(crate) struct LoggedIn {
 }
 
 impl ConnectionInfo {
+    /// Bytes read from and written to its socket.
+    fn bytes(&self) -> (u64, u64) {
+        (read(&self.counters.bytes_in), read(&self.counters.bytes_out))
+    }
+
     pub(crate) fn snapshot(&self) -> ConnectionSnapshot {
         let login = self.login.get();
         let counters = &self.counters;
@@ -79,17 +89,41 @@ impl ConnectionInfo {
 /// Live and recently closed connections.
 #[derive(Debug, Default)]
 pub(crate) struct Registry {
-    live: Mutex<HashMap<u64, Arc<ConnectionInfo>>>,
+    live: Mutex<Live>,
     closed: Mutex<VecDeque<ClosedConnection>>,
+}
+
+#[derive(Debug, Default)]
+struct Live {
+    connections: HashMap<u64, Arc<ConnectionInfo>>,
+    /// Bytes read from and written to the connections that have closed.
+    closed_bytes: (u64, u64),
 }
 
 impl Registry {
     pub(crate) fn add(&self, info: Arc<ConnectionInfo>) {
-        self.live.lock().insert(info.id, info);
+        self.live.lock().connections.insert(info.id, info);
     }
 
+    /// Removes a connection, keeping its bytes in the totals.
     pub(crate) fn remove(&self, id: u64) {
-        self.live.lock().remove(&id);
+        let mut live = self.live.lock();
+        if let Some(info) = live.connections.remove(&id) {
+            let (read_in, written_out) = info.bytes();
+            live.closed_bytes.0 += read_in;
+            live.closed_bytes.1 += written_out;
+        }
+    }
+
+    /// One live connection.
+    pub(crate) fn get(&self, id: u64) -> Option<Arc<ConnectionInfo>> {
+        self.live.lock().connections.get(&id).cloned()
+    }
+
+    /// Bytes read from and written to every connection so far, closed ones included.
+    pub(crate) fn bytes(&self) -> (u64, u64) {
+        let live = self.live.lock();
+        live.connections.values().map(|info| info.bytes()).fold(live.closed_bytes, |(i, o), (a, b)| (i + a, o + b))
     }
 
     /// Keeps a closed connection, with its reason, in the ring.
@@ -109,7 +143,7 @@ impl Registry {
 
     /// The live connections, copied out under the lock.
     pub(crate) fn live(&self) -> Vec<Arc<ConnectionInfo>> {
-        self.live.lock().values().cloned().collect()
+        self.live.lock().connections.values().cloned().collect()
     }
 
     /// The recently closed connections, oldest first.

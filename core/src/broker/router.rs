@@ -25,6 +25,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
+use super::admin::QueueError;
 use super::config::{BrokerConfig, QueueFullPolicy};
 use super::delivery::Subscriber;
 use super::error::ProtocolError;
@@ -368,6 +369,21 @@ impl Router {
         let deleted = before - queues.len();
         Stats::add(&self.env.stats.queues_deleted, deleted as u64);
         deleted
+    }
+
+    /// Deletes a queue nobody uses, with its messages (which it returns the count of). The
+    /// check and the removal happen under the queue map's lock, where producers and consumers
+    /// attach, so none can attach in between.
+    pub(crate) fn delete_queue(&self, name: &str) -> Result<usize, QueueError> {
+        let mut queues = self.queues.lock();
+        let queue = queues.get(name).ok_or_else(|| QueueError::NoSuchQueue(name.to_owned()))?;
+        let purged = queue.purge_unused().map_err(|(consumers, producers)| QueueError::InUse {
+            queue: name.to_owned(),
+            consumers,
+            producers,
+        })?;
+        queues.remove(name);
+        Ok(purged)
     }
 
     /// Subscribes to a topic pattern or a queue: authorize, insert.

@@ -2,7 +2,9 @@
 //!
 //! The snapshot is plain serde data, no HTTP. It copies the registry's and the router's lists
 //! under their locks, reads each entry's counters without any lock, and sorts after every lock
-//! is released, so taking one never stalls publishers for longer than a list copy.
+//! is released, so taking one never stalls publishers for longer than a list copy. Its parts can
+//! be taken alone ([`Broker::connections`], [`Broker::destinations`], ...) when a caller needs
+//! only one.
 
 use serde::Serialize;
 
@@ -15,6 +17,8 @@ use crate::destination::Kind;
 pub struct Snapshot {
     /// When it was taken, ms since the epoch.
     pub taken_at_ms: u64,
+    /// When the broker started, ms since the epoch.
+    pub started_at_ms: u64,
     /// The broker-wide counters.
     pub stats: StatsSnapshot,
     /// The bytes held for messages against the memory bound.
@@ -126,28 +130,54 @@ pub struct ClosedConnection {
 impl Broker {
     /// A snapshot of the broker's state. See the module docs.
     pub fn snapshot(&self) -> Snapshot {
-        let shared = &self.shared;
-        let mut connections: Vec<ConnectionSnapshot> =
-            shared.registry.live().iter().map(|info| info.snapshot()).collect();
-        connections.sort_unstable_by_key(|c| c.id);
-        let mut destinations = self.destinations();
-        destinations.sort_unstable_by(|a, b| a.destination.cmp(&b.destination));
         Snapshot {
-            taken_at_ms: shared.router.config().clock.now_ms(),
+            taken_at_ms: self.config().clock.now_ms(),
+            started_at_ms: self.started_at_ms(),
             stats: self.stats(),
-            memory: MemorySnapshot {
-                held: shared.memory.held() as u64,
-                high_watermark: shared.memory.high_watermark() as u64,
-                over: shared.memory.is_over(),
-                crossings: shared.memory.crossings(),
-            },
-            connections,
-            destinations,
-            closed: shared.registry.closed(),
+            memory: self.memory_snapshot(),
+            connections: self.connections(),
+            destinations: self.destinations(),
+            closed: self.closed_connections(),
         }
     }
 
-    fn destinations(&self) -> Vec<DestinationSnapshot> {
+    /// The memory bound's figures.
+    pub fn memory_snapshot(&self) -> MemorySnapshot {
+        let memory = &self.shared.memory;
+        MemorySnapshot {
+            held: memory.held() as u64,
+            high_watermark: memory.high_watermark() as u64,
+            over: memory.is_over(),
+            crossings: memory.crossings(),
+        }
+    }
+
+    /// The live connections, by id.
+    pub fn connections(&self) -> Vec<ConnectionSnapshot> {
+        let mut connections: Vec<ConnectionSnapshot> =
+            self.shared.registry.live().iter().map(|info| info.snapshot()).collect();
+        connections.sort_unstable_by_key(|c| c.id);
+        connections
+    }
+
+    /// One live connection.
+    pub fn connection(&self, id: u64) -> Option<ConnectionSnapshot> {
+        self.shared.registry.get(id).map(|info| info.snapshot())
+    }
+
+    /// The recently closed connections (a bounded ring), oldest first.
+    pub fn closed_connections(&self) -> Vec<ClosedConnection> {
+        self.shared.registry.closed()
+    }
+
+    /// The topics and queues, by name.
+    pub fn destinations(&self) -> Vec<DestinationSnapshot> {
+        let mut destinations = self.destination_rows();
+        destinations.sort_unstable_by(|a, b| a.destination.cmp(&b.destination));
+        destinations
+    }
+
+    fn destination_rows(&self) -> Vec<DestinationSnapshot> {
         let router = &self.shared.router;
         let topics = router.topics();
         let topic_rows = topics.known().into_iter().map(|topic| {

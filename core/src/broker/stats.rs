@@ -45,6 +45,10 @@ pub struct StatsSnapshot {
     pub messages_in: u64,
     /// See [`Stats::messages_out`].
     pub messages_out: u64,
+    /// Bytes read from every connection's socket, closed connections included.
+    pub bytes_in: u64,
+    /// Bytes written to every connection's socket, closed connections included.
+    pub bytes_out: u64,
     /// See [`Stats::slow_consumers`].
     pub slow_consumers: u64,
     /// See [`Stats::dropped`].
@@ -75,13 +79,16 @@ impl Stats {
         Stats::bump(&self.closes[kind.index()]);
     }
 
-    /// Reads every counter.
-    pub fn snapshot(&self) -> StatsSnapshot {
+    /// Reads every counter. The byte totals (in, out) are not counted here but summed over the
+    /// connections by the registry, which passes them in.
+    pub fn snapshot(&self, (bytes_in, bytes_out): (u64, u64)) -> StatsSnapshot {
         StatsSnapshot {
             connections: read(&self.connections),
             connections_total: read(&self.connections_total),
             messages_in: read(&self.messages_in),
             messages_out: read(&self.messages_out),
+            bytes_in,
+            bytes_out,
             slow_consumers: read(&self.slow_consumers),
             dropped: read(&self.dropped),
             expired: read(&self.expired),

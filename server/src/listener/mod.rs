@@ -6,11 +6,14 @@
 //! (TLS, the WebSocket upgrade, both for `wss`) runs in that task, under the same deadline as
 //! CONNECT (`limits.connect_timeout_ms`, counted from the accept), so a slow handshake never
 //! holds up accepting. TLS configurations are built once, at bind. Accept errors (such as
-//! running out of file descriptors) back off instead of spinning.
+//! running out of file descriptors) back off instead of spinning. `http` and `https` connections
+//! are served HTTP (the console) in their task, after TLS for `https`.
 //!
 //! - `tls`: certificates, keys and client CAs into a rustls configuration.
 //! - `ws`: the WebSocket upgrade: path, origins, subprotocol, limits.
+//! - `http`: an HTTP connection served by the console's router.
 
+pub(crate) mod http;
 pub(crate) mod tls;
 pub(crate) mod ws;
 
@@ -22,6 +25,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Router;
 use bytes::BytesMut;
 use serde::Deserialize;
 use stompbox_core::auth::Connector;
@@ -54,6 +58,10 @@ pub enum ListenerKind {
     Ws,
     /// STOMP over WebSocket over TLS.
     Wss,
+    /// The web console, management API and metrics, and STOMP over WebSocket at `/stomp`.
+    Http,
+    /// The same over TLS.
+    Https,
 }
 
 impl ListenerKind {
@@ -64,12 +72,19 @@ impl ListenerKind {
             ListenerKind::Tls => "tls",
             ListenerKind::Ws => "ws",
             ListenerKind::Wss => "wss",
+            ListenerKind::Http => "http",
+            ListenerKind::Https => "https",
         }
     }
 
     /// Whether it runs a TLS handshake (and so needs a certificate).
     pub fn is_tls(self) -> bool {
-        matches!(self, ListenerKind::Tls | ListenerKind::Wss)
+        matches!(self, ListenerKind::Tls | ListenerKind::Wss | ListenerKind::Https)
+    }
+
+    /// Whether it serves the web console.
+    pub fn is_http(self) -> bool {
+        matches!(self, ListenerKind::Http | ListenerKind::Https)
     }
 
     /// Whether it speaks WebSocket.
@@ -85,6 +100,8 @@ enum Handshake {
     Tls(Arc<ServerConfig>),
     Ws(Arc<ws::Endpoint>),
     Wss(Arc<ServerConfig>, Arc<ws::Endpoint>),
+    Http(Arc<http::Site>),
+    Https(Arc<ServerConfig>, Arc<http::Site>),
 }
 
 impl Handshake {
@@ -95,6 +112,8 @@ impl Handshake {
             ListenerKind::Tls => Handshake::Tls(tls::server_config(config)?),
             ListenerKind::Ws => Handshake::Ws(endpoint()),
             ListenerKind::Wss => Handshake::Wss(tls::server_config(config)?, endpoint()),
+            ListenerKind::Http => Handshake::Http(Arc::new(http::Site::new(config))),
+            ListenerKind::Https => Handshake::Https(tls::server_config(config)?, Arc::new(http::Site::new(config))),
         })
     }
 }
@@ -148,10 +167,12 @@ fn bind_one(address: SocketAddr) -> io::Result<TcpListener> {
     socket.listen(BACKLOG)
 }
 
-/// Accepts on one listener until `cancel`, spawning connection tasks on `tracker`.
+/// Accepts on one listener until `cancel`, spawning connection tasks on `tracker`; `console`
+/// serves the connections of `http` and `https` listeners.
 pub(crate) async fn accept_loop(
     listener: BoundListener,
     context: Arc<Context>,
+    console: Router,
     permits: Arc<Semaphore>,
     cancel: CancellationToken,
     tracker: TaskTracker,
@@ -187,7 +208,7 @@ pub(crate) async fn accept_loop(
                 let meta = ConnectionMeta { peer: Some(peer), connector: listener.connector.clone() };
                 let accepted =
                     Accepted { stream, meta, deadline, context: context.clone(), cancel: cancel.clone(), permit };
-                accepted.spawn(&listener.handshake, &tracker);
+                accepted.spawn(&listener.handshake, &console, &tracker);
             }
             Err(_) => {
                 warn!(%peer, listener = %listener.connector.name, "connection refused: max_connections reached");
@@ -210,16 +231,19 @@ struct Accepted {
 }
 
 impl Accepted {
-    /// Spawns its task: the kind's handshake, then the STOMP connection.
+    /// Spawns its task: the kind's handshake, then the STOMP connection (or, for `http` and
+    /// `https`, the HTTP connection `console` serves).
     ///
     /// One task type per kind, so each task is as large as its own kind needs: a TCP
     /// connection's task does not carry room for a TLS handshake or a WebSocket.
-    fn spawn(self, handshake: &Handshake, tracker: &TaskTracker) {
+    fn spawn(self, handshake: &Handshake, console: &Router, tracker: &TaskTracker) {
         match handshake.clone() {
             Handshake::None => tracker.spawn(self.serve_tcp()),
             Handshake::Tls(tls) => tracker.spawn(self.serve_tls(tls)),
             Handshake::Ws(endpoint) => tracker.spawn(self.serve_ws(endpoint)),
             Handshake::Wss(tls, endpoint) => tracker.spawn(self.serve_wss(tls, endpoint)),
+            Handshake::Http(site) => tracker.spawn(self.serve_http(site, console.clone())),
+            Handshake::Https(tls, site) => tracker.spawn(self.serve_https(tls, site, console.clone())),
         };
     }
 
@@ -256,6 +280,24 @@ impl Accepted {
         let Some(stream) = step.run("WebSocket upgrade", upgrade).await else { return };
         connection::serve(stream, meta, deadline, context, cancel).await;
     }
+
+    async fn serve_http(self, site: Arc<http::Site>, console: Router) {
+        let Accepted { stream, meta, context, cancel, permit: _permit, .. } = self;
+        let Some(address) = meta.peer else { return };
+        let peer = http::Peer { address, site };
+        http::serve(stream, peer, console, context.timeouts.connect, cancel).await;
+    }
+
+    async fn serve_https(self, tls: Arc<ServerConfig>, site: Arc<http::Site>, console: Router) {
+        let Accepted { stream, meta, deadline, context, cancel, permit: _permit } = self;
+        let step = Step { meta: &meta, deadline, cancel: &cancel };
+        let Some(stream) = step.run("TLS handshake", Box::pin(TlsAcceptor::from(tls).accept(stream))).await else {
+            return;
+        };
+        let Some(address) = meta.peer else { return };
+        let peer = http::Peer { address, site };
+        http::serve(stream, peer, console, context.timeouts.connect, cancel).await;
+    }
 }
 
 /// Runs handshake steps by the connection's deadline, unless the broker shuts down first.
@@ -288,7 +330,8 @@ impl Step<'_> {
 }
 
 /// Tells a connection over the cap why it is closed, where its kind allows without a
-/// handshake: an ERROR frame on TCP, an HTTP 503 on WebSocket; TLS connections are just closed.
+/// handshake: an ERROR frame on TCP, an HTTP 503 on WebSocket and HTTP; TLS connections are just
+/// closed.
 async fn refuse(mut stream: TcpStream, handshake: Handshake) {
     const WHY: &str = "too many connections (limits.max_connections reached)";
     let out = match handshake {
@@ -297,14 +340,14 @@ async fn refuse(mut stream: TcpStream, handshake: Handshake) {
             encode(&error_frame(ErrorCode::LimitExceeded, WHY, None), Version::V1_0, &mut out);
             out
         }
-        Handshake::Ws(_) => BytesMut::from(
+        Handshake::Ws(_) | Handshake::Http(_) => BytesMut::from(
             format!(
                 "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\r\n{WHY}\n",
                 WHY.len() + 1
             )
             .as_bytes(),
         ),
-        Handshake::Tls(_) | Handshake::Wss(..) => return,
+        Handshake::Tls(_) | Handshake::Wss(..) | Handshake::Https(..) => return,
     };
     let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(&out)).await;
 }

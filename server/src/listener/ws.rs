@@ -3,9 +3,9 @@
 //!
 //! Built on tokio-tungstenite rather than axum: a STOMP listener needs only the upgrade, not an
 //! HTTP router, and the handshake must run in the connection's own task under its deadline,
-//! which `accept_hdr_async_with_config` does directly. The version is the one axum 0.8's `ws`
-//! feature uses, so the console's HTTP listeners (on axum) will share this WebSocket stack
-//! rather than add a second one.
+//! which `accept_hdr_async_with_config` does directly. The console's `/stomp` (on `http` and
+//! `https` listeners) upgrades through hyper and serves the result with this same stack: the
+//! same subprotocols ([`choose_subprotocol`]) and limits ([`config`]).
 //!
 //! A refused upgrade gets a plain HTTP error status with a short text: 404 for another path,
 //! 403 for an origin not allowed, 400 when the client offers only subprotocols we do not speak.
@@ -14,7 +14,7 @@ use stompbox_core::frame::FrameLimits;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::header::{
-    HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, ORIGIN, SEC_WEBSOCKET_PROTOCOL,
+    HeaderMap, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, ORIGIN, SEC_WEBSOCKET_PROTOCOL,
 };
 use tokio_tungstenite::tungstenite::http::StatusCode;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -67,7 +67,7 @@ impl Endpoint {
                 return Err(refusal(StatusCode::FORBIDDEN, "origin not allowed"));
             }
         }
-        match choose_subprotocol(request) {
+        match choose_subprotocol(request.headers()) {
             Ok(Some(protocol)) => {
                 debug!(protocol, "WebSocket subprotocol");
                 response.headers_mut().insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(protocol));
@@ -86,9 +86,8 @@ impl Endpoint {
 
 /// The first of [`SUBPROTOCOLS`] the client offers; `Ok(None)` if it offers none at all,
 /// `Err` if it offers only others.
-fn choose_subprotocol(request: &Request) -> Result<Option<&'static str>, ()> {
-    let offered: Vec<&str> = request
-        .headers()
+pub(crate) fn choose_subprotocol(headers: &HeaderMap) -> Result<Option<&'static str>, ()> {
+    let offered: Vec<&str> = headers
         .get_all(SEC_WEBSOCKET_PROTOCOL)
         .iter()
         .filter_map(|value| value.to_str().ok())
@@ -118,7 +117,7 @@ fn refusal(status: StatusCode, text: &'static str) -> ErrorResponse {
 
 /// WebSocket limits from the frame limits: a message (or one WebSocket frame of it) may be as
 /// large as the largest STOMP frame; small buffers otherwise.
-fn config(limits: &FrameLimits) -> WebSocketConfig {
+pub(crate) fn config(limits: &FrameLimits) -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
@@ -130,20 +129,20 @@ fn config(limits: &FrameLimits) -> WebSocketConfig {
 mod tests {
     use super::*;
 
-    fn request(protocols: &[&str]) -> Request {
-        let mut builder = Request::builder().uri("/stomp");
+    fn offering(protocols: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
         for protocol in protocols {
-            builder = builder.header(SEC_WEBSOCKET_PROTOCOL, *protocol);
+            headers.append(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_str(protocol).unwrap());
         }
-        builder.body(()).unwrap()
+        headers
     }
 
     #[test]
     fn the_servers_preference_wins_among_the_offered() {
-        assert_eq!(choose_subprotocol(&request(&["stomp, v11.stomp"])), Ok(Some("v11.stomp")));
-        assert_eq!(choose_subprotocol(&request(&["v10.stomp", "v12.stomp"])), Ok(Some("v12.stomp")));
-        assert_eq!(choose_subprotocol(&request(&["mqtt, stomp"])), Ok(Some("stomp")));
-        assert_eq!(choose_subprotocol(&request(&[])), Ok(None));
-        assert_eq!(choose_subprotocol(&request(&["mqtt"])), Err(()));
+        assert_eq!(choose_subprotocol(&offering(&["stomp, v11.stomp"])), Ok(Some("v11.stomp")));
+        assert_eq!(choose_subprotocol(&offering(&["v10.stomp", "v12.stomp"])), Ok(Some("v12.stomp")));
+        assert_eq!(choose_subprotocol(&offering(&["mqtt, stomp"])), Ok(Some("stomp")));
+        assert_eq!(choose_subprotocol(&offering(&[])), Ok(None));
+        assert_eq!(choose_subprotocol(&offering(&["mqtt"])), Err(()));
     }
 }

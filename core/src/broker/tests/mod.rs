@@ -4,6 +4,7 @@
 use bytes::BytesMut;
 
 mod access_rules;
+mod admin;
 mod authorization;
 mod flow;
 mod snapshot;
