@@ -6,6 +6,10 @@
 //! list is of an older generation recomputes it once, so the hot path takes only the topic's own
 //! lock, never the trie's (NATS's sublist `genid` and per-client result cache).
 //!
+//! Durable subscriptions are subscribers of the same trie: queues that collect what their
+//! pattern matches while their subscriber is away (see `queue`), so the topic hands each message
+//! to its subscribers' outboxes and to its durable subscriptions' queues in one pass.
+//!
 //! Entries nobody holds (no cached route of a producer, no subscription by name) are swept when
 //! the map has doubled since the last sweep, so publishing to ever-new names cannot grow it
 //! without bound.
@@ -22,14 +26,28 @@ use super::delivery::{Delivery, Subscriber};
 use super::memory::Memory;
 use super::message::Message;
 use super::outbox::Pressure;
+use super::queue::Queue;
 use super::stats::{DestinationStats, Stats};
 use crate::destination::{Destination, TopicTrie};
+use crate::store::Ticket;
 
 /// Entries kept at least before the map is swept of unused ones.
 const SWEEP_FLOOR: usize = 1024;
 
 /// The subscribers of one topic, shared by concurrent publishers.
 pub(crate) type Subscribers = Arc<[Arc<Subscriber>]>;
+
+/// The durable subscriptions of one topic.
+type Durables = Arc<[Arc<Queue>]>;
+
+/// What a fan-out came to.
+#[derive(Debug, Default)]
+pub(crate) struct Fanned {
+    /// A subscriber past its high-water mark, which the publisher must wait for.
+    pub(crate) pressure: Option<Pressure>,
+    /// The store's ticket, when durable subscriptions stored the message.
+    pub(crate) ticket: Option<Ticket>,
+}
 
 /// Every topic subscription and every known topic.
 #[derive(Debug, Default)]
@@ -42,6 +60,7 @@ pub(crate) struct Topics {
 #[derive(Debug, Default)]
 struct Inner {
     trie: TopicTrie<Arc<Subscriber>>,
+    durables: TopicTrie<Arc<Queue>>,
     known: HashMap<Arc<str>, Arc<Topic>>,
     sweep_at: usize,
 }
@@ -59,6 +78,7 @@ struct Cached {
     /// The generation the list was computed at (`u64::MAX`: never).
     generation: u64,
     subscribers: Subscribers,
+    durables: Durables,
 }
 
 impl Topic {
@@ -93,7 +113,7 @@ impl Topics {
         let topic = Arc::new(Topic {
             destination: destination.clone(),
             counters: Arc::default(),
-            cache: Mutex::new(Cached { generation: u64::MAX, subscribers: Arc::new([]) }),
+            cache: Mutex::new(Cached { generation: u64::MAX, subscribers: Arc::new([]), durables: Arc::new([]) }),
         });
         inner.known.insert(destination.shared().clone(), topic.clone());
         topic
@@ -113,58 +133,83 @@ impl Topics {
         self.generation.fetch_add(1, Ordering::Release);
     }
 
+    /// Adds a durable subscription's queue to a pattern.
+    pub(crate) fn subscribe_durable(&self, pattern: &Destination, queue: Arc<Queue>) {
+        let mut inner = self.inner.lock();
+        inner.durables.insert(pattern.segments(), queue);
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// Removes a durable subscription's queue.
+    pub(crate) fn unsubscribe_durable(&self, pattern: &Destination, queue: &Arc<Queue>) {
+        let mut inner = self.inner.lock();
+        inner.durables.remove(pattern.segments(), |q| Arc::ptr_eq(q, queue));
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
     /// Every subscriber whose pattern matches `topic`, from its cache when still current.
     pub(crate) fn subscribers(&self, topic: &Topic) -> Subscribers {
+        self.matches(topic).0
+    }
+
+    /// Whether any durable subscription collects what is published to `topic`.
+    pub(crate) fn has_durables(&self, topic: &Topic) -> bool {
+        !self.matches(topic).1.is_empty()
+    }
+
+    /// The subscribers and durable subscriptions matching `topic`, from its cache when current.
+    fn matches(&self, topic: &Topic) -> (Subscribers, Durables) {
         let generation = self.generation.load(Ordering::Acquire);
         {
             let cached = topic.cache.lock();
             if cached.generation == generation {
-                return cached.subscribers.clone();
+                return (cached.subscribers.clone(), cached.durables.clone());
             }
         }
         let inner = self.inner.lock();
         // Stable while the trie lock is held.
         let generation = self.generation.load(Ordering::Acquire);
         let segments: Vec<&str> = topic.destination.segments().collect();
-        let mut found = Vec::new();
-        inner.trie.for_each_match(&segments, |s| found.push(s.clone()));
-        let found: Subscribers = found.into();
-        *topic.cache.lock() = Cached { generation, subscribers: found.clone() };
+        let mut subscribers = Vec::new();
+        inner.trie.for_each_match(&segments, |s| subscribers.push(s.clone()));
+        let mut durables = Vec::new();
+        inner.durables.for_each_match(&segments, |q| durables.push(q.clone()));
+        let cached = Cached { generation, subscribers: subscribers.into(), durables: durables.into() };
+        let found = (cached.subscribers.clone(), cached.durables.clone());
+        *topic.cache.lock() = cached;
         found
     }
 
     /// Pushes `message` into the outbox of every active subscriber of `topic`, counting what
-    /// the outboxes now hold against `memory` at once. Returns the pressure of a subscriber past
-    /// its high-water mark, which the publisher must wait for.
-    pub(crate) fn fan_out(&self, topic: &Topic, message: &Arc<Message>, memory: &Memory) -> Option<Pressure> {
-        let subscribers = self.subscribers(topic);
-        let (mut delivered, mut held, mut pressure) = (0, 0, None);
+    /// the outboxes now hold against `memory` at once, and into the queue of every durable
+    /// subscription (one that is full misses it, counted as dropped). See [`Fanned`].
+    pub(crate) fn fan_out(&self, topic: &Topic, message: &Arc<Message>, memory: &Memory) -> Fanned {
+        let (subscribers, durables) = self.matches(topic);
+        let (mut delivered, mut held, mut fanned) = (0, 0, Fanned::default());
         for subscriber in subscribers.iter().filter(|s| s.is_active()) {
-            let pushed = subscriber.outbox.push(Delivery {
-                message: message.clone(),
-                subscriber: subscriber.clone(),
-                redelivered: false,
-                settle: None,
-                counted: true,
-            });
+            let pushed = subscriber.outbox.push(Delivery::copy(message, subscriber, false));
             held += pushed.held;
-            if pushed.pressing && pressure.is_none() {
-                pressure = Some(subscriber.outbox.pressure());
+            if pushed.pressing && fanned.pressure.is_none() {
+                fanned.pressure = Some(subscriber.outbox.pressure());
             }
             delivered += 1;
         }
-        if held >= 0 {
-            memory.add(held.unsigned_abs());
-        } else {
-            memory.sub(held.unsigned_abs());
+        memory.change(held);
+        for queue in durables.iter() {
+            match queue.offer(message.clone()) {
+                Ok(ticket) => fanned.ticket = fanned.ticket.max(ticket),
+                Err(_) => Stats::bump(&topic.counters.dropped),
+            }
+            delivered += 1;
         }
         Stats::add(&topic.counters.dequeued, delivered);
-        pressure
+        fanned
     }
 
-    /// How many subscriptions exist.
+    /// How many subscriptions exist (durable ones included).
     pub(crate) fn len(&self) -> usize {
-        self.inner.lock().trie.len()
+        let inner = self.inner.lock();
+        inner.trie.len() + inner.durables.len()
     }
 
     /// The known topics, copied out under the lock.
