@@ -1,17 +1,20 @@
 //! The broker's configuration: one TOML file.
 //!
-//! The engine's sections (`[limits]`, `[heartbeat]`, `[delivery]`, `[queues]`) are the core's own
-//! serde structs, with their defaults and docs in `stompbox_core::broker`; this file adds what
-//! only the server knows: the listeners and protected mode. Unknown keys are errors (a typo must
+//! The engine's sections (`[limits]`, `[heartbeat]`, `[delivery]`, `[queues]`, `[memory]`,
+//! `[store]`) are the core's own serde structs, with their defaults and docs in
+//! `stompbox_core::broker`; this file adds what only the server knows: the listeners, protected
+//! mode and the data directory. Unknown keys are errors (a typo must
 //! not silently fall back to a default). The annotated example `examples/stompbox.toml` lists
 //! every key; `Config::default()` is what `stompbox run` uses without a file: STOMP on
 //! 127.0.0.1:61613.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use stompbox_core::broker::{BrokerConfig, DeliveryConfig, HeartbeatConfig, Limits, MemoryConfig, QueuesConfig};
+use stompbox_core::broker::{
+    BrokerConfig, DeliveryConfig, HeartbeatConfig, Limits, MemoryConfig, QueuesConfig, StoreConfig,
+};
 use thiserror::Error;
 
 use crate::listener::ListenerKind;
@@ -50,6 +53,9 @@ pub struct Config {
     /// Accept anonymous and guest logins on non-loopback listeners (off: such a listener is
     /// refused at start, like Redis's protected mode).
     pub allow_anonymous: bool,
+    /// Where persistent messages are stored, relative to the configuration file (`--data-dir`
+    /// overrides it). Without it, persistence is off: every message is kept in memory only.
+    pub data_dir: Option<PathBuf>,
     /// Connection, frame and session caps.
     pub limits: Limits,
     /// Heart-beats the broker offers and expects.
@@ -60,6 +66,8 @@ pub struct Config {
     pub queues: QueuesConfig,
     /// The broker-wide memory bound.
     pub memory: MemoryConfig,
+    /// How persistent messages are written.
+    pub store: StoreConfig,
 }
 
 /// `[[listener]]`: one listening socket.
@@ -89,11 +97,15 @@ impl Config {
         Ok(config)
     }
 
-    /// Reads and checks a TOML file.
+    /// Reads and checks a TOML file; a relative `data_dir` is taken from the file's folder.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
-        Config::from_toml_str(&text)
+        let mut config = Config::from_toml_str(&text)?;
+        if let (Some(dir), Some(folder)) = (&config.data_dir, path.parent()) {
+            config.data_dir = Some(folder.join(dir));
+        }
+        Ok(config)
     }
 
     /// Replaces every configured listener with `tcp` listeners on `addresses` (`--listen`).
@@ -135,6 +147,8 @@ impl Config {
             ("delivery.default_prefetch", self.delivery.default_prefetch),
             ("delivery.max_prefetch", self.delivery.max_prefetch),
             ("queues.max_messages", self.queues.max_messages),
+            ("store.max_batch_messages", self.store.max_batch_messages),
+            ("store.max_batch_bytes", self.store.max_batch_bytes),
             ("limits.max_queues_per_connection", limits.max_queues_per_connection),
         ] {
             if value == 0 {
@@ -168,6 +182,7 @@ impl Config {
             delivery: self.delivery.clone(),
             queues: self.queues.clone(),
             memory: self.memory.clone(),
+            store: self.store.clone(),
             ..BrokerConfig::default()
         }
     }
@@ -215,14 +230,27 @@ mod tests {
     }
 
     #[test]
+    fn data_dir_is_relative_to_the_config_file() {
+        let folder = std::env::temp_dir().join(format!("stompbox-config-{}", std::process::id()));
+        std::fs::create_dir_all(&folder).unwrap();
+        let file = folder.join("stompbox.toml");
+        std::fs::write(&file, "data_dir = \"data\"\n").unwrap();
+        assert_eq!(Config::load(&file).unwrap().data_dir, Some(folder.join("data")));
+        std::fs::write(&file, "data_dir = \"/var/lib/stompbox\"\n").unwrap();
+        assert_eq!(Config::load(&file).unwrap().data_dir, Some(PathBuf::from("/var/lib/stompbox")));
+        std::fs::remove_dir_all(&folder).unwrap();
+        assert_eq!(Config::default().data_dir, None, "persistence is off without it");
+    }
+
+    #[test]
     fn policies_are_the_engines_own_enums() {
         let config = Config::from_toml_str(
             "[queues]\nmax_messages = 10\n[[queues.rule]]\npattern = \"jobs.**\"\nwhen_full = \"error\"\n",
         )
         .unwrap();
         let broker = config.broker_config();
-        assert_eq!(broker.queues.for_queue(["jobs", "eu"]).1, QueueFullPolicy::Error);
-        assert_eq!(broker.queues.for_queue(["jobs", "eu"]).0.max_messages, 10);
+        assert_eq!(broker.queues.for_queue("jobs.eu").when_full, QueueFullPolicy::Error);
+        assert_eq!(broker.queues.for_queue("jobs.eu").limits.max_messages, 10);
         assert_eq!(broker.queues.when_full, QueueFullPolicy::Block);
     }
 }

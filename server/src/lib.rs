@@ -8,20 +8,22 @@
 //! - `connection`: the per-connection task (frames in, replies and outbox out, heart-beats,
 //!   authentication off the runtime).
 //! - `transport`: the seam TCP (and later TLS and WebSocket) streams plug into.
+//! - [`store`]: the message store on disk (fjall), behind the engine's store `Backend`.
 //!
 //! Shutdown: when the `shutdown` future completes, listeners stop accepting, every connection
 //! gets an ERROR saying the broker is shutting down and is closed, and [`serve`] returns once
-//! they are gone (or after a grace period).
+//! they are gone (or after a grace period); then the store writes what is waiting and closes.
 
 pub mod config;
 mod connection;
 pub mod listener;
+pub mod store;
 mod transport;
 
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use config::{Config, ConfigError};
 pub use listener::Bound;
@@ -41,7 +43,25 @@ pub async fn bind(config: &Config) -> io::Result<Bound> {
 
 /// Serves bound listeners until `shutdown` completes, then closes every connection.
 pub async fn serve(config: Config, bound: Bound, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-    serve_broker(Broker::new(config.broker_config()), config, bound, shutdown).await
+    serve_broker(open_broker(&config)?, config, bound, shutdown).await
+}
+
+/// The broker `config` asks for: with `data_dir`, one that stores persistent messages there and
+/// has read back what it holds; without, one that keeps everything in memory (and says so).
+pub fn open_broker(config: &Config) -> io::Result<Broker> {
+    let Some(dir) = &config.data_dir else {
+        info!("persistence is off (no data_dir): persistent messages are kept in memory only");
+        return Ok(Broker::new(config.broker_config()));
+    };
+    let started = Instant::now();
+    std::fs::create_dir_all(dir)?;
+    let disk = store::DiskStore::open(dir)?;
+    let broker = Broker::with_store(config.broker_config(), Box::new(disk)).map_err(io::Error::other)?;
+    let snapshot = broker.snapshot();
+    let queues = snapshot.destinations.iter().filter(|d| d.kind != "topic").count();
+    let messages: u64 = snapshot.destinations.iter().map(|d| d.depth).sum();
+    info!(dir = %dir.display(), queues, messages, took = ?started.elapsed(), "message store opened");
+    Ok(broker)
 }
 
 /// Like [`serve`], with a broker the caller made from `config.broker_config()` and keeps a
@@ -85,6 +105,10 @@ pub async fn serve_broker(
     tracker.close();
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
         warn!("some connections did not close within {SHUTDOWN_GRACE:?}");
+    }
+    if let Some(store) = context.broker.store().cloned() {
+        // Joins the writer thread: off the runtime's workers.
+        let _ = tokio::task::spawn_blocking(move || store.close()).await;
     }
     Ok(())
 }

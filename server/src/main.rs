@@ -38,6 +38,9 @@ enum Command {
         /// Accept anonymous and guest logins on non-loopback addresses.
         #[arg(long)]
         allow_anonymous: bool,
+        /// Store persistent messages in this directory (overrides the config's `data_dir`).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
         /// Log filter, e.g. `info` or `stompbox_server=debug` (default: RUST_LOG, else info).
         #[arg(long)]
         log: Option<String>,
@@ -45,7 +48,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let Command::Run { config, listen, allow_anonymous, log } = Cli::parse().command;
+    let Command::Run { config, listen, allow_anonymous, data_dir, log } = Cli::parse().command;
     let filter = match log {
         Some(filter) => EnvFilter::new(filter),
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -66,6 +69,9 @@ fn main() -> ExitCode {
         config.listen_only_on(listen);
     }
     config.allow_anonymous |= allow_anonymous;
+    if data_dir.is_some() {
+        config.data_dir = data_dir;
+    }
     if let Err(e) = config.validate() {
         error!("{e}");
         return ExitCode::from(2);
