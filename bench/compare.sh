@@ -114,6 +114,8 @@ BROKER_PID=""
 start_stompbox() {
     cat > "$WORK/stompbox.toml" <<EOF
 listen = ["127.0.0.1:61613"]
+# Persistent messages are stored (fdatasync before each RECEIPT), as the other two brokers do.
+data_dir = "$WORK/stompbox-data"
 
 [limits]
 # The connections scenario opens up to 15,000; the default cap is 10,000.

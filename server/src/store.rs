@@ -25,7 +25,8 @@ impl DiskStore {
     /// Opens (or creates) the store in `dir`, replaying its journal.
     pub fn open(dir: &Path) -> io::Result<DiskStore> {
         let keyspace = Config::new(dir).open().map_err(io::Error::other)?;
-        let partition = |name| keyspace.open_partition(name, PartitionCreateOptions::default()).map_err(io::Error::other);
+        let partition =
+            |name| keyspace.open_partition(name, PartitionCreateOptions::default()).map_err(io::Error::other);
         let (catalog, messages) = (partition("catalog")?, partition("messages")?);
         Ok(DiskStore { keyspace, catalog, messages })
     }
