@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use stompbox_core::broker::BrokerConfig;
-use stompbox_core::store::Store;
+use stompbox_core::store::{Recovered, Store};
 use stompbox_core::Frame;
 use stompbox_server::store::DiskStore;
 use stompbox_tests::{body, start_with, Client, DataDir, TestBroker};
@@ -194,17 +194,17 @@ fn copy_dir(from: &Path, to: &Path) {
 /// The bodies a copy of the data directory reads back, queue by queue in order.
 fn read_back(dir: &Path) -> Vec<String> {
     let disk = DiskStore::open(dir).expect("a torn journal still opens");
-    let (store, recovered) = Store::open(Box::new(disk), BrokerConfig::default().store).expect("every record reads");
-    store.close();
-    recovered
-        .into_iter()
-        .filter_map(|item| match item {
-            stompbox_core::store::Recovered::Message(_, _, message) => {
-                Some(String::from_utf8(message.body.to_vec()).unwrap())
+    let store = Store::open(Box::new(disk), BrokerConfig::default().store);
+    let mut bodies = Vec::new();
+    store
+        .recover(&mut |item| {
+            if let Recovered::Message(_, _, message) = item {
+                bodies.push(String::from_utf8(message.body.to_vec()).unwrap());
             }
-            stompbox_core::store::Recovered::Entry(..) => None,
         })
-        .collect()
+        .expect("every record reads");
+    store.close();
+    bodies
 }
 
 #[tokio::test]

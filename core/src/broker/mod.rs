@@ -129,9 +129,11 @@ impl Broker {
     /// A broker that stores persistent messages through `backend`: what the backend holds
     /// (queues, durable subscriptions and their messages) is read back first.
     pub fn with_store(config: BrokerConfig, backend: Box<dyn Backend>) -> Result<Broker, StoreError> {
-        let (store, recovered) = Store::open(backend, config.store.clone())?;
-        let broker = Broker::build(config, Some(store));
-        broker.shared.router.recover(recovered);
+        let store = Store::open(backend, config.store.clone());
+        let broker = Broker::build(config, Some(store.clone()));
+        let mut recovery = broker.shared.router.recovery();
+        store.recover(&mut |item| recovery.add(item))?;
+        recovery.finish();
         Ok(broker)
     }
 

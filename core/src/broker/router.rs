@@ -500,43 +500,9 @@ impl Router {
         }
     }
 
-    /// Puts back what the store read at start: queues and durable subscriptions first, then their
-    /// messages, in order, marked redelivered.
-    pub(crate) fn recover(&self, recovered: Vec<Recovered>) {
-        let mut by_id: HashMap<u64, Arc<Queue>> = HashMap::new();
-        let mut orphans = 0;
-        for item in recovered {
-            match item {
-                Recovered::Entry(id, entry) => match self.restore_entry(entry) {
-                    Some(queue) => {
-                        queue.recovered(id);
-                        by_id.insert(id, queue);
-                    }
-                    None => warn!(id, "the store holds an unusable catalog entry; its messages are left out"),
-                },
-                Recovered::Message(id, sequence, stored) => {
-                    let Some(queue) = by_id.get(&id) else {
-                        orphans += 1;
-                        continue;
-                    };
-                    let destination = match stored.destination == queue.destination().as_str() {
-                        true => queue.destination().shared().clone(),
-                        false => stored.destination.into(),
-                    };
-                    let message = Message::new(
-                        self.next_id(),
-                        destination,
-                        stored.headers,
-                        stored.body,
-                        queue.counters().clone(),
-                    );
-                    queue.restore(Arc::new(message), sequence);
-                }
-            }
-        }
-        if orphans > 0 {
-            warn!(orphans, "the store holds messages of no known queue; they are left out");
-        }
+    /// Puts back what the store reads at start (see [`Recovery`]).
+    pub(crate) fn recovery(&self) -> Recovery<'_> {
+        Recovery { router: self, by_id: HashMap::new(), orphans: 0 }
     }
 
     /// A stored queue or durable subscription, made anew.
@@ -572,6 +538,48 @@ impl Router {
     /// Every queue and durable subscription, copied out under the lock.
     pub(crate) fn queues(&self) -> Vec<Arc<Queue>> {
         self.directory.all()
+    }
+}
+
+/// Puts back what the store reads at start, item by item: queues and durable subscriptions
+/// first, then their messages, in order, marked redelivered.
+pub(crate) struct Recovery<'a> {
+    router: &'a Router,
+    by_id: HashMap<u64, Arc<Queue>>,
+    /// Messages of no known queue, left out.
+    orphans: u64,
+}
+
+impl Recovery<'_> {
+    pub(crate) fn add(&mut self, item: Recovered) {
+        match item {
+            Recovered::Entry(id, entry) => match self.router.restore_entry(entry) {
+                Some(queue) => {
+                    queue.recovered(id);
+                    self.by_id.insert(id, queue);
+                }
+                None => warn!(id, "the store holds an unusable catalog entry; its messages are left out"),
+            },
+            Recovered::Message(id, sequence, stored) => {
+                let Some(queue) = self.by_id.get(&id) else {
+                    self.orphans += 1;
+                    return;
+                };
+                let destination = match stored.destination == queue.destination().as_str() {
+                    true => queue.destination().shared().clone(),
+                    false => stored.destination.into(),
+                };
+                let id = self.router.next_id();
+                let message = Message::new(id, destination, stored.headers, stored.body, queue.counters().clone());
+                queue.restore(Arc::new(message), sequence);
+            }
+        }
+    }
+
+    pub(crate) fn finish(self) {
+        if self.orphans > 0 {
+            warn!(orphans = self.orphans, "the store holds messages of no known queue; they are left out");
+        }
     }
 }
 

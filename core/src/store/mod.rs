@@ -38,7 +38,7 @@ use parking_lot::{Condvar, Mutex};
 use serde::Serialize;
 use thiserror::Error;
 use tokio::sync::Notify;
-use tracing::{error, warn};
+use tracing::{error, info, warn};
 
 pub use fake::MemoryBackend;
 pub use record::{CatalogEntry, Key, RecordError, Space, StoredMessage};
@@ -106,7 +106,7 @@ pub enum StoreError {
     },
 }
 
-/// What [`Store::open`] reads back, catalog first, then every message in key order.
+/// What [`Store::recover`] reads back, catalog first, then every message in key order.
 #[derive(Debug)]
 pub enum Recovered {
     /// A stored queue or durable subscription, by id.
@@ -201,7 +201,18 @@ struct Shared {
     commits: AtomicU64,
     ops_written: AtomicU64,
     cancelled: AtomicU64,
+    /// The backend, until [`Store::recover`] hands it to the writer thread.
+    parked: Parked,
     writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// A backend not yet handed to the writer thread.
+struct Parked(Mutex<Option<Box<dyn Backend>>>);
+
+impl std::fmt::Debug for Parked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.lock().is_some() { "Parked(backend)" } else { "Parked(none)" })
+    }
 }
 
 #[derive(Debug, Default)]
@@ -254,48 +265,61 @@ impl Pending {
 }
 
 impl Store {
-    /// Opens a store over `backend`: reads everything back (catalog first, then messages in key
-    /// order), then starts the writer thread.
-    pub fn open(mut backend: Box<dyn Backend>, config: StoreConfig) -> Result<(Store, Vec<Recovered>), StoreError> {
+    /// A store over `backend`, not writing yet: [`Store::recover`] reads back what the backend
+    /// holds, then starts the writer thread. Operations submitted meanwhile wait.
+    pub fn open(backend: Box<dyn Backend>, config: StoreConfig) -> Store {
+        Store {
+            shared: Arc::new(Shared {
+                pending: Mutex::default(),
+                work: Condvar::new(),
+                progress: Condvar::new(),
+                written: Notify::new(),
+                durable: AtomicU64::new(0),
+                failure: OnceLock::new(),
+                disk_bytes: AtomicU64::new(backend.disk_bytes()),
+                config,
+                next_sequence: AtomicU64::new(1),
+                next_queue: AtomicU64::new(1),
+                pending_bytes: AtomicUsize::new(0),
+                full: AtomicBool::new(false),
+                commits: AtomicU64::new(0),
+                ops_written: AtomicU64::new(0),
+                cancelled: AtomicU64::new(0),
+                parked: Parked(Mutex::new(Some(backend))),
+                writer: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// Reads back everything the backend holds, catalog first, then messages in key order,
+    /// handing each to `visit` as it is read; then starts the writer thread. Once only: later
+    /// calls read nothing.
+    pub fn recover(&self, visit: &mut dyn FnMut(Recovered)) -> Result<(), StoreError> {
+        let Some(mut backend) = self.shared.parked.0.lock().take() else { return Ok(()) };
         let (mut next_queue, mut next_sequence) = (1, 1);
-        let mut recovered = Vec::new();
         backend.scan(Space::Catalog, &mut |key, value| {
             let (queue, _) = unreadable(key, record::split_key(key))?;
             next_queue = next_queue.max(queue + 1);
-            recovered.push(Recovered::Entry(queue, unreadable(key, CatalogEntry::decode(&value))?));
+            visit(Recovered::Entry(queue, unreadable(key, CatalogEntry::decode(&value))?));
             Ok(())
         })?;
         backend.scan(Space::Messages, &mut |key, value| {
             let (queue, sequence) = unreadable(key, record::split_key(key))?;
             next_sequence = next_sequence.max(sequence + 1);
-            recovered.push(Recovered::Message(queue, sequence, unreadable(key, record::decode_message(value))?));
+            visit(Recovered::Message(queue, sequence, unreadable(key, record::decode_message(value))?));
             Ok(())
         })?;
-        let shared = Arc::new(Shared {
-            pending: Mutex::default(),
-            work: Condvar::new(),
-            progress: Condvar::new(),
-            written: Notify::new(),
-            durable: AtomicU64::new(0),
-            failure: OnceLock::new(),
-            disk_bytes: AtomicU64::new(backend.disk_bytes()),
-            config,
-            next_sequence: AtomicU64::new(next_sequence),
-            next_queue: AtomicU64::new(next_queue),
-            pending_bytes: AtomicUsize::new(0),
-            full: AtomicBool::new(false),
-            commits: AtomicU64::new(0),
-            ops_written: AtomicU64::new(0),
-            cancelled: AtomicU64::new(0),
-            writer: Mutex::new(None),
-        });
+        let shared = &self.shared;
+        shared.next_queue.fetch_max(next_queue, Ordering::Relaxed);
+        shared.next_sequence.fetch_max(next_sequence, Ordering::Relaxed);
+        shared.disk_bytes.store(backend.disk_bytes(), Ordering::Relaxed);
         shared.update_full();
         let writer = {
             let shared = shared.clone();
             std::thread::Builder::new().name("stompbox-store".into()).spawn(move || shared.write_loop(backend))?
         };
         *shared.writer.lock() = Some(writer);
-        Ok((Store { shared }, recovered))
+        Ok(())
     }
 
     /// A fresh id for a queue about to be stored.
@@ -387,6 +411,14 @@ impl Store {
         self.shared.work.notify_all();
         if let Some(writer) = self.shared.writer.lock().take() {
             let _ = writer.join();
+            let snapshot = self.snapshot();
+            info!(
+                commits = snapshot.commits,
+                written = snapshot.written,
+                cancelled = snapshot.cancelled,
+                disk_bytes = snapshot.disk_bytes,
+                "message store closed"
+            );
         }
     }
 

@@ -8,7 +8,15 @@ fn message(body: &str) -> Arc<Message> {
 }
 
 fn open(backend: &MemoryBackend) -> Store {
-    Store::open(Box::new(backend.clone()), StoreConfig::default()).unwrap().0
+    open_with(backend, StoreConfig::default()).0
+}
+
+/// A store over `backend`, and what it read back.
+fn open_with(backend: &MemoryBackend, config: StoreConfig) -> (Store, Vec<Recovered>) {
+    let store = Store::open(Box::new(backend.clone()), config);
+    let mut recovered = Vec::new();
+    store.recover(&mut |item| recovered.push(item)).unwrap();
+    (store, recovered)
 }
 
 #[test]
@@ -79,7 +87,7 @@ fn a_failed_sync_is_final() {
 fn the_disk_limit_refuses_until_there_is_room() {
     let backend = MemoryBackend::new();
     let config = StoreConfig { max_disk_bytes: 100, ..StoreConfig::default() };
-    let store = Store::open(Box::new(backend.clone()), config).unwrap().0;
+    let store = open_with(&backend, config).0;
     assert_eq!(store.admit(), Ok(()));
     store.submit(Op::Put { queue: 1, sequence: 1, message: message(&"x".repeat(200)) });
     store.flush();
@@ -97,7 +105,7 @@ fn open_reads_back_catalog_then_messages() {
     store.submit(Op::Put { queue: 7, sequence: 41, message: message("m") });
     store.flush();
     store.close();
-    let (store, recovered) = Store::open(Box::new(backend.clone()), StoreConfig::default()).unwrap();
+    let (store, recovered) = open_with(&backend, StoreConfig::default());
     assert!(matches!(&recovered[0], Recovered::Entry(7, CatalogEntry::Queue { .. })));
     assert!(matches!(&recovered[1], Recovered::Message(7, 41, m) if m.body == "m"));
     assert_eq!((store.next_queue_id(), store.next_sequence()), (8, 42));

@@ -43,10 +43,11 @@ impl Hold {
             Hold::QueueFull { space, .. } => space.as_mut().await,
             Hold::Paced(pressure) => pressure.relieved().await,
             Hold::Memory(_) => memory.relieved().await,
-            Hold::Store(_) => match store {
-                Some(store) => store.wait_for(|store| !store.is_backlogged()).await,
-                None => {}
-            },
+            Hold::Store(_) => {
+                if let Some(store) = store {
+                    store.wait_for(|store| !store.is_backlogged()).await;
+                }
+            }
         }
     }
 }
