@@ -121,29 +121,29 @@ impl Topics {
 
     /// Adds a subscription to a pattern.
     pub(crate) fn subscribe(&self, pattern: &Destination, subscriber: Arc<Subscriber>) {
-        let mut inner = self.inner.lock();
-        inner.trie.insert(pattern.segments(), subscriber);
-        self.generation.fetch_add(1, Ordering::Release);
+        self.change(|inner| inner.trie.insert(pattern.segments(), subscriber));
     }
 
     /// Removes a subscription.
     pub(crate) fn unsubscribe(&self, pattern: &Destination, subscriber: &Arc<Subscriber>) {
-        let mut inner = self.inner.lock();
-        inner.trie.remove(pattern.segments(), |s| Arc::ptr_eq(s, subscriber));
-        self.generation.fetch_add(1, Ordering::Release);
+        self.change(|inner| drop(inner.trie.remove(pattern.segments(), |s| Arc::ptr_eq(s, subscriber))));
     }
 
     /// Adds a durable subscription's queue to a pattern.
     pub(crate) fn subscribe_durable(&self, pattern: &Destination, queue: Arc<Queue>) {
-        let mut inner = self.inner.lock();
-        inner.durables.insert(pattern.segments(), queue);
-        self.generation.fetch_add(1, Ordering::Release);
+        self.change(|inner| inner.durables.insert(pattern.segments(), queue));
     }
 
     /// Removes a durable subscription's queue.
     pub(crate) fn unsubscribe_durable(&self, pattern: &Destination, queue: &Arc<Queue>) {
+        self.change(|inner| drop(inner.durables.remove(pattern.segments(), |q| Arc::ptr_eq(q, queue))));
+    }
+
+    /// Changes the tries under their lock and bumps the generation, so that every topic's
+    /// cached list is computed again.
+    fn change(&self, change: impl FnOnce(&mut Inner)) {
         let mut inner = self.inner.lock();
-        inner.durables.remove(pattern.segments(), |q| Arc::ptr_eq(q, queue));
+        change(&mut inner);
         self.generation.fetch_add(1, Ordering::Release);
     }
 

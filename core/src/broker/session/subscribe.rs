@@ -87,15 +87,20 @@ impl Session {
         };
         let durable = self.durable_name(frame, id)?;
         let router = &self.broker.shared.router;
-        match self.subscriptions.remove(id) {
+        let removed = self.subscriptions.remove(id);
+        match &removed {
             Some(subscription) => router.unsubscribe(&subscription.binding, &subscription.subscriber),
             None if durable.is_some() => {}
             None => return Err(ProtocolError::NoSuchSubscription(id.to_owned())),
         }
         self.info.subscriptions.lock().retain(|s| s.id != id);
         if let Some(name) = durable {
-            let ticket = self.broker.shared.router.delete_durable(&name)?;
-            self.stored(ticket);
+            match self.broker.shared.router.delete_durable(&name) {
+                Ok(ticket) => self.stored(ticket),
+                // Durable headers on a plain subscription's UNSUBSCRIBE: it is gone, all the same.
+                Err(ProtocolError::NoSuchDurable(_)) if removed.is_some() => {}
+                Err(error) => return Err(error),
+            }
         }
         Ok(())
     }
