@@ -44,7 +44,7 @@ impl Backend for DiskStore {
         let mut batch = self.keyspace.batch().durability(Some(PersistMode::SyncData));
         for write in writes {
             match write {
-                Write::Put { space, key, value } => batch.insert(self.partition(*space), *key, &value[..]),
+                Write::Put { space, key, value } => batch.insert(self.partition(*space), *key, value.clone()),
                 Write::Delete { space, key } => batch.remove(self.partition(*space), *key),
             }
         }
@@ -54,7 +54,7 @@ impl Backend for DiskStore {
     fn scan(&mut self, space: Space, visit: &mut Visit<'_>) -> Result<(), StoreError> {
         for entry in self.partition(space).iter() {
             let (key, value) = entry.map_err(|e| StoreError::Io(io::Error::other(e)))?;
-            visit(&key, Bytes::copy_from_slice(&value))?;
+            visit(&key, Bytes::from(value))?;
         }
         Ok(())
     }
