@@ -240,3 +240,22 @@ async fn a_torn_last_write_recovers_to_a_prefix_of_what_was_written() {
     }
     assert!(torn_within > 0, "some cuts fell among the messages");
 }
+
+#[tokio::test]
+async fn disconnect_waits_for_the_receipts_held_for_the_store() {
+    let dir = DataDir::new();
+    let broker = start_on(&dir, |_| {}).await;
+    let mut producer = broker.connect12().await;
+    let sends: String =
+        (0..100).map(|n| format!("SEND\ndestination:/queue/last\npersistent:true\nreceipt:s{n}\n\n{n}\0")).collect();
+    producer.send(format!("{sends}DISCONNECT\nreceipt:bye\n\n\0")).await;
+    for n in 0..100 {
+        producer.expect_receipt(&format!("s{n}")).await;
+    }
+    producer.expect_receipt("bye").await;
+    producer.expect_closed().await;
+    broker.shutdown().await.unwrap();
+    let broker = start_on(&dir, |_| {}).await;
+    assert_eq!(broker.broker.queue_depth("/queue/last"), 100);
+    broker.shutdown().await.unwrap();
+}
