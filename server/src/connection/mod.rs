@@ -188,7 +188,7 @@ impl<T: Transport> Task<T> {
             let deadline = self.deadline();
             let send_deadline = self.heartbeat.send_every.map(|every| self.last_write + every);
             let memory = self.context.broker.memory().clone();
-            let store = self.context.broker.store().cloned();
+            let store = self.context.broker.store();
             let awaited = self.session.awaited();
             tokio::select! {
                 biased;
@@ -209,13 +209,13 @@ impl<T: Transport> Task<T> {
                     Err(error) => return Ending::Gone(CloseReason::Io(error)),
                 },
                 () = self.outbox.ready() => {}
-                () = durable(store.as_ref(), awaited), if awaited.is_some() => {
+                () = durable(store, awaited), if awaited.is_some() => {
                     let released = self.session.release_receipts(&mut self.replies);
                     if let Err(reason) = self.apply(released.map(|()| Action::Continue)) {
                         return Ending::Close(reason);
                     }
                 }
-                () = hold::released(&mut self.hold, &memory, store.as_ref()) => {
+                () = hold::released(&mut self.hold, &memory, store) => {
                     // Time spent held is not the client's: its deadlines start afresh.
                     self.last_read = Instant::now();
                     self.frame_started = (!self.connection.read_buf.is_empty()).then_some(self.last_read);
