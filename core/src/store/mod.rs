@@ -332,8 +332,12 @@ impl Store {
         self.shared.next_sequence.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Hands an operation to the writer; the ticket is durable once its batch is written.
+    /// Hands an operation to the writer; the ticket is durable once its batch is written. A
+    /// failed store takes nothing more (its tickets are never durable).
     pub(crate) fn submit(&self, op: Op) -> Ticket {
+        if self.shared.failure.get().is_some() {
+            return Ticket(u64::MAX);
+        }
         let size = op.size();
         let mut pending = self.shared.pending.lock();
         pending.submitted += 1;
@@ -376,13 +380,15 @@ impl Store {
     }
 
     /// Whether more than `store.max_pending_bytes` wait for the writer: producers should stop
-    /// until [`Store::written`] and this is false again.
+    /// until this is false again ([`Store::wait_for`]).
     pub fn is_backlogged(&self) -> bool {
+        // A failed store drains nothing: waiting for it would be forever, and what producers
+        // send next is refused anyway.
         self.shared.pending_bytes.load(Ordering::Relaxed) > self.shared.config.max_pending_bytes
+            && self.shared.failure.get().is_none()
     }
 
-    /// Resolves after the next batch is written (or the store fails). Check the condition you
-    /// wait for after creating this future and before awaiting it: see [`Store::wait_for`].
+    /// Resolves once `done` holds (checked after each batch) or the store has failed.
     pub async fn wait_for(&self, mut done: impl FnMut(&Store) -> bool) {
         loop {
             let notified = self.shared.written.notified();

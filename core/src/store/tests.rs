@@ -81,6 +81,9 @@ fn a_failed_sync_is_final() {
     assert!(!store.is_durable(ticket));
     assert_eq!(store.admit(), Err(Refusal::Failed("injected sync failure".into())));
     assert_eq!(store.snapshot().failed.as_deref(), Some("injected sync failure"));
+    let after = store.submit(Op::Delete { queue: 1, sequence: 1 });
+    assert!(!store.is_durable(after), "a failed store takes nothing more");
+    assert!(!store.is_backlogged(), "nothing to wait for");
 }
 
 #[test]
