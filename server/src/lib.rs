@@ -8,7 +8,8 @@
 //! - `connection`: the per-connection task (frames in, replies and outbox out, heart-beats,
 //!   authentication off the runtime).
 //! - `transport`: the seam TCP (and later TLS and WebSocket) streams plug into.
-//! - [`store`]: the message store on disk (fjall), behind the engine's store `Backend`.
+//! - [`store`]: the message store on disk (an append-only segmented journal), behind the
+//!   engine's store `Backend`.
 //!
 //! Shutdown: when the `shutdown` future completes, listeners stop accepting, every connection
 //! gets an ERROR saying the broker is shutting down and is closed, and [`serve`] returns once

@@ -2,7 +2,7 @@
 //!
 //! The engine decides *what* is stored and *when* a client may be told it is safe; a
 //! [`Backend`] decides *how* bytes reach the disk. The backend is a trait so that the core keeps
-//! no file I/O (the server crate implements it over fjall) and so that the engine's crash
+//! no file I/O (the server crate implements it as a journal on disk) and so that the engine's crash
 //! behaviour is tested against [`MemoryBackend`], which keeps what was made durable apart from
 //! what was only written and can fail on command, without killing processes.
 //!
