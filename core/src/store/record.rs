@@ -20,7 +20,7 @@ const FORMAT: u8 = 1;
 pub type Key = [u8; 16];
 
 /// Which key space a write goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Space {
     /// Queues and durable subscriptions.
     Catalog,

@@ -129,18 +129,18 @@ impl DiskStore {
             .collect();
         ids.sort_unstable();
         let mut index = Index::default();
-        let mut values: BTreeMap<(Space, Key), Bytes> = BTreeMap::new();
+        let mut recovered: HashMap<Space, BTreeMap<Key, Bytes>> = HashMap::new();
         for (n, &id) in ids.iter().enumerate() {
             let path = segment_path(&dir, id);
             let contents = Bytes::from(std::fs::read(&path)?);
             let readable = segment::read(&contents, |record| match record {
                 Record::Put { space, key, value, offset } => {
                     let location = Location { segment: id, offset, len: value.len() as u32 };
-                    values.insert((space, key), value);
+                    recovered.entry(space).or_default().insert(key, value);
                     index.put(space, key, location);
                 }
                 Record::Delete { space, key } => {
-                    values.remove(&(space, key));
+                    recovered.entry(space).or_default().remove(&key);
                     index.delete(id, space, key);
                 }
             }) as u64;
@@ -152,10 +152,6 @@ impl DiskStore {
                 OpenOptions::new().write(true).open(&path)?.set_len(readable)?;
             }
             index.segments.entry(id).or_default().bytes = readable;
-        }
-        let mut recovered: HashMap<Space, BTreeMap<Key, Bytes>> = HashMap::new();
-        for ((space, key), value) in values {
-            recovered.entry(space).or_default().insert(key, value);
         }
         let current_id = ids.last().copied().unwrap_or(0);
         index.segments.entry(current_id).or_default();
