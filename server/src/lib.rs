@@ -141,6 +141,9 @@ fn concurrent_authentications() -> usize {
 
 /// Binds and serves until `shutdown` completes.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+    // The store is read back before the listeners open: once the broker says it is listening,
+    // it is ready (and watching for SIGTERM).
+    let broker = open_broker(&config)?;
     let bound = bind(&config).await?;
-    serve(config, bound, shutdown).await
+    serve_broker(broker, config, bound, shutdown).await
 }

@@ -87,7 +87,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(stompbox_server::run(config, shutdown_signal())) {
+    // The signals are watched before the store is read back and the listeners open, so a SIGTERM
+    // sent as soon as the broker says it is listening shuts it down cleanly.
+    let served = runtime.block_on(async {
+        let shutdown = shutdown_signal();
+        stompbox_server::run(config, shutdown).await
+    });
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("{e}");
@@ -96,19 +102,23 @@ fn main() -> ExitCode {
     }
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+/// Watches SIGINT and SIGTERM from now on (call it inside the runtime); the future completes on
+/// either.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut terminate) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate.recv() => {}
+    let watch = |kind: SignalKind, name: &str| signal(kind).inspect_err(|e| warn!("cannot watch {name}: {e}")).ok();
+    let (mut interrupt, mut terminate) =
+        (watch(SignalKind::interrupt(), "SIGINT"), watch(SignalKind::terminate(), "SIGTERM"));
+    async move {
+        let received = |signal: Option<&mut tokio::signal::unix::Signal>| async move {
+            match signal {
+                Some(signal) => drop(signal.recv().await),
+                None => std::future::pending().await,
             }
-        }
-        Err(e) => {
-            warn!("cannot watch SIGTERM: {e}");
-            let _ = tokio::signal::ctrl_c().await;
+        };
+        tokio::select! {
+            () = received(interrupt.as_mut()) => {}
+            () = received(terminate.as_mut()) => {}
         }
     }
 }

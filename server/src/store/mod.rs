@@ -161,10 +161,15 @@ impl DiskStore {
         Ok(store)
     }
 
-    /// Deletes the segment files nothing needs any more.
+    /// Deletes the segment files nothing needs any more, durably (a file that came back after a
+    /// power loss could bring back puts whose deletes went with a later file).
     fn reclaim(&mut self) -> io::Result<()> {
-        for id in self.index.reclaim(self.current_id) {
-            std::fs::remove_file(segment_path(&self.dir, id))?;
+        let gone = self.index.reclaim(self.current_id);
+        for id in &gone {
+            std::fs::remove_file(segment_path(&self.dir, *id))?;
+        }
+        if !gone.is_empty() {
+            File::open(&self.dir)?.sync_all()?;
         }
         Ok(())
     }
