@@ -3,6 +3,12 @@
 # RabbitMQ 3.10 (Debian packages), one broker at a time, and writes docs/bench/results.md,
 # docs/bench/results.json and docs/bench/chart.svg.
 #
+# Transports: stompbox also serves TLS (61614), WebSocket (61623) and WebSocket over TLS (61624)
+# with a self-signed certificate made for the run (openssl; the bench uses --insecure), and
+# fan-out and 1k/s latency run over each of tcp, tls, ws and wss back to back. RabbitMQ gets
+# its web-stomp plugin on 127.0.0.1:15674 (path /ws) for the same two over ws. ActiveMQ gets
+# no WebSocket connector (see docs/PERFORMANCE.md).
+#
 # Every broker listens on 127.0.0.1 only: ActiveMQ gets a config with only an openwire and a
 # STOMP (NIO) connector, no JMX, no web console; RabbitMQ gets AMQP, STOMP, the Erlang
 # distribution port and its own epmd on 127.0.0.1. The Debian services are never started
@@ -58,6 +64,7 @@ install_brokers() {
     local missing=()
     dpkg -s activemq >/dev/null 2>&1 || missing+=(activemq)
     dpkg -s rabbitmq-server >/dev/null 2>&1 || missing+=(rabbitmq-server)
+    command -v openssl >/dev/null || missing+=(openssl)
     [ ${#missing[@]} -eq 0 ] && return
     log "installing ${missing[*]} (services are not started)"
     local own_policy=""
@@ -116,20 +123,42 @@ EPMD_PID=""
 BROKER_PID=""
 
 start_stompbox() {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 7 \
+        -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+        -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
     cat > "$WORK/stompbox.toml" <<EOF
 listen = ["127.0.0.1:61613"]
 # Persistent messages are stored (fdatasync before each RECEIPT), as the other two brokers do.
 data_dir = "$WORK/stompbox-data"
 
 [limits]
-# The connections scenario opens up to 15,000; the default cap is 10,000.
+# The connections scenario opens up to 15,000 from 127.0.0.1; the default caps are 10,000
+# connections and 1,000 per address.
 max_connections = 19000
+max_connections_per_address = 19000
+
+[[listener]]
+kind = "tls"
+address = "127.0.0.1:61614"
+cert = "cert.pem"
+key = "key.pem"
+
+[[listener]]
+kind = "ws"
+address = "127.0.0.1:61623"
+
+[[listener]]
+kind = "wss"
+address = "127.0.0.1:61624"
+cert = "cert.pem"
+key = "key.pem"
 EOF
     setsid "$STOMPBOX" run --config "$WORK/stompbox.toml" --log warn > "$WORK/stompbox.log" 2>&1 &
     BROKER_PGID=$!
     BROKER_PID=$!
     wait_port 61613 10
     URL=tcp://127.0.0.1:61613; USER_ARGS=()
+    TRANSPORTS=(tcp=tcp://127.0.0.1:61613 tls=ssl://localhost:61614 ws=ws://127.0.0.1:61623/ wss=wss://localhost:61624/)
     VERSION="stompbox $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo dev) (release)"
 }
 
@@ -169,6 +198,7 @@ EOF
     BROKER_PID=$!
     wait_port 61623 90
     URL=tcp://127.0.0.1:61623; USER_ARGS=()
+    TRANSPORTS=()
     VERSION="ActiveMQ $(dpkg-query -W -f '${Version}' activemq), $(java -version 2>&1 | head -1)"
 }
 
@@ -181,8 +211,10 @@ stomp.listeners.tcp.1 = 127.0.0.1:61633
 distribution.listener.interface = 127.0.0.1
 distribution.listener.port_range.min = 25673
 distribution.listener.port_range.max = 25673
+web_stomp.tcp.ip = 127.0.0.1
+web_stomp.tcp.port = 15674
 EOF
-    echo '[rabbitmq_stomp].' > "$base/enabled_plugins"
+    echo '[rabbitmq_stomp,rabbitmq_web_stomp].' > "$base/enabled_plugins"
     export HOME="$base/home" ERL_EPMD_ADDRESS=127.0.0.1 ERL_EPMD_PORT=$EPMD_PORT
     epmd -address 127.0.0.1 -port "$EPMD_PORT" -daemon
     sleep 0.3
@@ -197,6 +229,7 @@ EOF
     wait_port 61633 120
     BROKER_PID="$(ps -o pid=,comm= -g "$BROKER_PGID" | awk '$2 ~ /beam/ {print $1; exit}')"
     URL=tcp://127.0.0.1:61633; USER_ARGS=(--user guest --pass guest)
+    TRANSPORTS=(tcp=tcp://127.0.0.1:61633 ws=ws://127.0.0.1:15674/ws)
     VERSION="RabbitMQ $(dpkg-query -W -f '${Version}' rabbitmq-server), Erlang $(dpkg-query -W -f '${Version}' erlang-base)"
 }
 
@@ -218,7 +251,8 @@ stop_broker() {
 
 # --- scenarios -------------------------------------------------------------------------------
 
-# run_scenario BROKER LABEL ARGS...: one JSON line tagged with the broker and label.
+# run_scenario BROKER LABEL ARGS...: one JSON line tagged with the broker and label, against
+# $SCENARIO_URL if set, else the broker's $URL.
 run_scenario() {
     local broker=$1 label=$2
     shift 2
@@ -227,7 +261,7 @@ run_scenario() {
     fi
     log "$broker: $label"
     local line
-    if line="$(timeout 300 "$BENCH" "$@" --url "$URL" ${USER_ARGS[@]+"${USER_ARGS[@]}"} --pid "$BROKER_PID" --json)"; then
+    if line="$(timeout 300 "$BENCH" "$@" --url "${SCENARIO_URL:-$URL}" --insecure ${USER_ARGS[@]+"${USER_ARGS[@]}"} --pid "$BROKER_PID" --json)"; then
         echo "$line" | python3 -c 'import json,sys; r=json.load(sys.stdin); r["broker"]=sys.argv[1]; r["label"]=sys.argv[2]; print(json.dumps(r))' "$broker" "$label" >> "$RESULTS"
         echo "$line" | python3 -c 'import json,sys; r=json.load(sys.stdin); l=r["latency_us"]; print("   %.0f msgs/s, lost %d, dup %d, p99 %.0f us, errors %d" % (r["msgs_per_s"], r["lost"], r["duplicated"], l["p99"], r["errors"]))' >&2
     else
@@ -245,6 +279,20 @@ run_all() {
     run_scenario "$broker" "persistent 2P-2C" persistent --producers 2 --consumers 2 --duration "$DURATION"
     # Slow openers stop at the time cap: RSS per connection is over those opened.
     run_scenario "$broker" "connections" connections --connections "$CONNECTIONS" --concurrency 256 --duration 15s
+    run_transports "$broker"
+}
+
+# Fan-out and 1k/s latency over each of the broker's transports, back to back.
+run_transports() {
+    local broker=$1 transport
+    for transport in ${TRANSPORTS[@]+"${TRANSPORTS[@]}"}; do
+        SCENARIO_URL="${transport#*=}" run_scenario "$broker" "fanout 1P-4S via ${transport%%=*}" \
+            fanout --producers 1 --subscribers 4 --size 100 --duration "$DURATION"
+    done
+    for transport in ${TRANSPORTS[@]+"${TRANSPORTS[@]}"}; do
+        SCENARIO_URL="${transport#*=}" run_scenario "$broker" "latency 1k/s via ${transport%%=*}" \
+            latency --rate 1000 --duration "$DURATION"
+    done
 }
 
 # --- main ------------------------------------------------------------------------------------

@@ -13,9 +13,16 @@ pub struct Cli {
     /// The scenario to run.
     #[command(subcommand)]
     pub scenario: Scenario,
-    /// The broker, as `tcp://host:port`.
+    /// The broker: `tcp://host:port`, `ssl://` or `tls://` (TLS), `ws://host:port/path`
+    /// (WebSocket) or `wss://` (WebSocket over TLS).
     #[arg(long, global = true, default_value = "tcp://127.0.0.1:61613")]
     pub url: String,
+    /// TLS: trust the CA certificates in this PEM file.
+    #[arg(long, global = true)]
+    pub ca: Option<std::path::PathBuf>,
+    /// TLS: accept any certificate (for benchmarks against a self-signed one).
+    #[arg(long, global = true)]
+    pub insecure: bool,
     /// Login sent in CONNECT.
     #[arg(long, global = true)]
     pub user: Option<String>,

@@ -5,18 +5,16 @@
 //! needs `/`), `heart-beat:0,0`; SUBSCRIBE carries `prefetch-count` and `activemq.prefetchSize`
 //! and a `receipt` that is awaited, because a subscription is only certain once acknowledged.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use stompbox_core::codec::StompCodec;
 use stompbox_core::frame::{header, Command, Frame, FrameLimits, Parsed};
 use stompbox_core::Version;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio_util::codec::{Decoder, Encoder};
 
 use crate::cli::AckMode;
+use crate::transport::{Endpoint, Reader, Writer};
 use crate::{BenchError, Result};
 
 /// How long a handshake, or a SUBSCRIBE's receipt, may take.
@@ -35,8 +33,8 @@ pub fn make_read_room(buf: &mut BytesMut) {
 /// Where and how to connect.
 #[derive(Debug, Clone)]
 pub struct Target {
-    /// The broker's address.
-    pub addr: SocketAddr,
+    /// The broker's address and transport.
+    pub endpoint: Endpoint,
     /// CONNECT `login`.
     pub user: Option<String>,
     /// CONNECT `passcode`.
@@ -45,25 +43,13 @@ pub struct Target {
     pub vhost: String,
 }
 
-impl Target {
-    /// Parses `tcp://host:port` (a bare `host:port` is accepted too).
-    pub fn parse(url: &str, user: Option<String>, pass: Option<String>, vhost: String) -> Result<Target> {
-        let rest = url.strip_prefix("tcp://").unwrap_or(url);
-        let rest = rest.trim_end_matches('/');
-        let addr = std::net::ToSocketAddrs::to_socket_addrs(rest)
-            .ok()
-            .and_then(|mut addrs| addrs.next())
-            .ok_or_else(|| BenchError::Url(url.to_owned()))?;
-        Ok(Target { addr, user, pass, vhost })
-    }
-}
-
-/// A connected STOMP session: the socket, the codec at the negotiated version, and bytes read
-/// but not yet decoded.
-#[derive(Debug)]
+/// A connected STOMP session: the connection's two sides, the codec at the negotiated version,
+/// and bytes read but not yet decoded.
 pub struct Conn {
-    /// The socket.
-    pub stream: TcpStream,
+    /// The reading side.
+    pub reader: Reader,
+    /// The writing side.
+    pub writer: Writer,
     /// The codec, set to [`Conn::version`].
     pub codec: StompCodec,
     /// Bytes read and not yet decoded.
@@ -85,12 +71,12 @@ pub fn limits() -> FrameLimits {
 }
 
 impl Conn {
-    /// Opens a TCP connection and completes CONNECT -> CONNECTED.
+    /// Connects (TCP, TLS or WebSocket, as the URL said) and completes CONNECT -> CONNECTED.
     pub async fn connect(target: &Target) -> Result<Conn> {
-        let stream = TcpStream::connect(target.addr).await?;
-        stream.set_nodelay(true)?;
+        let (reader, writer) = target.endpoint.connect().await?;
         let mut conn = Conn {
-            stream,
+            reader,
+            writer,
             codec: StompCodec::new(limits()),
             read_buf: BytesMut::new(),
             version: Version::V1_0,
@@ -126,7 +112,7 @@ impl Conn {
     pub async fn send(&mut self, frame: &Frame) -> Result<()> {
         let mut buf = BytesMut::new();
         self.codec.encode(frame, &mut buf)?;
-        self.stream.write_all(&buf).await?;
+        self.writer.write_all(&buf).await?;
         Ok(())
     }
 
@@ -139,7 +125,7 @@ impl Conn {
                 }
             }
             self.read_buf.reserve(READ_CHUNK);
-            if self.stream.read_buf(&mut self.read_buf).await? == 0 {
+            if self.reader.read_into(&mut self.read_buf).await? == 0 {
                 return Err(BenchError::Broker("connection closed".into()));
             }
         }
@@ -173,7 +159,7 @@ impl Conn {
     /// Sends DISCONNECT and closes the write side; errors are ignored (the run is over).
     pub async fn disconnect(mut self) {
         let _ = self.send(&Frame::new(Command::Disconnect)).await;
-        let _ = self.stream.shutdown().await;
+        let _ = self.writer.shutdown().await;
     }
 }
 
@@ -209,13 +195,6 @@ pub fn describe_error(frame: &Frame) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_name_host_and_port() {
-        let target = Target::parse("tcp://127.0.0.1:61613", None, None, "/".into()).unwrap();
-        assert_eq!(target.addr, "127.0.0.1:61613".parse().unwrap());
-        assert!(Target::parse("tcp://nowhere", None, None, "/".into()).is_err());
-    }
 
     #[test]
     fn acks_follow_the_version() {

@@ -6,6 +6,7 @@
 //!   subcommand per scenario.
 //! - [`client`]: a minimal STOMP client over [`stompbox_core::codec::StompCodec`]: CONNECT with
 //!   1.2/1.1 negotiation, SUBSCRIBE that waits for its RECEIPT, ACK headers per version.
+//! - [`transport`]: TCP, TLS, WebSocket and WebSocket over TLS, picked by the URL's scheme.
 //! - [`scenario`]: the scenarios. `flow` drives producers and consumers (fan-out, queue, latency,
 //!   persistent); `connections` opens idle connections; `relay` is the plain-TCP ceiling.
 //! - [`stats`]: sequence tracking (loss, duplicates) and latency histograms.
@@ -21,6 +22,7 @@ mod progress;
 pub mod report;
 pub mod scenario;
 pub mod stats;
+pub mod transport;
 
 use std::io;
 
@@ -33,8 +35,8 @@ pub use report::Report;
 /// Why a scenario could not run.
 #[derive(Debug, Error)]
 pub enum BenchError {
-    /// The `--url` is not `tcp://host:port`.
-    #[error("invalid url {0:?}: expected tcp://host:port")]
+    /// The `--url` is not `tcp://`, `ssl://`, `tls://`, `ws://` or `wss://` `host:port`.
+    #[error("invalid url {0:?}: expected tcp://, ssl://, tls://, ws:// or wss:// host:port")]
     Url(String),
     /// A socket operation failed.
     #[error("i/o error: {0}")]

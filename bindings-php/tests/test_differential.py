@@ -1,6 +1,7 @@
 """Differential tests: PHP's own ``run-tests.php`` runs every ``phpt/*.phpt`` twice against one
-stompbox broker, once with Debian's PECL stomp extension and once with ours; every test must
-PASS under both, i.e. both extensions print the checked-in ``--EXPECT--`` transcript (PECL's).
+stompbox broker (a tcp and a tls listener, its certificate from a CA made per run with
+``trustme``), once with Debian's PECL stomp extension and once with ours; every test must PASS
+under both, i.e. both extensions print the checked-in ``--EXPECT--`` transcript (PECL's).
 
 The listed differences (``bindings-php/README.md``) are ``*-pecl.phpt`` / ``*-stompbox.phpt``
 pairs: each holds its extension's transcript and must be skipped under the other extension.
@@ -56,6 +57,15 @@ def _closed_port() -> int:
 
 
 @dataclass
+class PhptBroker:
+    """The broker the .phpt tests run against."""
+
+    url: str  # tcp://127.0.0.1:PORT
+    tls: str  # 127.0.0.1:PORT of its tls listener
+    ca: Path  # the CA file its certificate chains to
+
+
+@dataclass
 class Run:
     """One run-tests.php run over a copy of ``phpt/`` (its .out/.diff files stay in ``workdir``)."""
 
@@ -70,11 +80,11 @@ class Run:
         return f"{test.name} under {self.extension}: {self.status.get(test.stem, 'not run')}\n{details}"
 
 
-def run_phpt(extension: str, so: str, url: str, workdir: Path) -> Run:
+def run_phpt(extension: str, so: str, broker: PhptBroker, workdir: Path) -> Run:
     shutil.rmtree(workdir, ignore_errors=True)
     shutil.copytree(PHPT_DIR, workdir)
     results = workdir.with_suffix(".results")
-    env = dict(os.environ, NO_INTERACTION="1", STOMP_URL=url,
+    env = dict(os.environ, NO_INTERACTION="1", STOMP_URL=broker.url, STOMP_TLS=broker.tls, STOMP_CA=str(broker.ca),
                STOMP_CLOSED_URL=f"tcp://127.0.0.1:{_closed_port()}",
                STOMP_PREFIX=f"t{uuid.uuid4().hex[:8]}")
     out = subprocess.run(
@@ -107,8 +117,15 @@ def pecl_is_installed() -> None:
 
 
 @pytest.fixture(scope="module")
-def broker(session_broker) -> str:
-    return session_broker.url
+def broker(module_broker_launcher, tls_files, tmp_path_factory) -> PhptBroker:
+    folder = tmp_path_factory.mktemp("tls")
+    tls = tls_files(folder, "localhost", "127.0.0.1")
+    (folder / "stompbox.toml").write_text(
+        '[[listener]]\nkind = "tcp"\naddress = "127.0.0.1:0"\n'
+        '[[listener]]\nkind = "tls"\naddress = "127.0.0.1:0"\ncert = "cert.pem"\nkey = "key.pem"\n'
+    )
+    running = module_broker_launcher(["--config", str(folder / "stompbox.toml")], listeners=2)
+    return PhptBroker(running.url, f"127.0.0.1:{running.ports()['tls']}", tls.ca_file)
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +164,7 @@ def test_differences_still_differ():
 def test_seed_scenario(broker, php_extension, extension: str):
     """examples/php/send.php publishes two messages; examples/php/subscribe.php gets both."""
     ext = "stomp" if extension == "pecl" else str(php_extension)
-    env = dict(os.environ, STOMP_URL=broker, TIMEOUT="5")
+    env = dict(os.environ, STOMP_URL=broker.url, TIMEOUT="5")
     examples = ROOT / "examples" / "php"
     sub = subprocess.Popen([PHP, "-n", "-d", f"extension={ext}", str(examples / "subscribe.php")],
                            stdout=subprocess.PIPE, text=True, env=env)

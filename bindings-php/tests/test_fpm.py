@@ -19,6 +19,9 @@ two. Each request prints one JSON line (``fpm/_common.php``); checked for each r
    subscriber is gone;
 4. the workers survive: same pids before and after, every request served by one of them, no
    "exited on signal" / "exited with code" in php-fpm's log;
+5. a burst of sends without receipts, left to the end of the request (``burst.php``), all
+   arrive in order (``burst_count.php``), and once the requests are done no worker has a
+   ``stompbox-writer`` thread: the buffered path's thread ends with the request's connection;
 
 and both extensions give the same responses (pids, sessions and the run's names masked).
 
@@ -73,6 +76,8 @@ SEQUENCE: list[tuple[str, dict[str, str]]] = [
     ("drain.php", {}),
     ("leak.php", {"keep": "resource"}),
     ("drain.php", {}),
+    ("burst.php", {}),
+    ("burst_count.php", {}),
     ("fatal.php", {}),
     ("roundtrip.php", {"style": "oop", "close": "none"}),
 ]
@@ -99,6 +104,17 @@ def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def thread_names(pid: int) -> list[str]:
+    """The names of process `pid`'s threads, from /proc."""
+    names = []
+    for comm in Path(f"/proc/{pid}/task").glob("*/comm"):
+        try:
+            names.append(comm.read_text().strip())
+        except OSError:
+            continue  # gone meanwhile
+    return names
 
 
 def children_of(pid: int) -> set[int]:
@@ -251,6 +267,7 @@ class Run:
     workers_after: set[int]
     requests: list[Request]
     log: str
+    threads_after: dict[int, list[str]]  # worker pid -> its threads' names, after the requests
 
 
 def expected_close(extension: str, script: str) -> str | None:
@@ -288,11 +305,12 @@ def run_sequence(extension: str, children: int, so: str, broker) -> Run:
             if None in closes.values() and expected_close(extension, script):
                 break  # a connection outlived its request: reported by test_fpm_requests
         workers_after = children_of(fpm.process.pid)
+        threads_after = {pid: thread_names(pid) for pid in workers_after}
         log = fpm.log()
     finally:
         fpm.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    return Run(extension, children, params, fpm.workers, workers_after, requests, log)
+    return Run(extension, children, params, fpm.workers, workers_after, requests, log, threads_after)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -352,6 +370,10 @@ def check_request(run: Run, request: Request) -> None:
             "the message the previous request left unacknowledged was not redelivered: "
             "its connection is still open")
         assert (r["acked"], r["more"]) == (True, False)
+    elif request.script == "burst.php":
+        assert r["sent"] is True
+    elif request.script == "burst_count.php":
+        assert r["in_order"] == 2000, "messages sent without receipts were lost at the end of the request"
     elif request.script == "fatal.php":
         assert "Fatal error: fatal error with a connection open" in request.response.body
 
@@ -372,6 +394,8 @@ def test_fpm_requests(fpm_run, extension: str, children: int):
         assert len(pids) == 1, f"one worker, but requests were served by {pids}"
     assert run.workers_after == run.workers_before, (
         f"workers changed from {run.workers_before} to {run.workers_after}:\n{run.log}")
+    for pid, names in run.threads_after.items():
+        assert "stompbox-writer" not in names, f"worker {pid} kept a writer thread after its requests: {names}"
     for bad in ("exited on signal", "exited with code", "SIGSEGV", "ERROR:"):
         assert bad not in run.log, f"php-fpm log has {bad!r}:\n{run.log}"
 

@@ -2,11 +2,12 @@
 //! (`py.detach`), and long waits are cut into slices with a signal check between them, so
 //! other Python threads run and Ctrl-C interrupts.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, MutexGuard};
 use pyo3::prelude::*;
-use stompbox_core::client::{Client, ConnectOptions, Error};
+use stompbox_core::client::{Client, ConnectOptions, Error, DEFAULT_WRITE_BUFFER_BYTES};
 use stompbox_core::frame::Frame as CoreFrame;
 use stompbox_core::heartbeat::Heartbeat;
 
@@ -23,10 +24,15 @@ const SIGNAL_SLICE: Duration = Duration::from_millis(100);
 /// A connection to a STOMP broker.
 ///
 /// `Stomp(url="tcp://127.0.0.1:61613", user=None, password=None, headers=None, timeout=10.0,
-/// heartbeat=(0, 0), vhost=None)` connects at once. `timeout` (seconds) bounds the connect, each
-/// RECEIPT wait, and `read_frame` without its own timeout. Use it as a context manager (leaving
-/// disconnects with a receipt) or call `close()`. Iterating yields frames until the connection
-/// closes.
+/// heartbeat=(0, 0), vhost=None, write_buffer_bytes=1048576, ca_file=None)` connects at once.
+/// `url` is `tcp://host:port`, `ssl://host:port` or `tls://host:port` (TLS, verifying the
+/// broker's certificate against the system's CA certificates, or those in `ca_file`), or
+/// `failover://(url,url,...)`. `timeout` (seconds) bounds the connect, each RECEIPT wait, and
+/// `read_frame` without its own timeout.
+/// Frames sent without a receipt are buffered (up to `write_buffer_bytes`; 0: none) and written
+/// by a background thread as soon as the socket takes them. Use it as a context manager
+/// (leaving disconnects with a receipt) or call `close()`. Iterating yields frames until the
+/// connection closes.
 #[pyclass(frozen, module = "stompbox", name = "Stomp")]
 pub struct Stomp {
     client: Mutex<Client>,
@@ -89,8 +95,8 @@ impl Stomp {
 impl Stomp {
     #[new]
     #[pyo3(
-        signature = (url="tcp://127.0.0.1:61613", user=None, password=None, headers=None, timeout=10.0, heartbeat=(0, 0), vhost=None),
-        text_signature = "(url='tcp://127.0.0.1:61613', user=None, password=None, headers=None, timeout=10.0, heartbeat=(0, 0), vhost=None)"
+        signature = (url="tcp://127.0.0.1:61613", user=None, password=None, headers=None, timeout=10.0, heartbeat=(0, 0), vhost=None, write_buffer_bytes=DEFAULT_WRITE_BUFFER_BYTES, ca_file=None),
+        text_signature = "(url='tcp://127.0.0.1:61613', user=None, password=None, headers=None, timeout=10.0, heartbeat=(0, 0), vhost=None, write_buffer_bytes=1048576, ca_file=None)"
     )]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -102,6 +108,8 @@ impl Stomp {
         timeout: f64,
         heartbeat: (u64, u64),
         vhost: Option<String>,
+        write_buffer_bytes: usize,
+        ca_file: Option<PathBuf>,
     ) -> PyResult<Stomp> {
         let options = ConnectOptions {
             login: user,
@@ -110,6 +118,8 @@ impl Stomp {
             virtual_host: vhost,
             heartbeat: Heartbeat { send_ms: heartbeat.0, receive_ms: heartbeat.1 },
             timeout: duration(timeout, "timeout")?,
+            write_buffer_bytes,
+            ca_file,
             ..ConnectOptions::default()
         };
         let client = py.detach(|| Client::connect(url, &options)).map_err(|e| to_pyerr(py, e))?;
@@ -146,8 +156,10 @@ impl Stomp {
         py.detach(|| self.lock().is_closed())
     }
 
-    /// Sends `body` (bytes; a str is sent as UTF-8) to `destination`. With `receipt=True` (or
-    /// a `receipt` header), waits until the broker confirms it.
+    /// Sends `body` (bytes; a str is sent as UTF-8) to `destination`. Without a receipt the
+    /// frame is buffered and written in the background (a full buffer makes this wait); with
+    /// `receipt=True` (or a `receipt` header), writes everything and waits until the broker
+    /// confirms it.
     #[pyo3(signature = (destination, body=None, headers=None, receipt=false))]
     fn send(
         &self,
@@ -271,15 +283,14 @@ impl Stomp {
         self.call(py, Client::disconnect)
     }
 
-    /// A context manager that collects the frames sent inside it and writes them together
-    /// (about 64 KiB per write) instead of one write each: `with conn.batch(): ...`. Anything
-    /// that waits for the broker (a receipt, `read_frame`) sends what was collected first, and
-    /// leaving the block sends the rest.
+    /// Kept from earlier versions, where only frames sent inside `with conn.batch():` were
+    /// written together: every send is buffered now. Leaving the block flushes.
     fn batch(slf: Py<Self>) -> Batch {
         Batch { stomp: slf }
     }
 
-    /// Sends what a batch has collected so far.
+    /// Writes everything sent so far and waits until it is written; raises a write error met
+    /// in the background.
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
         self.call(py, Client::flush)
     }
@@ -347,13 +358,12 @@ pub struct Batch {
 
 #[pymethods]
 impl Batch {
-    fn __enter__(&self, py: Python<'_>) -> PyResult<Py<Stomp>> {
-        self.stomp.get().call(py, |c| c.set_batching(true))?;
-        Ok(self.stomp.clone_ref(py))
+    fn __enter__(&self, py: Python<'_>) -> Py<Stomp> {
+        self.stomp.clone_ref(py)
     }
 
-    /// Sends what was collected. While an exception is propagating, a failed send is ignored so
-    /// that it does not hide the original error.
+    /// Flushes. While an exception is propagating, a failed flush is ignored so that it does
+    /// not hide the original error.
     fn __exit__(
         &self,
         py: Python<'_>,
@@ -361,7 +371,7 @@ impl Batch {
         _exc_value: Option<&Bound<'_, PyAny>>,
         _traceback: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<bool> {
-        let flushed = self.stomp.get().call(py, |c| c.set_batching(false));
+        let flushed = self.stomp.get().call(py, Client::flush);
         match exc_type {
             Some(t) if !t.is_none() => Ok(false),
             _ => flushed.map(|()| false),

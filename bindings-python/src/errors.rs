@@ -3,6 +3,8 @@
 //! ```text
 //! StompError(Exception)
 //! ├── StompConnectionError     refused, reset, closed, silent broker
+//! │   └── StompTlsError        TLS: certificate not trusted, wrong host name, not a TLS port,
+//! │                            CA file unusable
 //! ├── BrokerError              the broker sent ERROR: .message, .body, .frame
 //! │   └── AuthenticationError  the broker refused the login
 //! ├── StompTimeoutError        no CONNECTED, RECEIPT or frame in time
@@ -23,6 +25,12 @@ pyo3::create_exception!(
     StompConnectionError,
     StompError,
     "The connection could not be made, or it broke: refused, reset, closed, or a silent broker."
+);
+pyo3::create_exception!(
+    stompbox,
+    StompTlsError,
+    StompConnectionError,
+    "TLS failed: the broker's certificate is not signed by a trusted CA or does not name the host, the port does not speak TLS, or the CA file cannot be used."
 );
 pyo3::create_exception!(
     stompbox,
@@ -60,6 +68,7 @@ pub fn to_pyerr(py: Python<'_>, error: Error) -> PyErr {
         Error::Connect { .. } | Error::Closed { .. } | Error::HeartbeatTimeout { .. } | Error::Io(_) => {
             StompConnectionError::new_err(text)
         }
+        Error::Tls { .. } | Error::TrustStore { .. } => StompTlsError::new_err(text),
         Error::Timeout(_) => StompTimeoutError::new_err(text),
         Error::Protocol(_) | Error::Unexpected(_) => StompProtocolError::new_err(text),
         Error::Auth { message, frame } => {

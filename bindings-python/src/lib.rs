@@ -27,6 +27,7 @@ mod _stompbox {
     #[pymodule_export]
     use crate::errors::{
         AuthenticationError, BrokerError, StompConnectionError, StompError, StompProtocolError, StompTimeoutError,
+        StompTlsError,
     };
     #[pymodule_export]
     use crate::frame::Frame;

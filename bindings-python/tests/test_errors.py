@@ -26,6 +26,7 @@ def test_exception_hierarchy() -> None:
     ):
         assert issubclass(cls, stompbox.StompError)
     assert issubclass(stompbox.AuthenticationError, stompbox.BrokerError)
+    assert issubclass(stompbox.StompTlsError, stompbox.StompConnectionError)
     assert stompbox.BrokerError.__module__ == "stompbox"
 
 
@@ -88,9 +89,9 @@ def test_receipt_timeout_raises_timeout_error() -> None:
         server.close()
 
 
-def test_ssl_is_not_available_yet() -> None:
-    with pytest.raises(ValueError, match="TLS not available yet"):
-        stompbox.Stomp("ssl://127.0.0.1:61614")
+def test_an_unknown_scheme_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="unsupported scheme http"):
+        stompbox.Stomp("http://127.0.0.1:61614")
 
 
 def test_bad_arguments_are_value_or_type_errors(conn: stompbox.Stomp) -> None:

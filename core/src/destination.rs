@@ -6,6 +6,7 @@
 //! segment and `**` matches zero or more, so `/topic/chat.**` matches `/topic/chat` and
 //! `/topic/chat.general.demo`. Wildcards are refused anywhere else.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use thiserror::Error;
@@ -209,9 +210,14 @@ impl<T> TopicTrie<T> {
     }
 
     /// Calls `visit` once for every value whose pattern matches the concrete name's segments.
+    ///
+    /// Each (node, position in the name) pair is visited once, so patterns with many `**`
+    /// segments cost at most nodes × segments steps, not one step per way of splitting the name
+    /// among them.
     pub fn for_each_match(&self, name: &[&str], mut visit: impl FnMut(&T)) {
-        let mut ends: Vec<&Node<T>> = Vec::new();
-        collect_matches(&self.root, name, &mut ends);
+        let mut search = Search { name, seen: HashSet::new(), ends: Vec::new() };
+        search.visit(&self.root, 0);
+        let mut ends = search.ends;
         if ends.len() > 1 {
             // Several `**` segments can reach the same node by different splits.
             ends.sort_unstable_by_key(|node| std::ptr::from_ref(*node) as usize);
@@ -224,15 +230,25 @@ impl<T> TopicTrie<T> {
 }
 
 /// Whether a pattern's segments (`*` one segment, `**` zero or more) match a name's segments.
-/// Used for configuration rules, which are few; subscriptions use [`TopicTrie`].
+/// Used for configuration rules, which are few; subscriptions use [`TopicTrie`]. Dynamic
+/// programming over (pattern position, name position): linear in their product, however many
+/// `**` segments the pattern has.
 pub fn segments_match(pattern: &[&str], name: &[&str]) -> bool {
-    match pattern.split_first() {
-        None => name.is_empty(),
-        Some((&"**", rest)) => (0..=name.len()).any(|skip| segments_match(rest, &name[skip..])),
-        Some((&first, rest)) => name
-            .split_first()
-            .is_some_and(|(segment, tail)| (first == "*" || first == *segment) && segments_match(rest, tail)),
+    // `reach[j]`: the first `i` pattern segments can match the first `j` name segments.
+    let mut reach = vec![false; name.len() + 1];
+    reach[0] = true;
+    for segment in pattern {
+        let mut next = vec![false; name.len() + 1];
+        for j in 0..=name.len() {
+            next[j] = match *segment {
+                "**" => reach[j] || (j > 0 && next[j - 1]),
+                "*" => j > 0 && reach[j - 1],
+                literal => j > 0 && reach[j - 1] && name[j - 1] == literal,
+            };
+        }
+        reach = next;
     }
+    reach[name.len()]
 }
 
 fn remove_in<T>(node: &mut Node<T>, segments: &[&str], is_target: impl FnMut(&T) -> bool) -> Option<T> {
@@ -267,24 +283,38 @@ fn remove_in<T>(node: &mut Node<T>, segments: &[&str], is_target: impl FnMut(&T)
     removed
 }
 
-fn collect_matches<'t, T>(node: &'t Node<T>, name: &[&str], ends: &mut Vec<&'t Node<T>>) {
-    if let Some(many) = node.many.as_deref() {
-        // `**` swallows zero or more segments.
-        for skip in 0..=name.len() {
-            collect_matches(many, &name[skip..], ends);
+/// A match of a name's segments against the trie, remembering the (node, position) pairs
+/// already visited.
+struct Search<'t, 'n, T> {
+    name: &'n [&'n str],
+    seen: HashSet<(usize, usize)>,
+    ends: Vec<&'t Node<T>>,
+}
+
+impl<'t, T> Search<'t, '_, T> {
+    /// Matches the name from segment `at` on, starting at `node`.
+    fn visit(&mut self, node: &'t Node<T>, at: usize) {
+        if !self.seen.insert((std::ptr::from_ref(node) as usize, at)) {
+            return;
         }
-    }
-    let Some((first, rest)) = name.split_first() else {
-        if !node.values.is_empty() {
-            ends.push(node);
+        if let Some(many) = node.many.as_deref() {
+            // `**` swallows zero or more segments.
+            for skip in at..=self.name.len() {
+                self.visit(many, skip);
+            }
         }
-        return;
-    };
-    if let Some(child) = node.literal.get(*first) {
-        collect_matches(child, rest, ends);
-    }
-    if let Some(one) = node.one.as_deref() {
-        collect_matches(one, rest, ends);
+        let Some(first) = self.name.get(at) else {
+            if !node.values.is_empty() {
+                self.ends.push(node);
+            }
+            return;
+        };
+        if let Some(child) = node.literal.get(*first) {
+            self.visit(child, at + 1);
+        }
+        if let Some(one) = node.one.as_deref() {
+            self.visit(one, at + 1);
+        }
     }
 }
 
@@ -367,6 +397,17 @@ mod tests {
         assert!(!segments_match(&["orders", "*"], &["orders"]));
         assert!(segments_match(&["orders", "**"], &["orders", "eu", "fr"]));
         assert!(!segments_match(&["orders"], &["invoices"]));
+    }
+
+    #[test]
+    fn many_double_stars_match_in_linear_steps() {
+        // Exponential if every way of splitting 40 segments among ten `**` were tried.
+        let pattern = ["**"; 10].join(".");
+        let name = ["a"; 40].join(".");
+        assert_eq!(matches(&[&format!("/topic/{pattern}")], &format!("/topic/{name}")), vec![0]);
+        let segments: Vec<&str> = name.split('.').collect();
+        assert!(segments_match(&["**"; 10], &segments));
+        assert!(!segments_match(&[&["**"; 10][..], &["b"]].concat(), &segments));
     }
 
     #[test]

@@ -8,15 +8,17 @@
 //! - [`version`]: protocol versions and `accept-version` negotiation.
 //! - [`heartbeat`]: heart-beat negotiation.
 //! - [`destination`]: `/topic/` and `/queue/` names and the wildcard patterns of topic subscriptions.
-//! - [`auth`]: who may connect.
+//! - [`auth`]: who may connect and what they may do: principals, Apollo's users and groups files,
+//!   and its access rules.
 //! - [`error_code`]: the machine-readable `code` header of ERROR frames.
 //! - [`broker`]: the synchronous broker engine. Each connection owns a [`broker::Session`];
 //!   delivery is a non-blocking push into each session's bounded [`broker::Outbox`], so the engine is
 //!   tested without an async runtime.
 //! - [`store`]: persistence as the engine sees it: what is stored, group commit and durability
 //!   tickets, behind a `Backend` trait the server implements on disk.
-//! - [`client`]: a blocking client on `std::net` sockets (heart-beat thread only when negotiated),
-//!   with a STOMP 1.0 raw mode that writes frames unescaped, byte for byte.
+//! - [`client`]: a blocking client on `std::net` sockets, over TCP or TLS (rustls; `ssl://`,
+//!   `tls://`), with a writer thread only when needed and a STOMP 1.0 raw mode that writes frames
+//!   unescaped, byte for byte.
 
 pub mod auth;
 pub mod broker;

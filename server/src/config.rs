@@ -3,15 +3,17 @@
 //! The engine's sections (`[limits]`, `[heartbeat]`, `[delivery]`, `[queues]`, `[memory]`,
 //! `[store]`) are the core's own serde structs, with their defaults and docs in
 //! `stompbox_core::broker`; this file adds what only the server knows: the listeners, protected
-//! mode and the data directory. Unknown keys are errors (a typo must
-//! not silently fall back to a default). The annotated example `examples/stompbox.toml` lists
-//! every key; `Config::default()` is what `stompbox run` uses without a file: STOMP on
-//! 127.0.0.1:61613.
+//! mode, the data directory, and `[auth]` (the users and groups files) with the
+//! `[[access_rule]]` tables (the core's [`AccessRule`]). Unknown keys are errors
+//! (a typo must not silently fall back to a default). The annotated example
+//! `examples/stompbox.toml` lists every key; `Config::default()` is what `stompbox run` uses
+//! without a file: STOMP on 127.0.0.1:61613.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use stompbox_core::auth::AccessRule;
 use stompbox_core::broker::{
     BrokerConfig, DeliveryConfig, HeartbeatConfig, Limits, MemoryConfig, QueuesConfig, StoreConfig,
 };
@@ -68,24 +70,115 @@ pub struct Config {
     pub memory: MemoryConfig,
     /// How persistent messages are written.
     pub store: StoreConfig,
+    /// Users and groups; without it, anonymous and `guest`/`guest` logins only.
+    pub auth: Option<AuthConfig>,
+    /// Access rules, in order (Apollo's `access_rule`); none: everything is allowed.
+    pub access_rule: Vec<AccessRule>,
+}
+
+/// `[auth]`: the users and groups files (Apollo's), read at start and on SIGHUP.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// `users.properties`: `user=password`, the password an argon2 PHC string (as written by
+    /// `stompbox passwd`) or plain text. Relative to the configuration file.
+    pub users_file: PathBuf,
+    /// `groups.properties`: `group=user1|user2`. Relative to the configuration file.
+    pub groups_file: Option<PathBuf>,
+    /// Accept CONNECTs without credentials as the user `anonymous` (default false).
+    #[serde(default)]
+    pub anonymous: bool,
+    /// A header set on every message to the user name of its sender, replacing whatever the
+    /// sender put there (Apollo's `add_user_header`, e.g. `"sender"`).
+    pub add_user_header: Option<String>,
 }
 
 /// `[[listener]]`: one listening socket.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListenerConfig {
-    /// What it speaks: `tcp` (STOMP over plain TCP).
+    /// What it speaks: `tcp`, `tls`, `ws` (WebSocket) or `wss` (WebSocket over TLS).
     pub kind: ListenerKind,
     /// Where it listens, e.g. `127.0.0.1:61613`.
     pub address: SocketAddr,
     /// Its name in logs, the snapshot and access rules (default: its kind).
     pub name: Option<String>,
+    /// `tls`, `wss`: the certificate chain, PEM (relative paths are relative to the
+    /// configuration file).
+    pub cert: Option<PathBuf>,
+    /// `tls`, `wss`: the certificate's private key, PEM.
+    pub key: Option<PathBuf>,
+    /// `tls`, `wss`: require client certificates signed by one of these CA certificates, PEM.
+    pub client_ca: Option<PathBuf>,
+    /// `ws`, `wss`: the only request path upgraded, e.g. `/stomp` (default: any path).
+    pub path: Option<String>,
+    /// `ws`, `wss`: the web origins whose pages may connect, e.g. `https://chat.example.com`
+    /// (default: any). A request that has an `Origin` header (every browser's does) must name
+    /// one of them, against cross-site WebSocket hijacking.
+    pub allowed_origins: Option<Vec<String>>,
 }
 
 impl ListenerConfig {
+    /// A listener of `kind` on `address` with no options.
+    pub fn new(kind: ListenerKind, address: SocketAddr) -> ListenerConfig {
+        ListenerConfig {
+            kind,
+            address,
+            name: None,
+            cert: None,
+            key: None,
+            client_ca: None,
+            path: None,
+            allowed_origins: None,
+        }
+    }
+
     /// A `tcp` listener on `address`.
     pub fn tcp(address: SocketAddr) -> ListenerConfig {
-        ListenerConfig { kind: ListenerKind::Tcp, address, name: None }
+        ListenerConfig::new(ListenerKind::Tcp, address)
+    }
+
+    /// Its name: the configured one, else its kind.
+    pub fn name(&self) -> &str {
+        self.name.as_deref().unwrap_or(self.kind.as_str())
+    }
+
+    /// How errors name it: `listener "NAME" (KIND on ADDRESS)`.
+    pub fn describe(&self) -> String {
+        format!("listener \"{}\" ({} on {})", self.name(), self.kind.as_str(), self.address)
+    }
+
+    /// Checks that it has the keys its kind needs and none it cannot use, and for `tls` and
+    /// `wss` that its certificate and keys load.
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |text: String| Err(ConfigError::Invalid(format!("{}: {text}", self.describe())));
+        let tls = self.kind.is_tls();
+        for (key, set) in
+            [("cert", self.cert.is_some()), ("key", self.key.is_some()), ("client_ca", self.client_ca.is_some())]
+        {
+            if set && !tls {
+                return invalid(format!("`{key}` is only for tls and wss listeners"));
+            }
+        }
+        for (key, set) in [("path", self.path.is_some()), ("allowed_origins", self.allowed_origins.is_some())] {
+            if set && !self.kind.is_websocket() {
+                return invalid(format!("`{key}` is only for ws and wss listeners"));
+            }
+        }
+        if self.path.as_deref().is_some_and(|path| !path.starts_with('/')) {
+            return invalid("`path` must start with `/`".into());
+        }
+        if tls {
+            crate::listener::tls::server_config(self).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Makes its file paths relative to `base` (the configuration file's folder).
+    fn resolve_paths(&mut self, base: &Path) {
+        for path in [&mut self.cert, &mut self.key, &mut self.client_ca].into_iter().flatten() {
+            *path = base.join(&*path);
+        }
     }
 }
 
@@ -97,14 +190,20 @@ impl Config {
         Ok(config)
     }
 
-    /// Reads and checks a TOML file; a relative `data_dir` is taken from the file's folder.
+    /// Reads and checks a TOML file. Relative paths in it (certificates, keys, users, the data
+    /// directory) are relative to the file's folder.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
-        let mut config = Config::from_toml_str(&text)?;
-        if let (Some(dir), Some(folder)) = (&config.data_dir, path.parent()) {
-            config.data_dir = Some(folder.join(dir));
+        let mut config: Config = toml::from_str(&text)?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        config.listener.iter_mut().for_each(|listener| listener.resolve_paths(base));
+        if let Some(auth) = &mut config.auth {
+            auth.users_file = base.join(&auth.users_file);
+            auth.groups_file = auth.groups_file.as_ref().map(|groups| base.join(groups));
         }
+        config.data_dir = config.data_dir.map(|dir| base.join(dir));
+        config.validate()?;
         Ok(config)
     }
 
@@ -125,14 +224,18 @@ impl Config {
         listeners
     }
 
-    /// Checks what serde cannot: non-zero limits, protected mode.
+    /// Checks what serde cannot: each listener's keys and certificates, non-zero limits,
+    /// protected mode.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |text: &str| Err(ConfigError::Invalid(text.to_owned()));
-        if !self.allow_anonymous {
+        self.listener.iter().try_for_each(ListenerConfig::validate)?;
+        // With users, a public listener is what the access rules make of it.
+        if !self.allow_anonymous && self.auth.is_none() {
             if let Some(open) = self.listeners().iter().find(|l| !l.address.ip().is_loopback()) {
                 return Err(ConfigError::Invalid(format!(
-                    "listening on {} would let anyone connect as guest: there are no users yet, \
-                     so pass --allow-anonymous (or allow_anonymous = true) to accept that, or listen on 127.0.0.1",
+                    "listening on {} would let anyone connect as guest: there are no users, so add an \
+                     [auth] section, pass --allow-anonymous (or allow_anonymous = true) to accept that, \
+                     or listen on 127.0.0.1",
                     open.address
                 )));
             }
@@ -140,6 +243,7 @@ impl Config {
         let limits = &self.limits;
         for (name, value) in [
             ("limits.max_connections", limits.max_connections),
+            ("limits.max_connections_per_address", limits.max_connections_per_address),
             ("limits.max_frame_bytes", limits.max_frame_bytes),
             ("limits.max_headers", limits.max_headers),
             ("limits.max_header_line_bytes", limits.max_header_line_bytes),
@@ -171,6 +275,12 @@ impl Config {
         if low > high {
             return invalid("memory.low_watermark must not be above memory.high_watermark");
         }
+        if let Some(name) = self.auth.as_ref().and_then(|auth| auth.add_user_header.as_deref()) {
+            if name.is_empty() || name.chars().any(|c| c == ':' || c.is_control()) {
+                return invalid("auth.add_user_header must be a header name: not empty, no ':' or control characters");
+            }
+        }
+        stompbox_core::auth::Rules::compile(&self.access_rule).map_err(|e| ConfigError::Invalid(e.to_string()))?;
         Ok(())
     }
 
@@ -183,6 +293,7 @@ impl Config {
             queues: self.queues.clone(),
             memory: self.memory.clone(),
             store: self.store.clone(),
+            add_user_header: self.auth.as_ref().and_then(|auth| auth.add_user_header.clone()),
             ..BrokerConfig::default()
         }
     }
@@ -214,6 +325,33 @@ mod tests {
         assert!(Config::from_toml_str("listen = [\"0.0.0.0:61613\"]\nallow_anonymous = true").is_ok());
         let table = "[[listener]]\nkind = \"tcp\"\naddress = \"0.0.0.0:61613\"\n";
         assert!(Config::from_toml_str(table).is_err(), "a [[listener]] is checked too");
+    }
+
+    #[test]
+    fn auth_paths_are_relative_to_the_file_and_users_lift_protected_mode() {
+        let dir = std::env::temp_dir().join(format!("stompbox-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("stompbox.toml");
+        let text = "listen = [\"0.0.0.0:61613\"]\n[auth]\nusers_file = \"users.properties\"\n\
+                    groups_file = \"/etc/groups.properties\"\n";
+        std::fs::write(&path, text).unwrap();
+        let auth = Config::load(&path).expect("users make a public listener acceptable").auth.unwrap();
+        assert_eq!(auth.users_file, dir.join("users.properties"));
+        assert_eq!(auth.groups_file.as_deref(), Some(Path::new("/etc/groups.properties")));
+        assert!(!auth.anonymous);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn access_rules_and_the_user_header_are_checked_at_load() {
+        let err = Config::from_toml_str("[[access_rule]]\nallow = \"a\"\naction = \"publish\"\n").unwrap_err();
+        assert!(err.to_string().contains("access_rule 1: unknown action \"publish\""), "{err}");
+        let err = Config::from_toml_str("[[access_rule]]\nallow = \"a\"\nactions = \"send\"\n").unwrap_err();
+        assert!(err.to_string().contains("actions"), "{err}");
+        let err = Config::from_toml_str("[auth]\nusers_file = \"u\"\nadd_user_header = \"a:b\"\n").unwrap_err();
+        assert!(err.to_string().contains("add_user_header"), "{err}");
+        let config = Config::from_toml_str("[auth]\nusers_file = \"u\"\nadd_user_header = \"sender\"\n").unwrap();
+        assert_eq!(config.broker_config().add_user_header.as_deref(), Some("sender"));
     }
 
     #[test]

@@ -1,13 +1,22 @@
 //! stompbox-server: the broker as a library. The `stompbox` binary is a thin wrapper over
-//! [`run`]; tests and the Python module embed it through [`bind`] and [`serve`].
+//! [`bind`] and [`serve_broker`], keeping the [`Broker`] and its [`Auth`] to reload them on
+//! SIGHUP ([`auth::reload`]); [`run`] serves without reloading; tests and the Python module
+//! embed it through [`bind`] and [`serve`].
 //!
 //! Module map:
-//! - [`config`]: the TOML configuration: listeners, and the engine's sections.
-//! - [`listener`]: bind, accept with a connection cap, spawn one task per connection, which runs
-//!   its kind's handshake.
-//! - `connection`: the per-connection task (frames in, replies and outbox out, heart-beats,
-//!   authentication off the runtime).
-//! - `transport`: the seam TCP (and later TLS and WebSocket) streams plug into.
+//! - [`config`]: the TOML configuration: listeners, `[auth]`, access rules, and the engine's
+//!   sections.
+//! - [`auth`]: the users, groups and access rules put in force, and [`auth::reload`] for SIGHUP.
+//! - [`users_file`]: storing a hashed password in `users.properties` (`stompbox passwd`).
+//! - [`create`]: `stompbox create DIR`, an instance for production: configuration, users,
+//!   certificate, folders, systemd unit.
+//! - [`listener`]: bind (`tcp`, `tls`, `ws`, `wss`), accept with a connection cap, spawn one task
+//!   per connection, which runs its kind's handshake (TLS, the WebSocket upgrade).
+//! - `connection`: the per-connection task (frames in, replies and outbox out, heart-beats).
+//! - `login`: checking credentials off the runtime, slowed per address after failures.
+//! - `per_address`: open connections per IP address.
+//! - `transport`: the seam TCP, TLS and WebSocket streams plug into (a WebSocket seen as a byte
+//!   stream).
 //! - [`store`]: the message store on disk (an append-only segmented journal), behind the
 //!   engine's store `Backend`.
 //!
@@ -15,20 +24,27 @@
 //! gets an ERROR saying the broker is shutting down and is closed, and [`serve`] returns once
 //! they are gone (or after a grace period); then the store writes what is waiting and closes.
 
+pub mod auth;
 pub mod config;
 mod connection;
+pub mod create;
 pub mod listener;
+mod login;
+mod per_address;
 pub mod store;
 mod transport;
+pub mod users_file;
 
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use auth::Auth;
 pub use config::{Config, ConfigError};
 pub use listener::Bound;
 pub use stompbox_core::broker::Broker;
+use stompbox_core::broker::BrokerConfig;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -42,22 +58,25 @@ pub async fn bind(config: &Config) -> io::Result<Bound> {
     listener::bind(&config.listeners()).await
 }
 
-/// Serves bound listeners until `shutdown` completes, then closes every connection.
+/// Serves bound listeners until `shutdown` completes, then closes every connection. Reads the
+/// users, groups and access rules `config` names first.
 pub async fn serve(config: Config, bound: Bound, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-    serve_broker(open_broker(&config)?, config, bound, shutdown).await
+    let auth = Auth::load(&config).map_err(io::Error::other)?;
+    serve_broker(open_broker(&config, auth.broker_config(&config))?, config, bound, shutdown).await
 }
 
-/// The broker `config` asks for: with `data_dir`, one that stores persistent messages there and
-/// has read back what it holds; without, one that keeps everything in memory (and says so).
-pub fn open_broker(config: &Config) -> io::Result<Broker> {
+/// The broker of `engine` (the engine's configuration, from [`Auth::broker_config`]): with
+/// `config.data_dir`, one that stores persistent messages there and has read back what it holds;
+/// without, one that keeps everything in memory (and says so).
+pub fn open_broker(config: &Config, engine: BrokerConfig) -> io::Result<Broker> {
     let Some(dir) = &config.data_dir else {
         info!("persistence is off (no data_dir): persistent messages are kept in memory only");
-        return Ok(Broker::new(config.broker_config()));
+        return Ok(Broker::new(engine));
     };
     let started = Instant::now();
     std::fs::create_dir_all(dir)?;
     let disk = store::DiskStore::open(dir)?;
-    let broker = Broker::with_store(config.broker_config(), Box::new(disk)).map_err(io::Error::other)?;
+    let broker = Broker::with_store(engine, Box::new(disk)).map_err(io::Error::other)?;
     let snapshot = broker.snapshot();
     let queues = snapshot.destinations.iter().filter(|d| d.kind != "topic").count();
     let messages: u64 = snapshot.destinations.iter().map(|d| d.depth).sum();
@@ -65,8 +84,9 @@ pub fn open_broker(config: &Config) -> io::Result<Broker> {
     Ok(broker)
 }
 
-/// Like [`serve`], with a broker the caller made from `config.broker_config()` and keeps a
-/// handle to, for its counters (tests, an embedding application).
+/// Like [`serve`], with a broker the caller made from `config` (with
+/// [`Auth::broker_config`] or `config.broker_config()`) and keeps a handle to, for its counters
+/// or to reload its access rules (tests, an embedding application).
 pub async fn serve_broker(
     broker: Broker,
     config: Config,
@@ -85,7 +105,12 @@ pub async fn serve_broker(
             frame: Duration::from_millis(limits.frame_timeout_ms),
             queue_block: Duration::from_millis(config.queues.block_timeout_ms),
         },
-        authentications: Arc::new(Semaphore::new(concurrent_authentications())),
+        logins: login::Logins::new(
+            concurrent_authentications(),
+            Duration::from_millis(limits.failed_login_delay_ms),
+            Duration::from_millis(limits.failed_login_max_delay_ms),
+        ),
+        per_address: Arc::new(per_address::PerAddress::new(limits.max_connections_per_address)),
     });
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     let cancel = CancellationToken::new();
@@ -142,8 +167,9 @@ fn concurrent_authentications() -> usize {
 /// Binds and serves until `shutdown` completes.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> io::Result<()> {
     // The store is read back before the listeners open: once the broker says it is listening,
-    // it is ready (and watching for SIGTERM).
-    let broker = open_broker(&config)?;
+    // it is ready.
+    let auth = Auth::load(&config).map_err(io::Error::other)?;
+    let broker = open_broker(&config, auth.broker_config(&config))?;
     let bound = bind(&config).await?;
     serve_broker(broker, config, bound, shutdown).await
 }

@@ -10,16 +10,23 @@
 //! - [`DataDir`] is a fresh data directory, removed afterwards: a broker started with
 //!   `config.data_dir` set to it stores persistent messages there, and a broker started again
 //!   on it reads them back.
+//! - The same [`Client`] speaks over TLS ([`Client::open_tls`]) and WebSocket
+//!   ([`Client::open_websocket`], [`wire::Upgrade`]), against certificates from a [`TestPki`]
+//!   made per test run.
 //! - [`BlockingBroker`] runs the broker on a runtime of its own, for plain `#[test]`s of the
 //!   blocking client (`stompbox_core::client`); [`BlockingBroker::freeze`] stops it outright.
 //!
 //! Tests never sleep and hope: they wait for frames with [`TIMEOUT`], and prove that something
 //! did *not* arrive with [`Client::barrier`], a receipt round trip.
 
+pub mod pki;
+pub mod wire;
+
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -27,11 +34,12 @@ use stompbox_core::broker::BrokerConfig;
 use stompbox_core::{Command, Frame, FrameLimits, FrameParser, Parsed, Version};
 use stompbox_server::store::DiskStore;
 use stompbox_server::{bind, serve_broker, Broker, Config};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::{timeout_at, Instant};
+use tokio_rustls::rustls::ClientConfig;
+use tokio_tungstenite::tungstenite::{self, Message};
 
 /// How long a test waits for something that must happen.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
@@ -39,8 +47,10 @@ pub const TIMEOUT: Duration = Duration::from_secs(5);
 /// A broker serving on an ephemeral loopback port. Dropping it shuts the broker down.
 #[derive(Debug)]
 pub struct TestBroker {
-    /// Where it listens.
+    /// Where its first listener listens.
     pub addr: SocketAddr,
+    /// Where each of its listeners listens, in configuration order.
+    pub addrs: Vec<SocketAddr>,
     /// The engine it serves, for its counters.
     pub broker: Broker,
     shutdown: Option<oneshot::Sender<()>>,
@@ -72,7 +82,7 @@ pub async fn start_with_engine(tweak: impl FnOnce(&mut Config), engine: impl FnO
     tweak(&mut config);
     config.validate().expect("test configuration is valid");
     let bound = bind(&config).await.expect("bind 127.0.0.1:0");
-    let addr = bound.local_addrs()[0];
+    let addrs = bound.local_addrs();
     let (shutdown, stop) = oneshot::channel::<()>();
     let mut engine_config = config.broker_config();
     engine(&mut engine_config);
@@ -86,7 +96,7 @@ pub async fn start_with_engine(tweak: impl FnOnce(&mut Config), engine: impl FnO
     let server = tokio::spawn(serve_broker(broker.clone(), config, bound, async move {
         let _ = stop.await;
     }));
-    TestBroker { addr, broker, shutdown: Some(shutdown), server: Some(server) }
+    TestBroker { addr: addrs[0], addrs, broker, shutdown: Some(shutdown), server: Some(server) }
 }
 
 impl TestBroker {
@@ -168,7 +178,7 @@ pub enum Event {
 /// A raw STOMP client: writes bytes as given, reads frames with a timeout.
 #[derive(Debug)]
 pub struct Client {
-    stream: TcpStream,
+    wire: wire::Wire,
     parser: FrameParser,
     buf: BytesMut,
     received: Vec<u8>,
@@ -185,16 +195,33 @@ pub struct Client {
 impl Client {
     /// Opens a TCP connection.
     pub async fn open(addr: SocketAddr) -> Client {
-        let stream =
-            tokio::time::timeout(TIMEOUT, TcpStream::connect(addr)).await.expect("connect timed out").expect("connect");
-        Client::from_stream(stream)
+        Client::from_stream(wire::tcp(addr).await)
+    }
+
+    /// Opens a TLS connection (to `localhost`) trusting what `config` trusts.
+    pub async fn open_tls(addr: SocketAddr, config: Arc<ClientConfig>) -> Client {
+        let stream = wire::tls(addr, config).await.expect("TLS handshake");
+        Client::over(wire::Wire::Bytes(Box::new(stream)))
+    }
+
+    /// Opens a WebSocket connection as `upgrade` says; the broker's answer to the upgrade too.
+    pub async fn open_websocket(
+        addr: SocketAddr,
+        upgrade: &wire::Upgrade,
+    ) -> Result<(Client, tungstenite::handshake::client::Response), tungstenite::Error> {
+        let (stream, response) = wire::websocket(addr, upgrade).await?;
+        Ok((Client::over(wire::Wire::WebSocket { stream: Box::new(stream), received: Vec::new() }), response))
     }
 
     fn from_stream(stream: TcpStream) -> Client {
         stream.set_nodelay(true).expect("TCP_NODELAY");
+        Client::over(wire::Wire::Bytes(Box::new(stream)))
+    }
+
+    fn over(wire: wire::Wire) -> Client {
         let limits = FrameLimits { max_frame_bytes: 64 << 20, max_body_bytes: 64 << 20, ..FrameLimits::default() };
         Client {
-            stream,
+            wire,
             parser: FrameParser::new(limits),
             buf: BytesMut::new(),
             received: Vec::new(),
@@ -221,29 +248,39 @@ impl Client {
         self.parser.set_version(version);
     }
 
-    /// Writes bytes exactly as given.
+    /// Writes bytes exactly as given (over WebSocket, as one message).
     pub async fn send(&mut self, bytes: impl AsRef<[u8]>) {
-        self.stream.write_all(bytes.as_ref()).await.expect("write to broker");
+        self.wire.write(bytes.as_ref()).await.expect("write to broker");
+    }
+
+    /// Sends one WebSocket message as given.
+    pub async fn send_message(&mut self, message: Message) {
+        self.wire.send(message).await.expect("write to broker");
+    }
+
+    /// The text and binary WebSocket messages received so far.
+    pub fn messages(&self) -> &[Message] {
+        self.wire.messages()
     }
 
     /// Writes bytes one at a time, flushing after each.
     pub async fn send_bytewise(&mut self, bytes: impl AsRef<[u8]>) {
         for byte in bytes.as_ref() {
-            self.stream.write_all(std::slice::from_ref(byte)).await.expect("write to broker");
-            self.stream.flush().await.expect("flush");
+            self.wire.write(std::slice::from_ref(byte)).await.expect("write to broker");
+            self.wire.flush().await.expect("flush");
             tokio::task::yield_now().await;
         }
     }
 
     /// Writes, ignoring errors (for a connection the broker may already have closed).
     pub async fn send_lossy(&mut self, bytes: impl AsRef<[u8]>) {
-        let _ = self.stream.write_all(bytes.as_ref()).await;
+        let _ = self.wire.write(bytes.as_ref()).await;
     }
 
-    /// Half-closes the connection (no more bytes from us), so a broker lingering after an
-    /// ERROR sees the end of stream and closes at once.
+    /// Half-closes the connection (no more bytes from us; over WebSocket, a close), so a
+    /// broker lingering after an ERROR sees the end of stream and closes at once.
     pub async fn close_write(&mut self) {
-        let _ = self.stream.shutdown().await;
+        let _ = self.wire.shutdown().await;
     }
 
     /// Every byte received so far.
@@ -278,14 +315,11 @@ impl Client {
                 assert!(self.buf.is_empty(), "connection closed in the middle of a frame: {:?}", self.buf);
                 return Event::Eof;
             }
-            let mut chunk = [0u8; 16 * 1024];
-            match timeout_at(deadline, self.stream.read(&mut chunk)).await {
+            let start = self.received.len();
+            match timeout_at(deadline, self.wire.read(&mut self.received)).await {
                 Err(_) => return Event::Timeout,
                 Ok(Ok(0)) => self.eof = true,
-                Ok(Ok(n)) => {
-                    self.buf.extend_from_slice(&chunk[..n]);
-                    self.received.extend_from_slice(&chunk[..n]);
-                }
+                Ok(Ok(_)) => self.buf.extend_from_slice(&self.received[start..]),
                 Ok(Err(e)) if matches!(e.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted) => {
                     self.eof = true;
                 }
@@ -464,6 +498,17 @@ pub fn describe(frame: &Frame) -> String {
 /// Every value of a header, in wire order.
 pub fn all_values<'f>(frame: &'f Frame, name: &str) -> Vec<&'f str> {
     frame.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
+}
+
+/// Polls `client.has_frame` with no time left until it sees a frame, failing after [`TIMEOUT`]:
+/// for the tests of zero-timeout polls, which must read the socket (a frame on its way is seen
+/// once it has arrived).
+pub fn poll_until_frame(client: &mut stompbox_core::client::Client) {
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while !client.has_frame(Duration::ZERO).expect("has_frame") {
+        assert!(std::time::Instant::now() < deadline, "has_frame(0) never saw a frame");
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// A broker for tests of blocking clients (`stompbox_core::client`), which are plain `#[test]`s:

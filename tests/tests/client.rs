@@ -1,7 +1,7 @@
 //! The blocking client (`stompbox_core::client`) against the real broker: handshake, logins and
 //! failover, RECEIPT waits and the frames kept meanwhile, ERRORs, ACK/NACK in every version,
-//! header escaping in standard and raw mode, timeouts, heart-beats both ways, DISCONNECT and
-//! batching.
+//! header escaping in standard and raw mode, timeouts, heart-beats both ways, DISCONNECT, the
+//! buffered sends and their writer thread, and polls with no time left.
 //!
 //! The client blocks, so these are plain `#[test]`s against a [`BlockingBroker`], which runs
 //! the broker on a runtime of its own.
@@ -14,7 +14,7 @@ use stompbox_core::broker::QueueFullPolicy;
 use stompbox_core::client::{Client, ConnectOptions, Error, Mode, NO_HEADERS};
 use stompbox_core::heartbeat::Heartbeat;
 use stompbox_core::{Command, Frame, Version};
-use stompbox_tests::{body, describe, BlockingBroker, TIMEOUT};
+use stompbox_tests::{body, describe, poll_until_frame, BlockingBroker, TIMEOUT};
 
 fn options() -> ConnectOptions {
     ConnectOptions { timeout: TIMEOUT, ..ConnectOptions::default() }
@@ -29,6 +29,13 @@ fn connect_version(broker: &BlockingBroker, version: &str) -> Client {
     let opts = ConnectOptions { headers: vec![("accept-version".into(), version.into())], ..options() };
     let client = Client::connect(&broker.url(), &opts).expect("connect");
     assert_eq!(client.version().as_str(), version);
+    client
+}
+
+/// A client subscribed to `destination` (the RECEIPT waited for).
+fn subscriber(broker: &BlockingBroker, destination: &str) -> Client {
+    let mut client = connect(broker);
+    client.subscribe(destination, &[("receipt", "sub")]).expect("subscribe");
     client
 }
 
@@ -60,7 +67,7 @@ fn connect_negotiates_1_2_and_reads_the_session_and_server() {
     let session = client.session().expect("CONNECTED has a session").to_owned();
     assert!(!session.is_empty());
     assert!(client.server().expect("CONNECTED has a server").starts_with("stompbox/"));
-    assert!(!client.has_heartbeat_thread());
+    assert!(!client.has_writer_thread());
     assert_eq!(broker.broker.stats().connections, 1);
 
     // A second session gets its own id; a client offering less gets what it offered.
@@ -259,7 +266,8 @@ fn raw_mode_writes_headers_as_given() {
     subscriber12.subscribe("/topic/raw12", &[("receipt", "sub")]).unwrap();
     let mut client = Client::connect(&broker.url(), &raw(&[("accept-version", "1.2")])).unwrap();
     assert_eq!(client.version(), Version::V1_2);
-    client.send_frame(&raw_send("/topic/raw12", "x", "a\\cb")).unwrap();
+    // The receipt orders the two connections' messages.
+    client.send_frame(&raw_send("/topic/raw12", "x", "a\\cb").with_header("receipt", "r")).unwrap();
     let mut standard = connect(&broker);
     standard.send_frame(&raw_send("/topic/raw12", "x", "a\\cb")).unwrap();
     assert_eq!(message(&mut subscriber12).header("x"), Some("a:b"));
@@ -310,22 +318,22 @@ fn heart_beat_thread_keeps_the_connection_alive() {
     });
     let opts = ConnectOptions { heartbeat: Heartbeat { send_ms: 50, receive_ms: 0 }, ..options() };
     let mut client = Client::connect(&broker.url(), &opts).unwrap();
-    assert!(client.has_heartbeat_thread());
+    assert!(client.has_writer_thread());
     // Idle ten times as long as the broker waits (50 ms x 2) before dropping a silent client:
     // without the thread's EOLs, this would end in its ERROR.
     assert!(client.read_frame(Duration::from_millis(1_000)).unwrap().is_none());
     client.send("/topic/alive", b"", &[("receipt", "r")]).unwrap();
     client.disconnect().unwrap();
-    assert!(!client.has_heartbeat_thread(), "the thread stops with the connection");
+    assert!(!client.has_writer_thread(), "the thread stops with the connection");
 }
 
 #[test]
 fn no_heart_beats_no_thread() {
     let broker = BlockingBroker::start_with(|c| c.heartbeat.min_ms = 10);
-    assert!(!connect(&broker).has_heartbeat_thread());
+    assert!(!connect(&broker).has_writer_thread());
     // Only receiving heart-beats needs no thread either.
     let opts = ConnectOptions { heartbeat: Heartbeat { send_ms: 0, receive_ms: 50 }, ..options() };
-    assert!(!Client::connect(&broker.url(), &opts).unwrap().has_heartbeat_thread());
+    assert!(!Client::connect(&broker.url(), &opts).unwrap().has_writer_thread());
 }
 
 #[test]
@@ -361,6 +369,79 @@ fn disconnect_waits_for_its_receipt_and_closing_twice_is_harmless() {
     client.close();
     assert!(matches!(client.read_frame(Duration::ZERO), Err(Error::Closed { .. })));
     assert!(matches!(client.send("/queue/a", b"", NO_HEADERS), Err(Error::Closed { .. })));
+}
+
+#[test]
+fn a_send_without_receipt_leaves_by_itself_and_the_writer_thread_follows_the_connection() {
+    let broker = BlockingBroker::start();
+    let mut consumer = subscriber(&broker, "/queue/lone");
+    let mut producer = connect(&broker);
+    producer.send("/queue/lone", b"confirmed", &[("receipt", "r")]).unwrap();
+    assert!(!producer.has_writer_thread(), "a frame with a receipt is written by the caller");
+    producer.send("/queue/lone", b"alone", NO_HEADERS).unwrap();
+    assert!(producer.has_writer_thread());
+    // No further call on the producer: only its writer thread can send the frame.
+    assert_eq!(body(&message(&mut consumer)), "confirmed");
+    assert_eq!(body(&message(&mut consumer)), "alone");
+    producer.disconnect().unwrap();
+    assert!(!producer.has_writer_thread(), "the thread stops with the connection");
+}
+
+#[test]
+fn dropping_a_client_writes_what_it_queued() {
+    let broker = BlockingBroker::start();
+    let mut producer = connect(&broker);
+    for n in 0..5_000 {
+        producer.send("/queue/dropped", n.to_string().as_bytes(), NO_HEADERS).unwrap();
+    }
+    drop(producer);
+    let mut consumer = connect(&broker);
+    consumer.subscribe("/queue/dropped", NO_HEADERS).unwrap();
+    for n in 0..5_000 {
+        assert_eq!(body(&message(&mut consumer)), n.to_string());
+    }
+}
+
+#[test]
+fn a_write_stuck_past_the_timeout_is_reported_by_the_next_call() {
+    let broker = BlockingBroker::start();
+    let opts = ConnectOptions { timeout: Duration::from_millis(300), write_buffer_bytes: 64 << 20, ..options() };
+    let mut producer = Client::connect(&broker.url(), &opts).unwrap();
+    let frozen = broker.freeze();
+    // More than the kernel's buffers hold (the client's send buffer grows to 4 MiB by default):
+    // every send returns, and the writer thread is stuck until its write times out.
+    let body = vec![b'x'; 1 << 20];
+    for _ in 0..24 {
+        producer.send("/topic/stuck", &body, NO_HEADERS).unwrap();
+    }
+    let err = producer.flush().unwrap_err();
+    assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+    assert!(producer.is_closed());
+    assert!(matches!(producer.send("/topic/stuck", b"", NO_HEADERS), Err(Error::Closed { .. })));
+    drop(frozen);
+}
+
+#[test]
+fn unbuffered_clients_write_on_the_calling_thread() {
+    let broker = BlockingBroker::start();
+    let mut consumer = subscriber(&broker, "/queue/direct");
+    let opts = ConnectOptions { write_buffer_bytes: 0, ..options() };
+    let mut producer = Client::connect(&broker.url(), &opts).unwrap();
+    producer.send("/queue/direct", b"direct", NO_HEADERS).unwrap();
+    assert!(!producer.has_writer_thread());
+    assert_eq!(body(&message(&mut consumer)), "direct");
+}
+
+#[test]
+fn has_frame_with_no_time_left_still_reads_the_socket() {
+    let broker = BlockingBroker::start();
+    let mut consumer = subscriber(&broker, "/queue/poll");
+    let mut producer = connect(&broker);
+    producer.send("/queue/poll", b"polled", &[("receipt", "r")]).unwrap();
+    // The MESSAGE is on its way; a zero-timeout poll must pick it up once it has arrived (it
+    // used to look only at bytes already read, and never read any).
+    poll_until_frame(&mut consumer);
+    assert_eq!(body(&message(&mut consumer)), "polled");
 }
 
 #[test]

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::{AckMode, Cli, Scenario};
 use crate::client::Target;
 use crate::report::Report;
+use crate::transport::{Endpoint, Trust};
 use crate::{proc, Result};
 
 /// How long a scenario produces when neither `--duration` nor `--count` is given.
@@ -45,7 +46,9 @@ pub(crate) struct Ctx {
 impl Ctx {
     /// The broker to connect to.
     pub fn target(&self) -> Result<Target> {
-        Target::parse(&self.cli.url, self.cli.user.clone(), self.cli.pass.clone(), self.cli.vhost.clone())
+        let trust = Trust { ca: self.cli.ca.clone(), insecure: self.cli.insecure };
+        let endpoint = Endpoint::parse(&self.cli.url, &trust)?;
+        Ok(Target { endpoint, user: self.cli.user.clone(), pass: self.cli.pass.clone(), vhost: self.cli.vhost.clone() })
     }
 
     /// How long producing may last.

@@ -4,15 +4,18 @@
 // stomp extension and under stompbox's, and equal to the test's --EXPECT-- section.
 //
 // The runner (test_differential.py) passes, through run-tests.php's environment:
-// STOMP_URL (the broker), STOMP_CLOSED_URL (a port nobody listens on) and STOMP_PREFIX (unique
-// per run). Addresses, the prefix and this directory are masked in the whole output (fatal
-// errors included), and trailing blanks (var_export's "=> ") are cut, so that --EXPECT--
-// sections survive editors.
+// STOMP_URL (the broker), STOMP_CLOSED_URL (a port nobody listens on), STOMP_TLS (host:port of
+// the broker's tls listener), STOMP_CA (the CA file its certificate chains to) and STOMP_PREFIX
+// (unique per run). Addresses, the CA file, the prefix and this directory are masked in the
+// whole output (fatal errors included), and trailing blanks (var_export's "=> ") are cut, so
+// that --EXPECT-- sections survive editors.
 
 error_reporting(E_ALL);
 
 $GLOBALS['URL'] = getenv('STOMP_URL') ?: 'tcp://127.0.0.1:61613';
 $GLOBALS['CLOSED_URL'] = getenv('STOMP_CLOSED_URL') ?: 'tcp://127.0.0.1:1';
+$GLOBALS['TLS'] = getenv('STOMP_TLS') ?: '127.0.0.1:61614';
+$GLOBALS['CA'] = getenv('STOMP_CA') ?: '/etc/stompbox/ca.pem';
 // Unique per run and per test, so no test sees another's leftover messages.
 $GLOBALS['PREFIX'] = (getenv('STOMP_PREFIX') ?: 'run' . getmypid()) . '.' . basename(get_included_files()[0], '.php');
 
@@ -20,6 +23,8 @@ ob_start(fn (string $buffer) => preg_replace('/[ \t]+$/m', '', strtr($buffer, [
     $GLOBALS['PREFIX'] => '<prefix>',
     substr($GLOBALS['CLOSED_URL'], strlen('tcp://')) => '<closed>',
     substr($GLOBALS['URL'], strlen('tcp://')) => '<broker>',
+    $GLOBALS['TLS'] => '<tls>',
+    $GLOBALS['CA'] => '<ca>',
     __DIR__ => '<dir>',
 ])));
 

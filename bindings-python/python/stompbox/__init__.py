@@ -9,8 +9,8 @@ Example::
         conn.send("/queue/jobs", b"hello", receipt=True)
         print(conn.read_frame(timeout=5).body)   # b'hello'
 
-Exceptions all derive from :class:`StompError`: :class:`StompConnectionError`,
-:class:`BrokerError` (and its subclass :class:`AuthenticationError`), :class:`StompTimeoutError`
+Exceptions all derive from :class:`StompError`: :class:`StompConnectionError` (and its
+subclass :class:`StompTlsError`), :class:`BrokerError` (and its subclass :class:`AuthenticationError`), :class:`StompTimeoutError`
 and :class:`StompProtocolError`.
 """
 
@@ -25,6 +25,7 @@ from stompbox._stompbox import (
     StompError,
     StompProtocolError,
     StompTimeoutError,
+    StompTlsError,
     __version__,
 )
 
@@ -39,5 +40,6 @@ __all__ = [
     "StompError",
     "StompProtocolError",
     "StompTimeoutError",
+    "StompTlsError",
     "__version__",
 ]

@@ -17,6 +17,7 @@ __all__ = [
     "StompError",
     "StompProtocolError",
     "StompTimeoutError",
+    "StompTlsError",
     "Frame",
     "__version__",
 ]
@@ -29,6 +30,10 @@ class StompError(Exception):
 
 class StompConnectionError(StompError):
     """The connection could not be made, or it broke: refused, reset, closed, or a silent broker."""
+
+class StompTlsError(StompConnectionError):
+    """TLS failed: the broker's certificate is not signed by a trusted CA or does not name the
+    host, the port does not speak TLS, or the CA file cannot be used."""
 
 class BrokerError(StompError):
     """The broker answered with an ERROR frame."""
@@ -81,8 +86,14 @@ class Stomp:
         timeout: float = 10.0,
         heartbeat: tuple[int, int] = (0, 0),
         vhost: Optional[str] = None,
+        write_buffer_bytes: int = 1048576,
+        ca_file: Optional[Union[str, os.PathLike[str]]] = None,
     ) -> Self:
-        """Connects. ``url``: ``tcp://host:port`` or ``failover://(tcp://a:1,tcp://b:2)``."""
+        """Connects. ``url``: ``tcp://host:port``, ``ssl://host:port`` or ``tls://host:port``
+        (TLS, trusting the system's CA certificates, or those in the PEM file ``ca_file``), or
+        ``failover://(tcp://a:1,ssl://b:2)``.
+        Frames sent without a receipt are buffered (up to ``write_buffer_bytes``; 0: none) and
+        written by a background thread as soon as the socket takes them."""
     @property
     def session_id(self) -> Optional[str]:
         """The session id from CONNECTED."""
@@ -105,7 +116,8 @@ class Stomp:
         headers: Optional[_Headers] = None,
         receipt: bool = False,
     ) -> None:
-        """Sends a message; with ``receipt=True``, waits for the broker's confirmation."""
+        """Sends a message: buffered and written in the background; with ``receipt=True``,
+        writes everything and waits for the broker's confirmation."""
     def subscribe(
         self,
         destination: str,
@@ -133,9 +145,9 @@ class Stomp:
     def close(self) -> None:
         """Disconnects with a receipt and closes the socket."""
     def batch(self) -> Batch:
-        """A context manager that sends the frames sent inside it together, in few writes."""
+        """Kept from earlier versions (every send is buffered now): leaving the block flushes."""
     def flush(self) -> None:
-        """Sends what a batch has collected so far."""
+        """Writes everything sent so far and waits; raises a write error met in the background."""
     def __enter__(self) -> Stomp: ...
     def __exit__(
         self,
@@ -148,8 +160,7 @@ class Stomp:
 
 @final
 class Batch:
-    """Returned by :meth:`Stomp.batch`: frames sent inside the block go out together on exit
-    (or before anything waits for the broker)."""
+    """Returned by :meth:`Stomp.batch`: leaving the block flushes."""
 
     def __enter__(self) -> Stomp: ...
     def __exit__(

@@ -6,6 +6,7 @@ use std::io;
 use std::time::Duration;
 
 use super::error::ProtocolError;
+use super::outbox::Closed;
 use crate::error_code::ErrorCode;
 
 /// Why a connection ended; logged once per connection and kept with the closed connection.
@@ -41,6 +42,20 @@ pub enum CloseReason {
     Shutdown,
     /// Reading or writing the socket failed.
     Io(io::Error),
+    /// Its address already had this many connections open (`limits.max_connections_per_address`).
+    TooManyFromAddress {
+        /// The limit in force.
+        limit: usize,
+    },
+}
+
+impl From<Closed> for CloseReason {
+    fn from(closed: Closed) -> CloseReason {
+        match closed {
+            Closed::SlowConsumer { limit } => CloseReason::SlowConsumer { limit },
+            Closed::AccessRevoked(refused) => CloseReason::Protocol(refused),
+        }
+    }
 }
 
 /// The counted kind of a [`CloseReason`].
@@ -141,6 +156,7 @@ impl CloseReason {
             CloseReason::QueueBlockTimeout { .. } => CloseKind::QueueBlockTimeout,
             CloseReason::Shutdown => CloseKind::Shutdown,
             CloseReason::Io(_) => CloseKind::Io,
+            CloseReason::TooManyFromAddress { .. } => CloseKind::LimitExceeded,
         }
     }
 
@@ -155,6 +171,7 @@ impl CloseReason {
             | CloseReason::FrameTimeout(_) => ErrorCode::Timeout,
             CloseReason::QueueBlockTimeout { .. } => ErrorCode::LimitExceeded,
             CloseReason::Shutdown => ErrorCode::Closed,
+            CloseReason::TooManyFromAddress { .. } => ErrorCode::LimitExceeded,
             CloseReason::PeerClosed | CloseReason::Disconnect | CloseReason::Io(_) => ErrorCode::ProtocolError,
         }
     }
@@ -169,6 +186,7 @@ impl CloseReason {
                 | CloseReason::ConnectTimeout(_)
                 | CloseReason::FrameTimeout(_)
                 | CloseReason::QueueBlockTimeout { .. }
+                | CloseReason::TooManyFromAddress { .. }
         )
     }
 }
@@ -191,6 +209,9 @@ impl fmt::Display for CloseReason {
             }
             CloseReason::Shutdown => f.write_str("broker shutting down"),
             CloseReason::Io(error) => write!(f, "i/o error: {error}"),
+            CloseReason::TooManyFromAddress { limit } => {
+                write!(f, "too many connections from this address (limits.max_connections_per_address is {limit})")
+            }
         }
     }
 }

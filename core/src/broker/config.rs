@@ -47,6 +47,13 @@ pub struct Limits {
     /// Open connections at once (default 10,000). The broker raises its open-file soft limit to
     /// the hard limit at start.
     pub max_connections: usize,
+    /// Open connections at once from one IP address (default 1,000); one over gets an ERROR.
+    pub max_connections_per_address: usize,
+    /// After a failed login, the next login from the same address waits this long, doubled
+    /// for each further failure in a row, in ms (default 200; 0: never wait).
+    pub failed_login_delay_ms: u64,
+    /// The longest such wait, in ms (default 5,000).
+    pub failed_login_max_delay_ms: u64,
     /// Time a new connection has to finish its handshake and send CONNECT, in ms (default 10,000).
     pub connect_timeout_ms: u64,
     /// How long the socket stays open after an ERROR frame, in ms (default 1,000); frames
@@ -86,6 +93,9 @@ impl Default for Limits {
         let frame = FrameLimits::default();
         Limits {
             max_connections: 10_000,
+            max_connections_per_address: 1_000,
+            failed_login_delay_ms: 200,
+            failed_login_max_delay_ms: 5_000,
             connect_timeout_ms: 10_000,
             error_linger_ms: 1_000,
             write_timeout_ms: 30_000,
@@ -426,6 +436,9 @@ pub struct BrokerConfig {
     pub authenticator: Arc<dyn Authenticator>,
     /// What they may do.
     pub authorizer: Arc<dyn Authorizer>,
+    /// A header set on every published message to its sender's user name, replacing any value
+    /// the sender gave (Apollo's `add_user_header`); `None`: no such header.
+    pub add_user_header: Option<String>,
     /// The time `expires` headers are compared with.
     pub clock: Arc<dyn Clock>,
 }
@@ -442,6 +455,7 @@ impl fmt::Debug for BrokerConfig {
             .field("store", &self.store)
             .field("authenticator", &self.authenticator)
             .field("authorizer", &self.authorizer)
+            .field("add_user_header", &self.add_user_header)
             .finish_non_exhaustive()
     }
 }
@@ -458,6 +472,7 @@ impl Default for BrokerConfig {
             store: StoreConfig::default(),
             authenticator: Arc::new(GuestOnly),
             authorizer: Arc::new(AllowAll),
+            add_user_header: None,
             clock: Arc::new(SystemClock),
         }
     }

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use super::message::Message;
 use super::outbox::Outbox;
 use super::AckMode;
+use crate::auth::Principal;
 use crate::frame::Escaping;
 
 /// One subscription as the delivery path sees it.
@@ -31,6 +32,10 @@ pub(crate) struct Subscriber {
     pub(crate) ack: AckMode,
     /// Cleared on unsubscribe, so a fan-out that raced with it delivers nothing.
     pub(crate) active: AtomicBool,
+    /// For a wildcard topic subscription, whose `receive` permission each matching topic is
+    /// checked against (the deny filter; see `topic`). `None` for a subscription authorized
+    /// for its one destination at SUBSCRIBE.
+    pub(crate) receive_check: Option<Arc<Principal>>,
 }
 
 impl Subscriber {

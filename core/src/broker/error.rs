@@ -151,10 +151,7 @@ impl ProtocolError {
         ProtocolError::AccessDenied {
             user: principal.user.as_deref().unwrap_or("anonymous").to_owned(),
             operation,
-            resource: match resource {
-                Resource::Broker => "the broker".to_owned(),
-                Resource::Destination(destination) => destination.as_str().to_owned(),
-            },
+            resource: resource.to_string(),
         }
     }
 

@@ -182,6 +182,7 @@ impl Broker {
             counters: Default::default(),
             subscriptions: Default::default(),
             held_by: Default::default(),
+            outbox: outbox.clone(),
         });
         shared.registry.add(info.clone());
         Stats::bump(&shared.stats.connections);
@@ -210,6 +211,22 @@ impl Broker {
     pub fn delete_unused_queues(&self) -> usize {
         let grace = std::time::Duration::from_millis(self.config().queues.delete_unused_after_ms);
         self.shared.router.delete_unused_queues(tokio::time::Instant::now(), grace)
+    }
+
+    /// Asks the access rules again about every connected session (call it after replacing
+    /// them): a session that may no longer connect, or no longer receive or consume from one of
+    /// its subscriptions, is closed with an ERROR that says why. Returns how many were closed.
+    pub fn revoke_refused(&self) -> usize {
+        let router = &self.shared.router;
+        let mut closed = 0;
+        for info in self.shared.registry.live() {
+            let Some(login) = info.login.get() else { continue };
+            if let Some(refused) = router.recheck(&login.principal, &info) {
+                info.outbox.revoke(refused);
+                closed += 1;
+            }
+        }
+        closed
     }
 
     /// Topic subscriptions across all sessions.

@@ -28,17 +28,20 @@ use tokio::time::{sleep_until, Instant};
 
 use super::config::{DeliveryConfig, SlowConsumerPolicy};
 use super::delivery::Delivery;
+use super::error::ProtocolError;
 use super::memory::Memory;
 use super::stats::Stats;
 
 /// Why an outbox stopped accepting deliveries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Closed {
     /// A topic subscriber fell more than the outbox limit behind.
     SlowConsumer {
         /// The limit it went over, in bytes.
         limit: usize,
     },
+    /// The access rules changed and refuse the session or one of its subscriptions.
+    AccessRevoked(ProtocolError),
 }
 
 /// The sending side of a session's outbox (cheap to clone).
@@ -94,7 +97,7 @@ pub struct OutboxReceiver {
 }
 
 /// What one [`OutboxReceiver::drain`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Drained {
     /// MESSAGE frames written into the buffer.
     pub frames: usize,
@@ -214,6 +217,19 @@ impl Outbox {
         Pushed { held, pressing }
     }
 
+    /// Closes the outbox because the access rules now refuse its session: the connection sends
+    /// an ERROR saying so and ends. Does nothing to an outbox already closed.
+    pub(crate) fn revoke(&self, refused: ProtocolError) {
+        let mut state = self.shared.state.lock();
+        if state.closed.is_none() {
+            state.closed = Some(Closed::AccessRevoked(refused));
+            drop(state);
+            self.shared.ready.notify_one();
+            self.shared.closing.notify_one();
+            self.shared.relief.notify_waiters();
+        }
+    }
+
     /// The wait a publisher takes when [`Pushed::pressing`].
     pub(crate) fn pressure(&self) -> Pressure {
         Pressure { shared: self.shared.clone() }
@@ -264,7 +280,7 @@ impl OutboxReceiver {
         let mut released = 0;
         {
             let mut state = shared.state.lock();
-            closed = state.closed;
+            closed = state.closed.clone();
             let mut budget = 0;
             while budget < max_bytes {
                 let Some(delivery) = state.items.pop_front() else { break };
@@ -334,7 +350,7 @@ impl OutboxReceiver {
 
     /// Why the outbox was closed, if it was.
     pub fn closed(&self) -> Option<Closed> {
-        self.shared.state.lock().closed
+        self.shared.state.lock().closed.clone()
     }
 }
 

@@ -12,9 +12,10 @@ use std::sync::{Arc, OnceLock};
 use parking_lot::Mutex;
 
 use super::close::CloseReason;
+use super::outbox::Outbox;
 use super::snapshot::{ClosedConnection, ConnectionSnapshot, SubscriptionSnapshot};
 use super::stats::{read, ConnectionCounters};
-use crate::auth::Connector;
+use crate::auth::{Connector, Principal};
 use crate::version::Version;
 
 /// Closed connections kept for the snapshot.
@@ -41,12 +42,14 @@ pub(crate) struct ConnectionInfo {
     pub(crate) subscriptions: Mutex<Vec<SubscriptionSnapshot>>,
     /// Why the connection is not being read, while it is not.
     pub(crate) held_by: Mutex<Option<String>>,
+    /// The session's outbox, to close the connection from outside its task (access revoked).
+    pub(crate) outbox: Outbox,
 }
 
 /// Set once the handshake succeeds.
 #[derive(Debug)]
 pub(crate) struct LoggedIn {
-    pub(crate) user: Option<Arc<str>>,
+    pub(crate) principal: Arc<Principal>,
     pub(crate) version: Version,
 }
 
@@ -57,7 +60,7 @@ impl ConnectionInfo {
         ConnectionSnapshot {
             id: self.id,
             session: self.session.clone(),
-            user: login.and_then(|l| l.user.as_deref()).map(str::to_owned),
+            user: login.and_then(|l| l.principal.user.as_deref()).map(str::to_owned),
             peer: self.meta.peer.map(|peer| peer.to_string()),
             listener: self.meta.connector.name.to_string(),
             kind: self.meta.connector.kind.to_string(),

@@ -10,6 +10,9 @@
 //! after delivery; no other file fans out or enqueues. [`Router::subscribe`] authorizes
 //! `receive` (topics) or `consume` (queues), and `create`, then inserts the subscription: a plain
 //! one, a durable one, or a browser. [`Router::recover`] puts back what the store read at start.
+//! A wildcard topic subscription is allowed when some of what it matches may be received; the
+//! topics filter its deliveries one destination at a time. With `add_user_header`, the message is
+//! stamped with its sender here, once.
 //!
 //! Decisions are cached: each session keeps the routes of its recent SEND destinations, already
 //! authorized, and drops them all when the authorizer's version moves. A repeated SEND costs one
@@ -34,6 +37,7 @@ use super::memory::Memory;
 use super::message::Message;
 use super::outbox::Pressure;
 use super::queue::Queue;
+use super::registry::ConnectionInfo;
 use super::stats::{DestinationStats, Stats};
 use super::topic::{Topic, Topics};
 use crate::auth::{Operation, Principal, Resource};
@@ -168,7 +172,8 @@ pub(crate) enum Binding {
 impl Router {
     pub(crate) fn new(config: BrokerConfig, stats: Arc<Stats>, memory: Arc<Memory>, store: Option<Store>) -> Router {
         let directory = Directory::new(&config, stats, memory, store);
-        Router { config, topics: Topics::default(), directory }
+        let topics = Topics::new(config.authorizer.clone());
+        Router { config, topics, directory }
     }
 
     fn env(&self) -> &Environment {
@@ -204,6 +209,38 @@ impl Router {
         }
     }
 
+    /// Refuses a session the access rules do not let `connect`: asked of the broker and of the
+    /// listener the session came in on (Apollo asks the virtual host and the connector).
+    pub(crate) fn authorize_connect(&self, principal: &Principal) -> Result<(), ProtocolError> {
+        self.authorize(principal, Operation::Connect, Resource::Broker)?;
+        self.authorize(principal, Operation::Connect, Resource::Connector(&principal.connector))
+    }
+
+    /// Asks the access rules again about a connected session (after they changed): whether it
+    /// may still connect, and still receive or consume from each of its subscriptions. Returns
+    /// the first refusal.
+    pub(crate) fn recheck(&self, principal: &Principal, info: &ConnectionInfo) -> Option<ProtocolError> {
+        if let Err(refused) = self.authorize_connect(principal) {
+            return Some(refused);
+        }
+        let subscriptions = info.subscriptions.lock().clone();
+        subscriptions.into_iter().find_map(|subscription| {
+            let pattern = Destination::parse_pattern(&subscription.destination).ok()?;
+            let operation = match pattern.kind() {
+                Kind::Topic => Operation::Receive,
+                Kind::Queue | Kind::Durable => Operation::Consume,
+            };
+            self.authorize(principal, operation, Resource::Destination(&pattern)).err().map(|refused| match refused {
+                ProtocolError::AccessDenied { user, operation, resource } => ProtocolError::AccessDenied {
+                    user,
+                    operation,
+                    resource: format!("{resource} (subscription {})", subscription.id),
+                },
+                other => other,
+            })
+        })
+    }
+
     /// Publishes one SEND: authorize, then deliver. See [`Published`].
     pub(crate) fn publish(
         &self,
@@ -214,8 +251,12 @@ impl Router {
     ) -> Result<Published, ProtocolError> {
         let target = self.route(principal, routes, required_destination(&frame)?)?.target.clone();
         let destination = target.destination().shared().clone();
+        let mut headers = frame.headers;
+        if let Some(name) = &self.config.add_user_header {
+            stamp_sender(&mut headers, name, principal);
+        }
         let message =
-            Arc::new(Message::new(self.next_id(), destination, frame.headers, frame.body, target.counters().clone()));
+            Arc::new(Message::new(self.next_id(), destination, headers, frame.body, target.counters().clone()));
         if message.is_persistent() {
             self.admit(&target)?;
         }
@@ -411,7 +452,7 @@ impl Router {
         match (pattern.kind(), kind) {
             (Kind::Topic, Subscribe::Durable(name)) => {
                 self.authorize(principal, Operation::Receive, resource)?;
-                let (queue, ticket) = self.durable(&name, pattern)?;
+                let (queue, ticket) = self.durable(principal, &name, pattern)?;
                 queue.add_consumer(subscriber.clone(), window).bury();
                 Ok((Binding::Queue(queue), ticket))
             }
@@ -450,7 +491,12 @@ impl Router {
     /// The durable subscription `name` to `pattern`: the existing one, or a new one (stored at
     /// once, so it outlives a restart even before its first message). One that subscribed to
     /// another pattern is replaced, its backlog dropped.
-    fn durable(&self, name: &str, pattern: &Destination) -> Result<(Arc<Queue>, Option<Ticket>), ProtocolError> {
+    fn durable(
+        &self,
+        principal: &Principal,
+        name: &str,
+        pattern: &Destination,
+    ) -> Result<(Arc<Queue>, Option<Ticket>), ProtocolError> {
         let destination = Destination::parse(&format!("{DURABLE_PREFIX}{name}"))?;
         let entry = CatalogEntry::Durable { name: name.to_owned(), pattern: pattern.as_str().to_owned() };
         let mut queues = self.directory.lock();
@@ -466,7 +512,7 @@ impl Router {
         let queue = self.directory.insert_entry(&mut queues, destination, entry, Arc::default());
         drop(queues);
         let mut ticket = replaced.and_then(|old| self.drop_durable(&old));
-        self.topics.subscribe_durable(pattern, queue.clone());
+        self.topics.subscribe_durable(pattern, queue.clone(), Some(Arc::new(principal.clone())));
         ticket = ticket.max(queue.record());
         Ok((queue, ticket))
     }
@@ -519,7 +565,7 @@ impl Router {
                 let mut queues = self.directory.lock();
                 let queue = self.directory.insert_entry(&mut queues, destination, entry, Arc::default());
                 drop(queues);
-                self.topics.subscribe_durable(&pattern, queue.clone());
+                self.topics.subscribe_durable(&pattern, queue.clone(), None);
                 Some(queue)
             }
         }
@@ -580,6 +626,15 @@ impl Recovery<'_> {
         if self.orphans > 0 {
             warn!(orphans = self.orphans, "the store holds messages of no known queue; they are left out");
         }
+    }
+}
+
+/// Sets header `name` to the sender's user name, replacing whatever the sender put there (and
+/// leaving it out for an anonymous sender), so receivers can trust it.
+fn stamp_sender(headers: &mut Vec<(String, String)>, name: &str, principal: &Principal) {
+    headers.retain(|(header, _)| header != name);
+    if let Some(user) = &principal.user {
+        headers.push((name.to_owned(), user.to_string()));
     }
 }
 

@@ -10,6 +10,12 @@
 //! pattern matches while their subscriber is away (see `queue`), so the topic hands each message
 //! to its subscribers' outboxes and to its durable subscriptions' queues in one pass.
 //!
+//! The same list is the deny filter of wildcard subscriptions (NATS's `checkDenySub`): a
+//! subscription to `/topic/chat.*` is left out of `/topic/chat.secret`'s list when its principal
+//! may not receive from that topic. The decision is made once per subscription and topic, when
+//! the list is computed, and the list is also recomputed when the authorizer's version moves, so
+//! fan-out itself checks nothing.
+//!
 //! Entries nobody holds (no cached route of a producer, no subscription by name) are swept when
 //! the map has doubled since the last sweep, so publishing to ever-new names cannot grow it
 //! without bound.
@@ -28,6 +34,7 @@ use super::message::Message;
 use super::outbox::Pressure;
 use super::queue::Queue;
 use super::stats::{DestinationStats, Stats};
+use crate::auth::{Authorizer, Operation, Principal, Resource};
 use crate::destination::{Destination, TopicTrie};
 use crate::store::Ticket;
 
@@ -50,19 +57,29 @@ pub(crate) struct Fanned {
 }
 
 /// Every topic subscription and every known topic.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Topics {
     inner: Mutex<Inner>,
     /// Bumped (under the trie lock) by every subscribe and unsubscribe.
     generation: AtomicU64,
+    /// Asked whether a wildcard subscription may receive from a topic.
+    authorizer: Arc<dyn Authorizer>,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     trie: TopicTrie<Arc<Subscriber>>,
-    durables: TopicTrie<Arc<Queue>>,
+    durables: TopicTrie<DurableEntry>,
     known: HashMap<Arc<str>, Arc<Topic>>,
     sweep_at: usize,
+}
+
+/// A durable subscription in the trie: its queue, and for a wildcard pattern the principal whose
+/// `receive` right filters what it collects (as for a plain wildcard subscription).
+#[derive(Debug, Clone)]
+struct DurableEntry {
+    queue: Arc<Queue>,
+    receive_check: Option<Arc<Principal>>,
 }
 
 /// One concrete topic: its counters and its cached subscriber list.
@@ -77,6 +94,8 @@ pub(crate) struct Topic {
 struct Cached {
     /// The generation the list was computed at (`u64::MAX`: never).
     generation: u64,
+    /// The authorizer's version it was filtered under.
+    version: u64,
     subscribers: Subscribers,
     durables: Durables,
 }
@@ -94,6 +113,11 @@ impl Topic {
 }
 
 impl Topics {
+    /// No topics yet; wildcard subscriptions are filtered by `authorizer`.
+    pub(crate) fn new(authorizer: Arc<dyn Authorizer>) -> Topics {
+        Topics { inner: Mutex::default(), generation: AtomicU64::new(0), authorizer }
+    }
+
     /// The entry of a concrete topic, if it exists.
     pub(crate) fn find(&self, destination: &Destination) -> Option<Arc<Topic>> {
         self.inner.lock().known.get(destination.as_str()).cloned()
@@ -113,7 +137,12 @@ impl Topics {
         let topic = Arc::new(Topic {
             destination: destination.clone(),
             counters: Arc::default(),
-            cache: Mutex::new(Cached { generation: u64::MAX, subscribers: Arc::new([]), durables: Arc::new([]) }),
+            cache: Mutex::new(Cached {
+                generation: u64::MAX,
+                version: 0,
+                subscribers: Arc::new([]),
+                durables: Arc::new([]),
+            }),
         });
         inner.known.insert(destination.shared().clone(), topic.clone());
         topic
@@ -129,14 +158,21 @@ impl Topics {
         self.change(|inner| drop(inner.trie.remove(pattern.segments(), |s| Arc::ptr_eq(s, subscriber))));
     }
 
-    /// Adds a durable subscription's queue to a pattern.
-    pub(crate) fn subscribe_durable(&self, pattern: &Destination, queue: Arc<Queue>) {
-        self.change(|inner| inner.durables.insert(pattern.segments(), queue));
+    /// Adds a durable subscription's queue to a pattern; a wildcard one collects only what
+    /// `receive_check` (its subscriber; `None` for one read back from the store) may receive.
+    pub(crate) fn subscribe_durable(
+        &self,
+        pattern: &Destination,
+        queue: Arc<Queue>,
+        receive_check: Option<Arc<Principal>>,
+    ) {
+        let receive_check = receive_check.filter(|_| pattern.is_wildcard());
+        self.change(|inner| inner.durables.insert(pattern.segments(), DurableEntry { queue, receive_check }));
     }
 
     /// Removes a durable subscription's queue.
     pub(crate) fn unsubscribe_durable(&self, pattern: &Destination, queue: &Arc<Queue>) {
-        self.change(|inner| drop(inner.durables.remove(pattern.segments(), |q| Arc::ptr_eq(q, queue))));
+        self.change(|inner| drop(inner.durables.remove(pattern.segments(), |d| Arc::ptr_eq(&d.queue, queue))));
     }
 
     /// Changes the tries under their lock and bumps the generation, so that every topic's
@@ -147,7 +183,8 @@ impl Topics {
         self.generation.fetch_add(1, Ordering::Release);
     }
 
-    /// Every subscriber whose pattern matches `topic`, from its cache when still current.
+    /// Every subscriber whose pattern matches `topic` and that may receive from it, from its
+    /// cache when still current.
     pub(crate) fn subscribers(&self, topic: &Topic) -> Subscribers {
         self.matches(topic).0
     }
@@ -160,9 +197,10 @@ impl Topics {
     /// The subscribers and durable subscriptions matching `topic`, from its cache when current.
     fn matches(&self, topic: &Topic) -> (Subscribers, Durables) {
         let generation = self.generation.load(Ordering::Acquire);
+        let version = self.authorizer.version();
         {
             let cached = topic.cache.lock();
-            if cached.generation == generation {
+            if cached.generation == generation && cached.version == version {
                 return (cached.subscribers.clone(), cached.durables.clone());
             }
         }
@@ -170,11 +208,22 @@ impl Topics {
         // Stable while the trie lock is held.
         let generation = self.generation.load(Ordering::Acquire);
         let segments: Vec<&str> = topic.destination.segments().collect();
-        let mut subscribers = Vec::new();
-        inner.trie.for_each_match(&segments, |s| subscribers.push(s.clone()));
+        let resource = Resource::Destination(&topic.destination);
+        let mut found = Vec::new();
+        inner.trie.for_each_match(&segments, |s| {
+            let allowed =
+                s.receive_check.as_ref().is_none_or(|p| self.authorizer.allows(p, Operation::Receive, resource));
+            if allowed {
+                found.push(s.clone());
+            }
+        });
         let mut durables = Vec::new();
-        inner.durables.for_each_match(&segments, |q| durables.push(q.clone()));
-        let cached = Cached { generation, subscribers: subscribers.into(), durables: durables.into() };
+        inner.durables.for_each_match(&segments, |d| {
+            if d.receive_check.as_ref().is_none_or(|p| self.authorizer.allows(p, Operation::Receive, resource)) {
+                durables.push(d.queue.clone());
+            }
+        });
+        let cached = Cached { generation, version, subscribers: found.into(), durables: durables.into() };
         let found = (cached.subscribers.clone(), cached.durables.clone());
         *topic.cache.lock() = cached;
         found

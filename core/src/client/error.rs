@@ -19,8 +19,8 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// A URL scheme this client does not speak (`ssl` until TLS lands).
-    #[error("{}", unsupported_scheme(.0))]
+    /// A URL scheme this client does not speak.
+    #[error("unsupported scheme {0} (expected tcp, ssl, tls or failover)")]
     UnsupportedScheme(String),
     /// No TCP connection could be made (for a failover URL: to any address; the last one and
     /// its error are reported).
@@ -31,6 +31,26 @@ pub enum Error {
         /// Why the last attempt failed.
         #[source]
         source: io::Error,
+    },
+    /// The TLS handshake failed: the server's certificate is not signed by a CA the client
+    /// trusts or does not name the host connected to, the server does not speak TLS there, or
+    /// it refused the handshake. (Failover tries the next address.)
+    #[error("TLS handshake with {addr} failed: {reason}")]
+    Tls {
+        /// The address.
+        addr: String,
+        /// What went wrong, in words.
+        reason: String,
+    },
+    /// The CA certificates to trust could not be loaded: the CA file given
+    /// ([`ConnectOptions::ca_file`](super::ConnectOptions::ca_file)) or, without one, the
+    /// system's.
+    #[error("cannot load the CA certificates to trust from {from}: {reason}")]
+    TrustStore {
+        /// The CA file, or "the system".
+        from: String,
+        /// Why.
+        reason: String,
     },
     /// The broker refused the credentials given in CONNECT (its ERROR carried `code:authentication-failed`).
     #[error("authentication failed: {message}")]
@@ -80,13 +100,6 @@ pub enum Error {
     /// A socket error after the connection was established.
     #[error("i/o error: {0}")]
     Io(#[from] io::Error),
-}
-
-fn unsupported_scheme(scheme: &str) -> String {
-    match scheme {
-        "ssl" | "tls" | "stomp+ssl" => format!("unsupported scheme {scheme} (TLS not available yet)"),
-        _ => format!("unsupported scheme {scheme} (expected tcp, ssl or failover)"),
-    }
 }
 
 impl Error {

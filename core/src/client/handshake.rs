@@ -1,5 +1,6 @@
-//! Connecting: the failover list, the TCP connect, and the CONNECT/CONNECTED exchange that
-//! settles the version, the session and the heart-beats.
+//! Connecting: the failover list, the TCP connect, the TLS handshake for `ssl://` and `tls://`
+//! addresses, and the CONNECT/CONNECTED exchange that settles the version, the session and the
+//! heart-beats.
 
 use std::collections::VecDeque;
 use std::io;
@@ -8,8 +9,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
+use rustls::ClientConfig;
 
-use super::heartbeat::HeartbeatThread;
+use super::tls::{self, TlsTransport};
+use super::transport::Transport;
 use super::wire::Wire;
 use super::{url, Client, ConnectOptions, Endpoint, Error, Mode, Result};
 use crate::error_code::ErrorCode;
@@ -25,15 +28,26 @@ const ACCEPT_VERSIONS: &str = "1.0,1.1,1.2";
 
 impl Client {
     /// Connects to `url` (see [`url::parse`]), trying each address of a failover list in order,
-    /// and performs the STOMP handshake. A broker's ERROR answer is final (no further address is
-    /// tried): [`Error::Auth`] when it refuses the credentials, [`Error::Broker`] otherwise.
+    /// and performs the STOMP handshake. An address that cannot be reached, or whose TLS
+    /// handshake fails ([`Error::Tls`]), passes to the next; a broker's ERROR answer is final:
+    /// [`Error::Auth`] when it refuses the credentials, [`Error::Broker`] otherwise.
     pub fn connect(url: &str, options: &ConnectOptions) -> Result<Client> {
         let endpoints = url::parse(url)?;
+        let tls = match endpoints.iter().any(|endpoint| endpoint.tls) {
+            true => Some(tls::client_config(options.ca_file.as_deref())?),
+            false => None,
+        };
         let mut last = None;
         for endpoint in endpoints {
-            match Client::connect_endpoint(&endpoint, options) {
+            match Client::connect_endpoint(&endpoint, tls.as_ref(), options) {
                 Ok(client) => return Ok(client),
-                Err(err @ (Error::Connect { .. } | Error::Io(_) | Error::Closed { .. } | Error::Timeout(_))) => {
+                Err(
+                    err @ (Error::Connect { .. }
+                    | Error::Tls { .. }
+                    | Error::Io(_)
+                    | Error::Closed { .. }
+                    | Error::Timeout(_)),
+                ) => {
                     last = Some(err);
                 }
                 Err(err) => return Err(err),
@@ -42,16 +56,26 @@ impl Client {
         Err(last.unwrap_or_else(|| Error::InvalidUrl { url: url.to_owned(), reason: "no address".to_owned() }))
     }
 
-    fn connect_endpoint(endpoint: &Endpoint, options: &ConnectOptions) -> Result<Client> {
+    /// Connects to one address; `tls` is the configuration for a TLS one.
+    fn connect_endpoint(
+        endpoint: &Endpoint,
+        tls: Option<&Arc<ClientConfig>>,
+        options: &ConnectOptions,
+    ) -> Result<Client> {
         let deadline = Instant::now() + options.timeout;
         let stream = open_tcp(endpoint, options.timeout, deadline)?;
+        let transport: Box<dyn Transport> = match tls {
+            Some(config) if endpoint.tls => {
+                Box::new(TlsTransport::handshake(stream, endpoint, config.clone(), deadline)?)
+            }
+            _ => Box::new(stream),
+        };
         let mut client = Client {
-            wire: Arc::new(Wire::new(stream)),
+            wire: Arc::new(Wire::new(transport, options.write_buffer_bytes)),
             endpoint: endpoint.clone(),
             parser: FrameParser::new(options.limits),
             read_buf: BytesMut::with_capacity(READ_CHUNK),
             scratch: vec![0; READ_CHUNK].into_boxed_slice(),
-            write_buf: BytesMut::with_capacity(4096),
             pending: VecDeque::new(),
             version: Version::V1_0,
             mode: options.mode,
@@ -61,10 +85,10 @@ impl Client {
             read_timeout: None,
             last_read: Instant::now(),
             expect_every: None,
-            heartbeat: None,
+            send_every: None,
+            writer: None,
             next_id: 0,
             closed: false,
-            batch: None,
         };
         let deadline = options.connected_timeout.map_or(deadline, |wait| Instant::now() + wait);
         client.handshake(options, deadline)?;
@@ -117,8 +141,8 @@ impl Client {
         }
     }
 
-    /// Takes in the version, session and heart-beats of CONNECTED; starts the heart-beat thread
-    /// when the broker wants heart-beats from us.
+    /// Takes in the version, session and heart-beats of CONNECTED; starts the writer thread,
+    /// which sends them, when the broker wants heart-beats from us.
     fn connected(&mut self, answer: &Frame, offered: Heartbeat) -> Result<()> {
         self.version = match answer.header(header::VERSION) {
             None => Version::V1_0,
@@ -135,8 +159,9 @@ impl Client {
         // `negotiate` takes the server's view: its `send_every` is what we receive.
         let agreed = negotiate(offered, theirs);
         self.expect_every = agreed.send_every;
-        if let Some(every) = agreed.expect_every {
-            self.heartbeat = Some(HeartbeatThread::start(self.wire.clone(), every)?);
+        self.send_every = agreed.expect_every;
+        if self.send_every.is_some() {
+            self.start_writer()?;
         }
         Ok(())
     }

@@ -1,24 +1,32 @@
-//! A blocking STOMP client on `std::net` sockets: no async runtime, and no thread unless
-//! heart-beats are negotiated.
+//! A blocking STOMP client on `std::net` sockets: no async runtime, and at most one thread of
+//! its own per connection, started only when needed.
 //!
 //! [`Client`] owns one connection. It reads through the core [`FrameParser`] over its own read
-//! buffer and writes each frame, laid out by [`frame::write_frame`](crate::frame::write_frame),
-//! with one `write_all` from a reused buffer. Frames that arrive while it waits for a RECEIPT
-//! are kept, in order, for [`Client::read_frame`]. Every wait is cut into slices of at most
-//! [`POLL_SLICE`], and [`Client::read_frame_until`] returns at its deadline, so a caller (the
-//! Python binding) can check for signals between slices.
+//! buffer, on the caller's thread. Frames it sends are laid out by
+//! [`frame::write_frame`](crate::frame::write_frame) straight into a bounded outgoing buffer.
+//! A frame without a receipt is left there for the writer thread, which writes whatever has
+//! accumulated as soon as the socket takes it: a lone send leaves at once, a burst coalesces
+//! into large writes (as the NATS clients do), and a sender that finds the buffer full waits
+//! (back-pressure, bounded by [`ConnectOptions::write_buffer_bytes`]). Everything queued is
+//! written before the client waits for the broker (a receipt, a read, `has_frame`,
+//! `disconnect`), on [`Client::flush`], and on close and drop. A write that fails in the
+//! background is returned by the next call. Frames that arrive while the client waits for a
+//! RECEIPT are kept, in order, for [`Client::read_frame`]. Every wait is cut into slices of at
+//! most [`POLL_SLICE`], and [`Client::read_frame_until`] returns at its deadline, so a caller
+//! (the Python binding) can check for signals between slices.
 //!
 //! Besides the STOMP 1.2 client, [`Mode::Raw`] speaks STOMP 1.0 raw: a 1.0 CONNECT with the
 //! headers in the order given, and every frame written unescaped, byte for byte as built.
 //!
 //! - this file: [`Client`], its state and accessors, and closing.
 //! - `options`: [`ConnectOptions`] and [`Mode`].
-//! - `handshake`: connecting (failover list, TCP) and the CONNECT/CONNECTED exchange.
-//! - `transport`: the byte stream under the client; the seam TLS plugs into.
-//! - `wire`: the transport shared with the heart-beat thread, which serialises writes.
-//! - `heartbeat`: the heart-beat thread.
+//! - `handshake`: connecting (failover list, TCP, TLS) and the CONNECT/CONNECTED exchange.
+//! - `transport`: the byte stream under the client: TCP, or TLS through the same seam.
+//! - `tls`: TLS: the CA certificates trusted, the handshake, the TLS transport.
+//! - `wire`: the transport and the outgoing buffer, shared with the writer thread; who writes.
+//! - `writer`: the writer thread (also the heart-beat sender): when it starts and stops, fork.
 //! - `read`: reading and parsing frames, RECEIPT waits, the broker's heart-beats.
-//! - `write`: encoding and writing frames, batching.
+//! - `write`: queueing frames, flushing, write errors.
 //! - `command`: the client's commands, one file each: SEND, SUBSCRIBE and UNSUBSCRIBE,
 //!   ACK and NACK, transactions, DISCONNECT.
 //! - [`url`]: broker URLs, failover lists.
@@ -27,13 +35,14 @@
 mod command;
 pub mod error;
 mod handshake;
-mod heartbeat;
 mod options;
 mod read;
+mod tls;
 mod transport;
 pub mod url;
 mod wire;
 mod write;
+mod writer;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -42,10 +51,10 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 
 pub use self::error::{Error, Result};
-use self::heartbeat::HeartbeatThread;
-pub use self::options::{ConnectOptions, Mode};
+pub use self::options::{ConnectOptions, Mode, DEFAULT_WRITE_BUFFER_BYTES};
 pub use self::url::Endpoint;
 use self::wire::Wire;
+use self::writer::WriterThread;
 use crate::frame::{Frame, FrameParser};
 use crate::version::Version;
 
@@ -63,7 +72,6 @@ pub struct Client {
     parser: FrameParser,
     read_buf: BytesMut,
     scratch: Box<[u8]>,
-    write_buf: BytesMut,
     /// Frames received while waiting for something else, oldest first.
     pending: VecDeque<Frame>,
     version: Version,
@@ -76,11 +84,11 @@ pub struct Client {
     /// When the last byte arrived, and how often the broker promised to send one.
     last_read: Instant,
     expect_every: Option<Duration>,
-    heartbeat: Option<HeartbeatThread>,
+    /// How often the broker wants heart-beats from us (the writer thread sends them).
+    send_every: Option<Duration>,
+    writer: Option<WriterThread>,
     next_id: u64,
     closed: bool,
-    /// While batching: frames written but not yet sent (see [`Client::set_batching`]).
-    batch: Option<BytesMut>,
 }
 
 impl Client {
@@ -119,30 +127,36 @@ impl Client {
         self.closed
     }
 
-    /// Whether a heart-beat thread is running.
-    pub fn has_heartbeat_thread(&self) -> bool {
-        self.heartbeat.is_some()
+    /// Whether the writer thread runs (see the `writer` module): from the first frame sent
+    /// without a receipt, or from connect when heart-beats from the client are negotiated,
+    /// until the connection closes.
+    pub fn has_writer_thread(&self) -> bool {
+        self.writer.is_some()
     }
 
-    /// Closes the connection without DISCONNECT (what a batch collected is sent first).
+    /// Closes the connection without DISCONNECT, after writing what is queued. A write error
+    /// is not reported here: call [`Client::flush`] or [`Client::disconnect`] to see it.
     pub fn close(&mut self) {
         let _ = self.flush();
         self.close_socket();
     }
 
     fn check_open(&self) -> Result<()> {
-        if self.closed || self.wire.failed() {
+        if self.closed {
             return Err(Error::Closed { mid_frame: false });
         }
         Ok(())
     }
 
-    /// Marks the connection closed, stops the heart-beat thread and shuts the transport down.
+    /// Marks the connection closed, shuts the transport down (which ends a write in progress)
+    /// and stops the writer thread. In the child of a fork, leaves the parent's socket alone.
     fn close_socket(&mut self) {
         if !self.closed {
             self.closed = true;
-            self.heartbeat = None;
-            let _ = self.wire.transport().shutdown();
+            if !self.wire.forked() {
+                let _ = self.wire.transport().shutdown();
+            }
+            self.writer = None;
         }
     }
 }

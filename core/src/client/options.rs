@@ -1,5 +1,6 @@
 //! How to connect: [`ConnectOptions`], and the [`Mode`] the client speaks in.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::frame::FrameLimits;
@@ -20,8 +21,11 @@ pub enum Mode {
     Raw,
 }
 
-/// How to connect. `ConnectOptions::default()` connects anonymously with a 10 s timeout and no
-/// heart-beats.
+/// The default of [`ConnectOptions::write_buffer_bytes`]: 1 MiB.
+pub const DEFAULT_WRITE_BUFFER_BYTES: usize = 1024 * 1024;
+
+/// How to connect. `ConnectOptions::default()` connects anonymously with a 10 s timeout, no
+/// heart-beats and a 1 MiB write buffer, trusting the system's CA certificates for TLS.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
     /// `login` header.
@@ -44,6 +48,15 @@ pub struct ConnectOptions {
     pub limits: FrameLimits,
     /// Protocol flavour.
     pub mode: Mode,
+    /// TLS addresses (`ssl://`, `tls://`): trust the CA certificates in this PEM file instead
+    /// of the operating system's.
+    pub ca_file: Option<PathBuf>,
+    /// How many bytes of frames sent without a receipt may wait for the writer thread; a send
+    /// that finds this many queued waits until a write makes room (back-pressure). A frame
+    /// larger than this still goes through, alone. 0: no buffer and no writer thread, every
+    /// frame is written by the calling thread before the call returns (heart-beats, when
+    /// negotiated, still start the thread). Default [`DEFAULT_WRITE_BUFFER_BYTES`].
+    pub write_buffer_bytes: usize,
 }
 
 impl Default for ConnectOptions {
@@ -58,6 +71,8 @@ impl Default for ConnectOptions {
             connected_timeout: None,
             limits: FrameLimits::default(),
             mode: Mode::Standard,
+            ca_file: None,
+            write_buffer_bytes: DEFAULT_WRITE_BUFFER_BYTES,
         }
     }
 }

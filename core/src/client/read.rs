@@ -17,7 +17,9 @@ impl Client {
 
     /// As [`Client::read_frame`], with a deadline. Each transport read waits at most
     /// [`POLL_SLICE`], so a caller can pass a near deadline and loop to stay interruptible.
+    /// Like every read, writes what is queued first.
     pub fn read_frame_until(&mut self, deadline: Instant) -> Result<Option<Frame>> {
+        self.flush()?;
         if let Some(frame) = self.pending.pop_front() {
             return Ok(Some(frame));
         }
@@ -42,6 +44,7 @@ impl Client {
     /// and RECEIPTs are returned too: for callers that keep their own receipt bookkeeping and
     /// want every frame. Frames kept by a RECEIPT wait come first.
     pub fn read_raw_frame(&mut self, timeout: Duration) -> Result<Option<Frame>> {
+        self.flush()?;
         if let Some(frame) = self.pending.pop_front() {
             return Ok(Some(frame));
         }
@@ -49,9 +52,11 @@ impl Client {
         self.next_frame(Instant::now() + timeout)
     }
 
-    /// Whether a frame can be read: one is kept, or one arrives within `timeout` (which may be
-    /// zero). A frame that arrives is kept for [`Client::read_frame`].
+    /// Whether a frame can be read: one is kept, or one is in the read buffer or arrives
+    /// within `timeout`. With a zero `timeout`, the socket is still read, without waiting, so
+    /// what has already arrived counts. A frame found is kept for [`Client::read_frame`].
     pub fn has_frame(&mut self, timeout: Duration) -> Result<bool> {
+        self.flush()?;
         if !self.pending.is_empty() {
             return Ok(true);
         }
@@ -87,11 +92,18 @@ impl Client {
         }
     }
 
-    /// Parses the next frame off the read buffer, reading as needed until `deadline`; what a
-    /// batch collected is sent first. `Ok(None)`: the deadline passed (possibly having read a
-    /// partial frame).
+    /// The next frame, reading as needed until `deadline`, once everything queued is written.
+    /// `Ok(None)`: the deadline passed (possibly having read a partial frame).
     pub(super) fn next_frame(&mut self, deadline: Instant) -> Result<Option<Frame>> {
         self.flush()?;
+        self.parse_next(deadline)
+    }
+
+    /// Parses the next frame off the read buffer, reading as needed until `deadline`. The
+    /// transport is read at least once, without waiting when the deadline has passed, so a
+    /// poll with no time left still sees what has arrived.
+    pub(super) fn parse_next(&mut self, deadline: Instant) -> Result<Option<Frame>> {
+        let mut looked = false;
         loop {
             match self.parser.parse(&mut self.read_buf) {
                 Ok(Some(Parsed::Frame(frame))) => return Ok(Some(frame)),
@@ -102,23 +114,30 @@ impl Client {
                     return Err(Error::Protocol(err));
                 }
             }
-            let now = Instant::now();
-            if now >= deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if looked && left.is_zero() {
                 return Ok(None);
             }
-            self.fill(deadline - now)?;
+            self.fill(left)?;
+            looked = true;
         }
     }
 
-    /// One transport read of at most `wait` (and [`POLL_SLICE`]). Fails on EOF, on a transport
-    /// error and when the broker's heart-beats stopped.
+    /// One transport read of at most `wait` (and [`POLL_SLICE`]); with no wait, takes only
+    /// what has arrived. Fails on EOF, on a transport error and when the broker's heart-beats
+    /// stopped.
     fn fill(&mut self, wait: Duration) -> Result<()> {
-        let wait = wait.clamp(Duration::from_millis(1), POLL_SLICE);
-        if self.read_timeout != Some(wait) {
-            self.wire.transport().set_read_timeout(wait)?;
-            self.read_timeout = Some(wait);
-        }
-        match self.wire.transport().read(&mut self.scratch) {
+        let read = if wait.is_zero() {
+            self.wire.transport().read_now(&mut self.scratch)
+        } else {
+            let wait = wait.clamp(Duration::from_millis(1), POLL_SLICE);
+            if self.read_timeout != Some(wait) {
+                self.wire.transport().set_read_timeout(wait)?;
+                self.read_timeout = Some(wait);
+            }
+            self.wire.transport().read(&mut self.scratch)
+        };
+        match read {
             Ok(0) => {
                 let mid_frame = !self.read_buf.is_empty();
                 self.close_socket();

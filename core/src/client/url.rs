@@ -1,5 +1,5 @@
-//! Broker URLs: `tcp://host:port`, `ssl://host:port` (recognised, not yet supported) and
-//! `failover://(url,url,...)`, whose addresses are tried in order.
+//! Broker URLs: `tcp://host:port`, `ssl://host:port` or `tls://host:port` (TLS), and
+//! `failover://(url,url,...)`, whose addresses are tried in order and may mix schemes.
 
 use std::fmt;
 
@@ -15,6 +15,8 @@ pub struct Endpoint {
     pub host: String,
     /// TCP port.
     pub port: u16,
+    /// Whether the connection runs TLS (`ssl://`, `tls://`) over TCP.
+    pub tls: bool,
 }
 
 impl fmt::Display for Endpoint {
@@ -30,9 +32,9 @@ impl fmt::Display for Endpoint {
 /// Parses a broker URL into the endpoints to try, in order.
 ///
 /// Accepted forms: `tcp://host:port` (also `stomp://`; the port defaults to 61613),
-/// `failover://(tcp://a:1,tcp://b:2)` and ActiveMQ's `failover:(...)`, with or without the
-/// parentheses. `ssl://` and `tls://` are refused with [`Error::UnsupportedScheme`] until TLS
-/// lands.
+/// `ssl://host:port` (PECL's scheme; also `tls://` and `stomp+ssl://`; the port defaults to
+/// 61613 too, though brokers serve TLS on 61614), `failover://(tcp://a:1,ssl://b:2)` and
+/// ActiveMQ's `failover:(...)`, with or without the parentheses.
 pub fn parse(url: &str) -> Result<Vec<Endpoint>, Error> {
     let url = url.trim();
     let invalid = |reason: &str| Error::InvalidUrl { url: url.to_owned(), reason: reason.to_owned() };
@@ -57,22 +59,22 @@ pub fn parse(url: &str) -> Result<Vec<Endpoint>, Error> {
         return Ok(endpoints);
     }
     let authority = rest.strip_prefix("//").ok_or_else(|| invalid("expected scheme://host:port"))?;
-    match scheme.as_str() {
-        "tcp" | "stomp" => {}
-        "ssl" | "tls" | "stomp+ssl" => return Err(Error::UnsupportedScheme(scheme)),
+    let tls = match scheme.as_str() {
+        "tcp" | "stomp" => false,
+        "ssl" | "tls" | "stomp+ssl" => true,
         _ => return Err(Error::UnsupportedScheme(scheme)),
-    }
+    };
     // Anything after the authority (a path or query) carries no meaning for STOMP: refuse it
     // rather than silently ignore a typo.
     let authority = authority.strip_suffix('/').unwrap_or(authority);
     if authority.contains(['/', '?', '#', '@']) {
         return Err(invalid("only scheme://host:port is supported"));
     }
-    Ok(vec![parse_authority(authority).map_err(invalid)?])
+    Ok(vec![parse_authority(authority, tls).map_err(invalid)?])
 }
 
 /// Splits `host:port`, `host`, `[v6]:port` or `[v6]`.
-fn parse_authority(authority: &str) -> Result<Endpoint, &'static str> {
+fn parse_authority(authority: &str, tls: bool) -> Result<Endpoint, &'static str> {
     let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
         let (host, after) = bracketed.split_once(']').ok_or("unbalanced bracket in IPv6 address")?;
         match after {
@@ -93,7 +95,7 @@ fn parse_authority(authority: &str) -> Result<Endpoint, &'static str> {
         None => DEFAULT_PORT,
         Some(text) => text.parse::<u16>().ok().filter(|&p| p != 0).ok_or("port must be a number from 1 to 65535")?,
     };
-    Ok(Endpoint { host: host.to_owned(), port })
+    Ok(Endpoint { host: host.to_owned(), port, tls })
 }
 
 #[cfg(test)]
@@ -101,7 +103,11 @@ mod tests {
     use super::*;
 
     fn ep(host: &str, port: u16) -> Endpoint {
-        Endpoint { host: host.to_owned(), port }
+        Endpoint { host: host.to_owned(), port, tls: false }
+    }
+
+    fn tls(host: &str, port: u16) -> Endpoint {
+        Endpoint { host: host.to_owned(), port, tls: true }
     }
 
     #[test]
@@ -122,11 +128,11 @@ mod tests {
     }
 
     #[test]
-    fn ssl_is_refused_with_a_clear_message() {
-        let err = parse("ssl://broker:61614").unwrap_err();
-        assert!(matches!(err, Error::UnsupportedScheme(ref s) if s == "ssl"));
-        assert_eq!(err.to_string(), "unsupported scheme ssl (TLS not available yet)");
-        assert!(matches!(parse("failover://(tcp://a:1,ssl://b:2)"), Err(Error::UnsupportedScheme(_))));
+    fn ssl_and_tls_urls_are_tls_endpoints_and_failover_mixes_schemes() {
+        assert_eq!(parse("ssl://broker:61614").unwrap(), vec![tls("broker", 61614)]);
+        assert_eq!(parse("TLS://[::1]:1/").unwrap(), vec![tls("::1", 1)]);
+        assert_eq!(parse("stomp+ssl://broker").unwrap(), vec![tls("broker", DEFAULT_PORT)]);
+        assert_eq!(parse("failover://(tcp://a:1,ssl://b:2)").unwrap(), vec![ep("a", 1), tls("b", 2)]);
     }
 
     #[test]

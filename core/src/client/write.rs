@@ -1,5 +1,6 @@
-//! Writing: frames encoded by [`frame::write_frame`] into one reused buffer and written with
-//! one `write_all` each, or collected while batching and written together.
+//! Writing: frames laid out by [`frame::write_frame`] straight into the connection's outgoing
+//! buffer ([`Wire`](super::wire::Wire)), handed to the writer thread or written at once, and
+//! write failures turned into errors.
 //!
 //! The client's frames end at their NUL, with no EOL after it (STOMP allows either): nothing
 //! follows a DISCONNECT that the broker would still have to read before it closes.
@@ -7,58 +8,59 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
-
+use super::wire::FORKED;
+use super::writer::WriterThread;
 use super::{Client, Error, Mode, Result};
 use crate::frame::{self, escape_for, Command, Escaping};
-
-/// A batch is sent once it holds this many bytes (or before any wait for the broker).
-const BATCH_FLUSH_BYTES: usize = 64 * 1024;
 
 /// How long a failed write waits for the ERROR that may explain it.
 const ERROR_AFTER_FAILED_WRITE: Duration = Duration::from_millis(200);
 
 impl Client {
-    /// Batching on: frames are collected and sent together, in one write per 64 KiB, instead
-    /// of one write each. Whatever is collected is sent before
-    /// the client waits for the broker (a receipt, `read_frame`, `has_frame`), on
-    /// [`Client::flush`], and when batching is turned off. Nothing is sent by itself otherwise,
-    /// so a batch must end (turn batching off) before the program waits on something else.
+    /// Writes everything sent so far and waits until it is written; returns a write error the
+    /// writer thread met, if any. (Anything that waits for the broker flushes by itself.) In
+    /// the child of a fork, fails: the connection is the parent's (see the `writer` module).
+    pub fn flush(&mut self) -> Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        if self.wire.forked() {
+            return Err(self.write_failed(io::Error::other(FORKED)));
+        }
+        self.wire.flush().map_err(|e| self.write_failed(e))
+    }
+
+    /// Kept from the earlier batching API, whose behaviour every send now has: frames are
+    /// buffered and written together whenever they pile up. Turning batching off flushes, as
+    /// ending a batch did; turning it on does nothing.
     pub fn set_batching(&mut self, on: bool) -> Result<()> {
         if on {
-            self.batch.get_or_insert_with(BytesMut::new);
             Ok(())
         } else {
-            let flushed = self.flush();
-            self.batch = None;
-            flushed
+            self.flush()
         }
     }
 
-    /// Sends what a batch has collected so far.
-    pub fn flush(&mut self) -> Result<()> {
-        match self.batch.as_mut().filter(|batch| !batch.is_empty()).map(std::mem::take) {
-            Some(collected) => {
-                let written = self.write_now(&collected);
-                if let Some(batch) = self.batch.as_mut() {
-                    *batch = collected;
-                    batch.clear();
-                }
-                written
-            }
-            None => Ok(()),
-        }
-    }
-
-    /// Writes bytes as they are, for callers that lay out frames themselves (with
-    /// [`frame::write_frame`]).
+    /// Sends bytes as they are (whole frames), for callers that lay out frames themselves
+    /// (with [`frame::write_frame`]): queued for the writer thread like a frame without a
+    /// receipt.
     pub fn send_bytes(&mut self, bytes: &[u8]) -> Result<()> {
         self.check_open()?;
-        self.write_bytes(bytes)
+        self.queue(|buf| buf.extend_from_slice(bytes))?;
+        self.release()
     }
 
-    /// Encodes one frame into the reused write buffer, escaped as [`Client::escaping`] says,
-    /// and writes it (or adds it to the batch).
+    /// As [`Client::send_bytes`], but written (after everything queued before) by the calling
+    /// thread before this returns, as a frame with a receipt is: for a frame the caller then
+    /// waits on.
+    pub fn write_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        self.check_open()?;
+        self.queue(|buf| buf.extend_from_slice(bytes))?;
+        self.flush()
+    }
+
+    /// Lays out one frame at the end of the outgoing buffer, escaped as [`Client::escaping`]
+    /// says. Nothing is written yet: the caller ends with [`Client::release`] or a wait.
     pub(super) fn write_frame<'h>(
         &mut self,
         command: Command,
@@ -66,12 +68,30 @@ impl Client {
         body: &[u8],
     ) -> Result<()> {
         let escaping = self.escaping(command);
-        let mut buf = std::mem::take(&mut self.write_buf);
-        buf.clear();
-        frame::write_frame(&mut buf, command.as_str().as_bytes(), headers, body, escaping);
-        let written = self.write_bytes(&buf);
-        self.write_buf = buf;
-        written
+        self.queue(|buf| frame::write_frame(buf, command.as_str().as_bytes(), headers, body, escaping))
+    }
+
+    /// Lets what is queued go: wakes the writer thread (starting it if it is not running yet),
+    /// or writes at once when the client has no write buffer.
+    pub(super) fn release(&mut self) -> Result<()> {
+        if !self.wire.buffers() {
+            return self.flush();
+        }
+        if self.writer.is_none() {
+            self.start_writer()?;
+        }
+        Ok(())
+    }
+
+    /// Starts the writer thread, with the negotiated heart-beats.
+    pub(super) fn start_writer(&mut self) -> Result<()> {
+        self.writer = Some(WriterThread::start(self.wire.clone(), self.send_every)?);
+        Ok(())
+    }
+
+    /// Appends to the outgoing buffer (waiting while it is full).
+    fn queue(&mut self, encode: impl FnOnce(&mut bytes::BytesMut)) -> Result<()> {
+        self.wire.push(encode).map_err(|e| self.write_failed(e))
     }
 
     /// How this client escapes the headers of a `command` frame: never in [`Mode::Raw`], else
@@ -83,42 +103,29 @@ impl Client {
         }
     }
 
-    /// Writes bytes, or adds them to the batch while batching.
-    fn write_bytes(&mut self, bytes: &[u8]) -> Result<()> {
-        match self.batch.as_mut() {
-            Some(batch) => {
-                batch.extend_from_slice(bytes);
-                if batch.len() >= BATCH_FLUSH_BYTES {
-                    return self.flush();
-                }
-                Ok(())
-            }
-            None => self.write_now(bytes),
+    /// The error for a failed write, which leaves the connection closed. When the broker has
+    /// closed the connection, the ERROR it sent before closing, if any, rather than the bare
+    /// transport error.
+    fn write_failed(&mut self, e: io::Error) -> Error {
+        if self.wire.forked() {
+            // Whatever arrives on the socket is the parent's to read.
+            self.close_socket();
+            return Error::Io(e);
         }
-    }
-
-    /// Writes bytes to the transport; when the broker has closed the connection, reports the
-    /// ERROR it sent before closing, if any, instead of the bare transport error.
-    fn write_now(&mut self, bytes: &[u8]) -> Result<()> {
-        match self.wire.write_all(bytes) {
-            Ok(()) => Ok(()),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                // Part of the frame may be on the wire: the connection cannot be used any more.
-                self.close_socket();
-                Err(Error::Timeout("the broker to take more data (write timed out)"))
-            }
-            Err(e) => {
-                let deadline = Instant::now() + ERROR_AFTER_FAILED_WRITE;
-                while let Ok(Some(frame)) = self.next_frame(deadline) {
-                    if frame.command == Command::Error {
-                        self.close_socket();
-                        return Err(Error::from_error_frame(frame));
-                    }
-                    self.pending.push_back(frame);
-                }
-                self.close_socket();
-                Err(Error::Io(e))
-            }
+        if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) {
+            // Part of a frame may be on the wire: the connection cannot be used any more.
+            self.close_socket();
+            return Error::Timeout("the broker to take more data (write timed out)");
         }
+        let deadline = Instant::now() + ERROR_AFTER_FAILED_WRITE;
+        while let Ok(Some(frame)) = self.parse_next(deadline) {
+            if frame.command == Command::Error {
+                self.close_socket();
+                return Error::from_error_frame(frame);
+            }
+            self.pending.push_back(frame);
+        }
+        self.close_socket();
+        Error::Io(e)
     }
 }

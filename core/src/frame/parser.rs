@@ -132,6 +132,9 @@ pub struct FrameParser {
     scan: Scan,
 }
 
+/// The least room reserved for a body still arriving.
+const BODY_RESERVE_MIN: usize = 64 * 1024;
+
 /// The most bytes of an offending line quoted in an error.
 const EXCERPT_BYTES: usize = 40;
 
@@ -376,7 +379,11 @@ impl FrameParser {
                 let body_end = body_start + len;
                 let total = body_end.saturating_add(1);
                 if buf.len() < total {
-                    buf.reserve(total - buf.len());
+                    // Room for more of the body, growing with what has arrived (at most doubling),
+                    // never the whole declared length at once: memory follows the bytes a peer
+                    // actually sends, and each byte is still copied about once as the buffer grows.
+                    let missing = total - buf.len();
+                    buf.reserve(missing.min(buf.len().max(BODY_RESERVE_MIN)));
                     return Ok(None);
                 }
                 if buf[body_end] != NUL {

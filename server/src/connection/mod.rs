@@ -7,9 +7,11 @@
 //! While a write waits on a peer that does not read, the task still notices a closed outbox
 //! (slow consumer) or shutdown, and gives up after `write_timeout_ms`.
 //!
-//! CONNECT's credentials are checked off the runtime (`spawn_blocking`, a few at a time) when the
-//! authenticator may block, by the same deadline as the rest of the handshake. Everything the
-//! task does is logged inside one span carrying the connection's session id and peer.
+//! CONNECT's credentials are checked by [`Logins`] (off the runtime when the authenticator may
+//! block, slowed after failures from the same address), by the same deadline as the rest of the
+//! handshake. A connection over `limits.max_connections_per_address` is told so and closed.
+//! Everything the task does is logged inside one span carrying the connection's session id and
+//! peer.
 //!
 //! - `stream`: the transport and its buffers;
 //! - `hold`: why the task stops reading its client (a full queue, a slow subscriber it
@@ -26,24 +28,25 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BufMut;
-use stompbox_core::auth::{AuthError, Login};
+use stompbox_core::auth::Login;
 use stompbox_core::broker::{
-    error_frame, Action, Broker, CloseReason, Closed, ConnectionMeta, OutboxReceiver, PendingSend, ProtocolError,
-    Session, SessionError, Stats,
+    error_frame, Action, Broker, CloseReason, ConnectionMeta, OutboxReceiver, PendingSend, ProtocolError, Session,
+    SessionError, Stats,
 };
 use stompbox_core::codec::{CodecError, StompCodec};
 use stompbox_core::frame::{encode, Command, Frame, FrameLimits, Parsed};
 use stompbox_core::heartbeat::Negotiated;
 use stompbox_core::store::{Store, Ticket};
 use stompbox_core::Version;
-use tokio::sync::Semaphore;
 use tokio::time::{sleep_until, timeout, timeout_at, Instant};
 use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, error, info, info_span, Instrument};
+use tracing::{debug, info, info_span, Instrument};
 
 use self::hold::Hold;
 use self::stream::Connection;
+use crate::login::Logins;
+use crate::per_address::PerAddress;
 use crate::transport::Transport;
 
 /// Frames handled per round before the task writes and checks its other duties.
@@ -51,15 +54,15 @@ const FRAMES_PER_ROUND: usize = 256;
 /// Bytes of outbox messages encoded per round.
 const DRAIN_BYTES_PER_ROUND: usize = 256 * 1024;
 
-/// What every connection shares: the broker, the limits, and the permits of password checks.
+/// What every connection shares: the broker, the limits, login checks and connections per
+/// address.
 #[derive(Debug)]
 pub(crate) struct Context {
     pub(crate) broker: Broker,
     pub(crate) limits: FrameLimits,
     pub(crate) timeouts: Timeouts,
-    /// Password checks running at once: each may take tens of milliseconds of a core and some
-    /// memory, so they wait for a permit rather than fill the blocking pool.
-    pub(crate) authentications: Arc<Semaphore>,
+    pub(crate) logins: Logins,
+    pub(crate) per_address: Arc<PerAddress>,
 }
 
 /// The time limits a connection applies.
@@ -93,9 +96,11 @@ pub(crate) async fn serve<T: Transport>(
     cancel: CancellationToken,
 ) {
     let peer = meta.peer.map_or_else(|| "-".to_owned(), |peer| peer.to_string());
-    let listener = meta.connector.name.clone();
+    let admitted = context.per_address.admit(meta.peer.map(|peer| peer.ip()));
+    let connector = meta.connector.clone();
     let (session, outbox) = context.broker.open_session(meta);
-    let span = info_span!("connection", session = session.name(), %peer, %listener);
+    let span =
+        info_span!("connection", session = session.name(), %peer, listener = %connector.name, kind = %connector.kind);
     let mut task = Task {
         connection: Connection::new(stream, StompCodec::new(context.limits)),
         session,
@@ -114,7 +119,11 @@ pub(crate) async fn serve<T: Transport>(
         cancel,
     };
     span.in_scope(|| info!("connection opened"));
-    let ending = task.run().instrument(span.clone()).await;
+    // The address's slot (if any) is held until the connection ends.
+    let ending = match &admitted {
+        Ok(_) => task.run().instrument(span.clone()).await,
+        &Err(limit) => Ending::Tell(CloseReason::TooManyFromAddress { limit }),
+    };
     let reason = task.end(ending).instrument(span.clone()).await;
     span.in_scope(|| info!(%reason, "connection closed"));
     task.context.broker.memory().sub(task.read_held);
@@ -152,8 +161,8 @@ impl<T: Transport> Task<T> {
             // before a frame is handled goes out before that frame's RECEIPT.
             let drained = self.outbox.drain(&mut self.connection.write_buf, DRAIN_BYTES_PER_ROUND);
             Stats::add(&self.session.counters().messages_out, drained.frames as u64);
-            if let Some(Closed::SlowConsumer { limit }) = drained.closed {
-                return Ending::Tell(CloseReason::SlowConsumer { limit });
+            if let Some(closed) = drained.closed {
+                return Ending::Tell(closed.into());
             }
             let mut more_buffered = false;
             if let Err(reason) = self.handle_buffered(&mut more_buffered) {
@@ -172,7 +181,9 @@ impl<T: Transport> Task<T> {
                     // A slow consumer or a shutdown noticed mid-write is told why, like one
                     // noticed between writes; a peer that cannot be written to is not.
                     return match reason {
-                        CloseReason::SlowConsumer { .. } | CloseReason::Shutdown => Ending::Tell(reason),
+                        CloseReason::SlowConsumer { .. } | CloseReason::Protocol(_) | CloseReason::Shutdown => {
+                            Ending::Tell(reason)
+                        }
                         _ => Ending::Close(reason),
                     };
                 }
@@ -391,26 +402,13 @@ impl<T: Transport> Task<T> {
     /// Checks CONNECT's credentials (off the runtime when they may block) and finishes the
     /// handshake, by the connect deadline.
     async fn authenticate(&mut self, login: Login) -> Result<(), CloseReason> {
-        let authenticator = self.context.broker.authenticator();
-        let verdict = if authenticator.may_block() {
-            let permits = self.context.authentications.clone();
-            let check = async move {
-                let _permit = permits.acquire_owned().await;
-                tokio::task::spawn_blocking(move || login.verify(&*authenticator)).await
-            };
-            tokio::select! {
-                () = self.cancel.cancelled() => return Err(CloseReason::Shutdown),
-                checked = timeout_at(self.connect_deadline, check) => match checked {
-                    Err(_) => return Err(CloseReason::ConnectTimeout(self.context.timeouts.connect)),
-                    Ok(Ok(verdict)) => verdict,
-                    Ok(Err(panicked)) => {
-                        error!("the authenticator failed: {panicked}");
-                        Err(AuthError)
-                    }
-                },
-            }
-        } else {
-            login.verify(&*authenticator)
+        let check = self.context.logins.verify(self.session.peer(), login, self.context.broker.authenticator());
+        let verdict = tokio::select! {
+            () = self.cancel.cancelled() => return Err(CloseReason::Shutdown),
+            checked = timeout_at(self.connect_deadline, check) => match checked {
+                Err(_) => return Err(CloseReason::ConnectTimeout(self.context.timeouts.connect)),
+                Ok(verdict) => verdict,
+            },
         };
         let result = self.session.authenticated(verdict, &mut self.replies);
         self.apply(result)
@@ -457,9 +455,7 @@ impl<T: Transport> Task<T> {
                 },
                 () = sleep_until(deadline) => return Err(CloseReason::WriteTimeout(limit)),
                 () = self.cancel.cancelled() => return Err(CloseReason::Shutdown),
-                Closed::SlowConsumer { limit } = self.outbox.wait_closed() => {
-                    return Err(CloseReason::SlowConsumer { limit });
-                }
+                closed = self.outbox.wait_closed() => return Err(closed.into()),
             }
         }
         self.connection.written_out();

@@ -43,10 +43,16 @@ impl<T: Transport> Connection<T> {
         Ok(read)
     }
 
-    /// Writes some of the write buffer; what was written leaves the buffer. Cancellation-safe:
-    /// a cancelled write has written nothing.
+    /// Writes some of the write buffer; what was written leaves the buffer. Once the buffer is
+    /// empty, flushes the transport: a no-op for TCP, and what sends the TLS records and the
+    /// WebSocket messages the writes left buffered. Cancellation-safe: a cancelled write has
+    /// written nothing, and what a cancelled flush did not send goes with the next flush.
     pub(super) async fn write_some(&mut self) -> std::io::Result<usize> {
-        self.stream.write_buf(&mut self.write_buf).await
+        let written = self.stream.write_buf(&mut self.write_buf).await?;
+        if self.write_buf.is_empty() {
+            self.stream.flush().await?;
+        }
+        Ok(written)
     }
 
     /// After the write buffer was written out: releases a buffer that grew large.

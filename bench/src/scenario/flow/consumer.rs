@@ -7,7 +7,6 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use hdrhistogram::Histogram;
 use stompbox_core::frame::{Command, Frame, Parsed};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::sync::CancellationToken;
 
@@ -33,7 +32,7 @@ pub(super) async fn consume(
     conn: Conn,
     done: CancellationToken,
 ) -> Consumed {
-    let Conn { mut stream, mut codec, mut read_buf, version, .. } = conn;
+    let Conn { mut reader, mut writer, mut codec, mut read_buf, version, .. } = conn;
     let mut consumed = Consumed { tracker: Tracker::default(), latency: histogram() };
     let mut acks = BytesMut::new();
     let client_ack = spec.ack == AckMode::ClientIndividual;
@@ -73,7 +72,7 @@ pub(super) async fn consume(
             counters.progress.notify_waiters();
         }
         if !acks.is_empty() {
-            if let Err(e) = stream.write_all(&acks).await {
+            if let Err(e) = writer.write_all(&acks).await {
                 counters.error(format!("consumer {index}: ack write failed: {e}"));
                 break;
             }
@@ -83,7 +82,7 @@ pub(super) async fn consume(
         tokio::select! {
             biased;
             () = done.cancelled() => break,
-            read = stream.read_buf(&mut read_buf) => match read {
+            read = reader.read_into(&mut read_buf) => match read {
                 Ok(0) => {
                     counters.error(format!("consumer {index}: the broker closed the connection"));
                     break;
@@ -96,7 +95,7 @@ pub(super) async fn consume(
             },
         }
     }
-    let conn = Conn { stream, codec, read_buf, version, server: String::new() };
+    let conn = Conn { reader, writer, codec, read_buf, version, server: String::new() };
     conn.disconnect().await;
     consumed
 }

@@ -14,8 +14,6 @@ use bytes::BytesMut;
 use stompbox_core::codec::StompCodec;
 use stompbox_core::frame::{self, header, Command, Frame, Parsed};
 use stompbox_core::Version;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::Notify;
 use tokio_util::codec::Decoder;
 
@@ -25,6 +23,7 @@ use crate::client::{describe_error, Conn};
 use crate::scenario::counters::{wait_progress, Counters};
 use crate::scenario::Ctx;
 use crate::stats::now_ns;
+use crate::transport::{Reader, Writer};
 
 /// Receipt id of the DISCONNECT that ends a producer.
 const BYE: &str = "bench-bye";
@@ -45,7 +44,7 @@ pub(super) struct Producer {
     /// When producing started: message `n` is due at `start + n / rate`.
     start: Instant,
     version: Version,
-    write_half: OwnedWriteHalf,
+    writer: Writer,
     /// Notified by the reply reader when the DISCONNECT's receipt (or the close) arrives.
     bye: Arc<Notify>,
     reader: tokio::task::JoinHandle<()>,
@@ -67,10 +66,9 @@ impl Producer {
         quota: Option<u64>,
         start: Instant,
     ) -> Producer {
-        let Conn { stream, codec, read_buf, version, .. } = conn;
-        let (read_half, write_half) = stream.into_split();
+        let Conn { reader, writer, codec, read_buf, version, .. } = conn;
         let bye = Arc::new(Notify::new());
-        let reader = tokio::spawn(read_replies(read_half, codec, read_buf, counters.clone(), index, bye.clone()));
+        let reader = tokio::spawn(read_replies(reader, codec, read_buf, counters.clone(), index, bye.clone()));
         let size = ctx.cli.size;
         let template = SendTemplate::new(&spec.destination, index, size, spec.persistent.is_some());
         let buf = BytesMut::with_capacity(spec.load.batch.max(1) * (size + 160));
@@ -83,7 +81,7 @@ impl Producer {
             quota,
             start,
             version,
-            write_half,
+            writer,
             bye,
             reader,
             template,
@@ -160,7 +158,7 @@ impl Producer {
             self.seq += 1;
         }
         tokio::select! {
-            written = self.write_half.write_all(&self.buf) => if let Err(e) = written {
+            written = self.writer.write_all(&self.buf) => if let Err(e) = written {
                 self.counters.error(format!("producer {}: write failed: {e}", self.index));
                 return false;
             },
@@ -201,7 +199,7 @@ impl Producer {
         let disconnect = Frame::new(Command::Disconnect).with_header(header::RECEIPT, BYE);
         self.buf.clear();
         frame::encode(&disconnect, self.version, &mut self.buf);
-        if self.write_half.write_all(&self.buf).await.is_ok() {
+        if self.writer.write_all(&self.buf).await.is_ok() {
             let _ = tokio::time::timeout(CLOSE_WAIT, self.bye.notified()).await;
         }
         self.reader.abort();
@@ -210,7 +208,7 @@ impl Producer {
 
 /// Reads what the broker sends a producer: RECEIPTs (counted) and ERRORs (reported).
 async fn read_replies(
-    mut read_half: OwnedReadHalf,
+    mut reader: Reader,
     mut codec: StompCodec,
     mut buf: BytesMut,
     counters: Arc<Counters>,
@@ -241,7 +239,7 @@ async fn read_replies(
             }
         }
         buf.reserve(64 * 1024);
-        match read_half.read_buf(&mut buf).await {
+        match reader.read_into(&mut buf).await {
             Ok(0) | Err(_) => {
                 bye.notify_one();
                 return;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{Action, Session};
-use crate::auth::{AuthError, Login, Operation, Principal, Resource};
+use crate::auth::{AuthError, Login, Principal};
 use crate::broker::error::{ProtocolError, SessionError};
 use crate::broker::registry::LoggedIn;
 use crate::frame::{header, Command, Frame};
@@ -54,7 +54,7 @@ impl Session {
         let fail = |error: ProtocolError| SessionError { error, receipt: handshake.receipt.clone() };
         let principal = verdict.map_err(|e| fail(e.into()))?;
         let router = &self.broker.shared.router;
-        router.authorize(&principal, Operation::Connect, Resource::Broker).map_err(fail)?;
+        router.authorize_connect(&principal).map_err(fail)?;
         let config = router.config();
         let version = handshake.version;
         let mut connected = Frame::new(Command::Connected)
@@ -70,9 +70,11 @@ impl Session {
             negotiated
         };
         replies.push(connected);
-        let _ = self.info.login.set(LoggedIn { user: principal.user.as_ref().map(Arc::clone), version });
+        let principal = Arc::new(principal);
+        let _ = self.info.login.set(LoggedIn { principal: principal.clone(), version });
         self.version = Some(version);
         self.principal = Some(principal);
+        self.access_version = config.authorizer.version();
         Ok(Action::Connected { version, heartbeat: negotiated })
     }
 }

@@ -14,7 +14,9 @@
 //! - `ack`: ACK and NACK;
 //! - `transaction`: BEGIN, COMMIT and ABORT.
 //!
-//! Every publish and subscription goes through the broker's router, which authorizes it.
+//! Every publish and subscription goes through the broker's router, which authorizes it. When
+//! the access rules change, the session's next frame first asks them again whether it may stay
+//! connected and keep its subscriptions (and fails with an ERROR if not).
 
 mod ack;
 mod connect;
@@ -84,7 +86,9 @@ pub struct Session {
     handshake: Option<Handshake>,
     /// Set once connected, with the principal.
     version: Option<Version>,
-    principal: Option<Principal>,
+    principal: Option<Arc<Principal>>,
+    /// The authorizer version the session's access was last checked under.
+    access_version: u64,
     subscriptions: HashMap<String, Subscription>,
     transactions: HashMap<String, Transaction>,
     routes: RouteCache,
@@ -112,6 +116,7 @@ impl Session {
             handshake: None,
             version: None,
             principal: None,
+            access_version: 0,
             subscriptions: HashMap::new(),
             transactions: HashMap::new(),
             routes: RouteCache::default(),
@@ -126,6 +131,11 @@ impl Session {
         &self.info.session
     }
 
+    /// The peer's address (`None` for an in-process session).
+    pub fn peer(&self) -> Option<std::net::SocketAddr> {
+        self.info.meta.peer
+    }
+
     /// The negotiated version, once connected.
     pub fn version(&self) -> Option<Version> {
         self.version
@@ -133,7 +143,7 @@ impl Session {
 
     /// Who connected, once connected.
     pub fn principal(&self) -> Option<&Principal> {
-        self.principal.as_ref()
+        self.principal.as_deref()
     }
 
     /// This connection's traffic counters; the connection task adds the bytes it reads and
@@ -153,6 +163,9 @@ impl Session {
     pub fn handle(&mut self, frame: Frame, replies: &mut Vec<Frame>) -> Result<Action, SessionError> {
         let receipt = frame.header(header::RECEIPT).map(str::to_owned);
         let fail = |error: ProtocolError| SessionError { error, receipt: receipt.clone() };
+        if self.version.is_some() && frame.command != Command::Disconnect && self.access_changed() {
+            self.recheck_access().map_err(fail)?;
+        }
         let action = match (self.version, frame.command) {
             (None, Command::Connect | Command::Stomp) if self.handshake.is_none() => {
                 return self.connect(&frame, receipt.clone()).map_err(fail);
@@ -218,6 +231,22 @@ impl Session {
         Ok(())
     }
 
+    /// Whether the access rules changed since this session's access was last checked.
+    fn access_changed(&self) -> bool {
+        self.broker.shared.router.config().authorizer.version() != self.access_version
+    }
+
+    /// Asks the changed access rules whether the session may stay connected and keep its
+    /// subscriptions.
+    fn recheck_access(&mut self) -> Result<(), ProtocolError> {
+        let router = &self.broker.shared.router;
+        self.access_version = router.config().authorizer.version();
+        if let Some(refused) = router.recheck(connected(&self.principal), &self.info) {
+            return Err(refused);
+        }
+        Ok(())
+    }
+
     /// Ends the session for `reason`: counts and keeps the reason for the snapshot, then drops
     /// the session (see [`Drop`]).
     pub fn finish(self, reason: &CloseReason) {
@@ -249,7 +278,7 @@ fn push_receipt(receipt: Option<String>, replies: &mut Vec<Frame>) {
 
 /// The principal of a connected session: frames past CONNECT reach only connected sessions. (A
 /// free function, so the caller can borrow other fields of the session meanwhile.)
-fn connected(principal: &Option<Principal>) -> &Principal {
+fn connected(principal: &Option<Arc<Principal>>) -> &Arc<Principal> {
     principal.as_ref().expect("frames past CONNECT reach only a connected session")
 }
 

@@ -65,6 +65,7 @@ impl Session {
             ack_header: version == Version::V1_2 && ack != AckMode::Auto,
             ack,
             active: AtomicBool::new(true),
+            receive_check: destination.is_wildcard().then(|| connected(&self.principal).clone()),
         });
         let kind = self.subscription_kind(frame, &destination, &id)?;
         let (binding, ticket) =

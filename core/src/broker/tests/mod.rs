@@ -3,6 +3,7 @@
 
 use bytes::BytesMut;
 
+mod access_rules;
 mod authorization;
 mod flow;
 mod persistence;

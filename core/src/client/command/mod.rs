@@ -1,7 +1,8 @@
 //! The client's commands, one file each, as mini-redis's `cmd/`: `send` (SEND, the hot path),
 //! `subscribe` (SUBSCRIBE, UNSUBSCRIBE), `ack` (ACK, NACK), `transaction` (BEGIN, COMMIT,
 //! ABORT) and `disconnect` (DISCONNECT). This file holds what they share: the step every
-//! command ends with, writing its frame and waiting for the RECEIPT it asked for, and
+//! command ends with, queueing its frame and either leaving it to the writer thread or, when
+//! it asked for a RECEIPT, writing everything and waiting for that RECEIPT; and
 //! [`Client::send_frame`] for any frame.
 //!
 //! Commands pass their headers as borrowed pairs straight to the encoder: no [`Frame`] is built
@@ -33,8 +34,9 @@ impl Client {
         self.transmit(frame.command, frame.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())), &frame.body)
     }
 
-    /// Writes one frame and, when it has a `receipt` header (the first one counts), waits for
-    /// that RECEIPT (or fails with the ERROR that comes instead).
+    /// Queues one frame. Without a `receipt` header it is left to the writer thread; with one
+    /// (the first one counts), everything queued is written and the call waits for that
+    /// RECEIPT (or fails with the ERROR that comes instead).
     fn transmit<'h>(
         &mut self,
         command: Command,
@@ -51,7 +53,7 @@ impl Client {
         self.write_frame(command, headers, body)?;
         match receipt {
             Some(id) => self.await_receipt(id),
-            None => Ok(()),
+            None => self.release(),
         }
     }
 }
