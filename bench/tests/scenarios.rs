@@ -91,7 +91,7 @@ fn persistent_gets_a_receipt_for_every_send_and_says_stompbox_does_not_persist()
     assert_eq!(count(&report, "sent"), 200);
     assert_eq!(count(&report, "delivered"), 200);
     assert_eq!(count(&report, "receipts"), 200);
-    assert!(report["note"].as_str().is_some_and(|n| n.contains("no persistence")), "{report}");
+    assert!(report["note"].as_str().is_some_and(|n| n.contains("receipt per SEND")), "{report}");
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! Destinations: `/topic/NAME` (fan-out) and `/queue/NAME` (each message to one consumer), and
-//! the wildcard patterns of topic subscriptions.
+//! Destinations: `/topic/NAME` (fan-out), `/queue/NAME` (each message to one consumer) and
+//! `/dsub/NAME` (an existing durable topic subscription, to consume its backlog), and the
+//! wildcard patterns of topic subscriptions.
 //!
 //! Names are `.`-separated segments. In a topic SUBSCRIBE, a segment `*` matches exactly one
 //! segment and `**` matches zero or more, so `/topic/chat.**` matches `/topic/chat` and
@@ -14,6 +15,8 @@ use thiserror::Error;
 pub const TOPIC_PREFIX: &str = "/topic/";
 /// The prefix of queue destinations.
 pub const QUEUE_PREFIX: &str = "/queue/";
+/// The prefix of durable subscriptions (Apollo's).
+pub const DURABLE_PREFIX: &str = "/dsub/";
 
 /// Whether a destination fans out or load-balances.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -22,6 +25,8 @@ pub enum Kind {
     Topic,
     /// `/queue/`: messages wait for a consumer; each goes to exactly one.
     Queue,
+    /// `/dsub/`: a durable topic subscription, a queue fed by a topic pattern.
+    Durable,
 }
 
 /// A validated destination or subscription pattern, e.g. `/topic/chat.general`.
@@ -35,7 +40,7 @@ pub struct Destination {
 /// Why a destination was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum DestinationError {
-    /// Not under `/topic/` or `/queue/`.
+    /// Not under `/topic/` or `/queue/` (nor, for SUBSCRIBE, `/dsub/`).
     #[error("destination {0:?} must start with /topic/ or /queue/")]
     UnknownPrefix(String),
     /// An empty name or an empty segment (`a..b`, trailing `.`).
@@ -65,6 +70,8 @@ impl Destination {
             (Kind::Topic, name)
         } else if let Some(name) = text.strip_prefix(QUEUE_PREFIX) {
             (Kind::Queue, name)
+        } else if let Some(name) = text.strip_prefix(DURABLE_PREFIX) {
+            (Kind::Durable, name)
         } else {
             return Err(DestinationError::UnknownPrefix(text.to_owned()));
         };
@@ -80,7 +87,7 @@ impl Destination {
                 _ => {}
             }
         }
-        if wildcard && kind == Kind::Queue {
+        if wildcard && kind != Kind::Topic {
             return Err(DestinationError::MisplacedWildcard(text.to_owned()));
         }
         Ok(Destination { kind, full: text.into(), wildcard })
@@ -106,6 +113,7 @@ impl Destination {
         let prefix = match self.kind {
             Kind::Topic => TOPIC_PREFIX,
             Kind::Queue => QUEUE_PREFIX,
+            Kind::Durable => DURABLE_PREFIX,
         };
         &self.full[prefix.len()..]
     }
@@ -334,6 +342,9 @@ mod tests {
         assert_eq!(Destination::parse("/queue/jobs").unwrap().name(), "jobs");
         assert!(matches!(Destination::parse("/exchange/x"), Err(DestinationError::UnknownPrefix(_))));
         assert!(matches!(Destination::parse("chat"), Err(DestinationError::UnknownPrefix(_))));
+        assert_eq!(Destination::parse("/dsub/feed.eu").unwrap().kind(), Kind::Durable);
+        assert_eq!(Destination::parse("/dsub/feed.eu").unwrap().name(), "feed.eu");
+        assert!(matches!(Destination::parse_pattern("/dsub/a.*"), Err(DestinationError::MisplacedWildcard(_))));
         assert!(matches!(Destination::parse("/topic/"), Err(DestinationError::EmptySegment(_))));
         assert!(matches!(Destination::parse("/topic/a..b"), Err(DestinationError::EmptySegment(_))));
     }

@@ -26,11 +26,14 @@ pub enum ErrorCode {
     Timeout,
     /// The broker closed the connection: it is shutting down, or an operator closed it.
     Closed,
+    /// The message store failed: persistent messages are refused, and those waiting for a
+    /// RECEIPT may not have been stored.
+    StoreFailed,
 }
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 7] = [
+    pub const ALL: [ErrorCode; 8] = [
         ErrorCode::AuthenticationFailed,
         ErrorCode::AccessDenied,
         ErrorCode::ProtocolError,
@@ -38,6 +41,7 @@ impl ErrorCode {
         ErrorCode::SlowConsumer,
         ErrorCode::Timeout,
         ErrorCode::Closed,
+        ErrorCode::StoreFailed,
     ];
 
     /// The header value, e.g. `"authentication-failed"`.
@@ -50,6 +54,7 @@ impl ErrorCode {
             ErrorCode::SlowConsumer => "slow-consumer",
             ErrorCode::Timeout => "timeout",
             ErrorCode::Closed => "closed",
+            ErrorCode::StoreFailed => "store-failed",
         }
     }
 

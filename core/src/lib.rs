@@ -14,6 +14,8 @@
 //! - [`broker`]: the synchronous broker engine. Each connection owns a [`broker::Session`];
 //!   delivery is a non-blocking push into each session's bounded [`broker::Outbox`], so the engine is
 //!   tested without an async runtime.
+//! - [`store`]: persistence as the engine sees it: what is stored, group commit and durability
+//!   tickets, behind a `Backend` trait the server implements on disk.
 //! - [`client`]: a blocking client on `std::net` sockets, over TCP or TLS (rustls; `ssl://`,
 //!   `tls://`), with a writer thread only when needed and a STOMP 1.0 raw mode that writes frames
 //!   unescaped, byte for byte.
@@ -26,6 +28,7 @@ pub mod destination;
 pub mod error_code;
 pub mod frame;
 pub mod heartbeat;
+pub mod store;
 pub mod version;
 
 pub use error_code::ErrorCode;

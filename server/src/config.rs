@@ -1,10 +1,10 @@
 //! The broker's configuration: one TOML file.
 //!
-//! The engine's sections (`[limits]`, `[heartbeat]`, `[delivery]`, `[queues]`) are the core's own
-//! serde structs, with their defaults and docs in `stompbox_core::broker`; this file adds what
-//! only the server knows: the listeners, protected mode, `[auth]` (the users and groups files)
-//! with the `[[access_rule]]` tables (the core's [`AccessRule`]), and `[console]` (the web
-//! console of `http` and `https` listeners). Unknown keys are errors
+//! The engine's sections (`[limits]`, `[heartbeat]`, `[delivery]`, `[queues]`, `[memory]`,
+//! `[store]`) are the core's own serde structs, with their defaults and docs in
+//! `stompbox_core::broker`; this file adds what only the server knows: the listeners, protected
+//! mode, the data directory, and `[auth]` (the users and groups files) with the
+//! `[[access_rule]]` tables (the core's [`AccessRule`]). Unknown keys are errors
 //! (a typo must not silently fall back to a default). The annotated example
 //! `examples/stompbox.toml` lists every key; `Config::default()` is what `stompbox run` uses
 //! without a file: STOMP on 127.0.0.1:61613.
@@ -14,7 +14,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use stompbox_core::auth::AccessRule;
-use stompbox_core::broker::{BrokerConfig, DeliveryConfig, HeartbeatConfig, Limits, MemoryConfig, QueuesConfig};
+use stompbox_core::broker::{
+    BrokerConfig, DeliveryConfig, HeartbeatConfig, Limits, MemoryConfig, QueuesConfig, StoreConfig,
+};
 use thiserror::Error;
 
 use crate::listener::ListenerKind;
@@ -53,6 +55,9 @@ pub struct Config {
     /// Accept anonymous and guest logins on non-loopback listeners (off: such a listener is
     /// refused at start, like Redis's protected mode).
     pub allow_anonymous: bool,
+    /// Where persistent messages are stored, relative to the configuration file (`--data-dir`
+    /// overrides it). Without it, persistence is off: every message is kept in memory only.
+    pub data_dir: Option<PathBuf>,
     /// Connection, frame and session caps.
     pub limits: Limits,
     /// Heart-beats the broker offers and expects.
@@ -65,6 +70,8 @@ pub struct Config {
     pub memory: MemoryConfig,
     /// The web console, management API and metrics of `http` and `https` listeners.
     pub console: ConsoleConfig,
+    /// How persistent messages are written.
+    pub store: StoreConfig,
     /// Users and groups; without it, anonymous and `guest`/`guest` logins only.
     pub auth: Option<AuthConfig>,
     /// Access rules, in order (Apollo's `access_rule`); none: everything is allowed.
@@ -219,8 +226,8 @@ impl Config {
         Ok(config)
     }
 
-    /// Reads and checks a TOML file. Relative paths in it (certificates, keys) are relative to
-    /// the file's folder.
+    /// Reads and checks a TOML file. Relative paths in it (certificates, keys, users, the data
+    /// directory) are relative to the file's folder.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| ConfigError::Read { path: path.display().to_string(), source })?;
@@ -231,6 +238,7 @@ impl Config {
             auth.users_file = base.join(&auth.users_file);
             auth.groups_file = auth.groups_file.as_ref().map(|groups| base.join(groups));
         }
+        config.data_dir = config.data_dir.map(|dir| base.join(dir));
         config.validate()?;
         Ok(config)
     }
@@ -282,6 +290,8 @@ impl Config {
             ("delivery.default_prefetch", self.delivery.default_prefetch),
             ("delivery.max_prefetch", self.delivery.max_prefetch),
             ("queues.max_messages", self.queues.max_messages),
+            ("store.max_batch_messages", self.store.max_batch_messages),
+            ("store.max_batch_bytes", self.store.max_batch_bytes),
             ("limits.max_queues_per_connection", limits.max_queues_per_connection),
         ] {
             if value == 0 {
@@ -321,6 +331,7 @@ impl Config {
             delivery: self.delivery.clone(),
             queues: self.queues.clone(),
             memory: self.memory.clone(),
+            store: self.store.clone(),
             add_user_header: self.auth.as_ref().and_then(|auth| auth.add_user_header.clone()),
             ..BrokerConfig::default()
         }
@@ -412,14 +423,27 @@ mod tests {
     }
 
     #[test]
+    fn data_dir_is_relative_to_the_config_file() {
+        let folder = std::env::temp_dir().join(format!("stompbox-config-{}", std::process::id()));
+        std::fs::create_dir_all(&folder).unwrap();
+        let file = folder.join("stompbox.toml");
+        std::fs::write(&file, "data_dir = \"data\"\n").unwrap();
+        assert_eq!(Config::load(&file).unwrap().data_dir, Some(folder.join("data")));
+        std::fs::write(&file, "data_dir = \"/var/lib/stompbox\"\n").unwrap();
+        assert_eq!(Config::load(&file).unwrap().data_dir, Some(PathBuf::from("/var/lib/stompbox")));
+        std::fs::remove_dir_all(&folder).unwrap();
+        assert_eq!(Config::default().data_dir, None, "persistence is off without it");
+    }
+
+    #[test]
     fn policies_are_the_engines_own_enums() {
         let config = Config::from_toml_str(
             "[queues]\nmax_messages = 10\n[[queues.rule]]\npattern = \"jobs.**\"\nwhen_full = \"error\"\n",
         )
         .unwrap();
         let broker = config.broker_config();
-        assert_eq!(broker.queues.for_queue(["jobs", "eu"]).1, QueueFullPolicy::Error);
-        assert_eq!(broker.queues.for_queue(["jobs", "eu"]).0.max_messages, 10);
+        assert_eq!(broker.queues.for_queue("jobs.eu").when_full, QueueFullPolicy::Error);
+        assert_eq!(broker.queues.for_queue("jobs.eu").limits.max_messages, 10);
         assert_eq!(broker.queues.when_full, QueueFullPolicy::Block);
     }
 }

@@ -264,8 +264,8 @@ fn config_toml(bind: IpAddr) -> String {
 # examples/stompbox.toml of the stompbox sources and in its README. Paths are relative to this
 # file. SIGHUP re-reads [auth] and the access rules; anything else needs a restart.
 
-# Persistent queues, when this build has them, keep their data in ../data:
-# data_dir = \"../data\"
+# Persistent messages and durable subscriptions are stored in ../data (see docs/PERSISTENCE.md).
+data_dir = \"../data\"
 
 [auth]
 users_file = \"users.properties\"
@@ -389,6 +389,7 @@ mod tests {
             ]
         );
         assert!(config.listeners().iter().all(|l| l.address.ip() == DEFAULT_BIND));
+        assert_eq!(config.data_dir, Some(dir.join("etc").join("../data")));
         Auth::load(&config).expect("users and groups load");
         let users = std::fs::read_to_string(dir.join("etc/users.properties")).unwrap();
         let groups = std::fs::read_to_string(dir.join("etc/groups.properties")).unwrap();

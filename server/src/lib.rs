@@ -20,10 +20,12 @@
 //! - `per_address`: open connections per IP address.
 //! - `transport`: the seam TCP, TLS and WebSocket streams plug into (a WebSocket seen as a byte
 //!   stream).
+//! - [`store`]: the message store on disk (an append-only segmented journal), behind the
+//!   engine's store `Backend`.
 //!
 //! Shutdown: when the `shutdown` future completes, listeners stop accepting, every connection
 //! gets an ERROR saying the broker is shutting down and is closed, and [`serve`] returns once
-//! they are gone (or after a grace period).
+//! they are gone (or after a grace period); then the store writes what is waiting and closes.
 
 pub mod auth;
 pub mod config;
@@ -33,18 +35,20 @@ pub mod create;
 pub mod listener;
 mod login;
 mod per_address;
+pub mod store;
 mod transport;
 pub mod users_file;
 
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use auth::Auth;
 pub use config::{Config, ConfigError};
 pub use listener::Bound;
 pub use stompbox_core::broker::Broker;
+use stompbox_core::broker::BrokerConfig;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -62,7 +66,26 @@ pub async fn bind(config: &Config) -> io::Result<Bound> {
 /// users, groups and access rules `config` names first.
 pub async fn serve(config: Config, bound: Bound, shutdown: impl Future<Output = ()>) -> io::Result<()> {
     let auth = Auth::load(&config).map_err(io::Error::other)?;
-    serve_broker(Broker::new(auth.broker_config(&config)), config, bound, shutdown).await
+    serve_broker(open_broker(&config, auth.broker_config(&config))?, config, bound, shutdown).await
+}
+
+/// The broker of `engine` (the engine's configuration, from [`Auth::broker_config`]): with
+/// `config.data_dir`, one that stores persistent messages there and has read back what it holds;
+/// without, one that keeps everything in memory (and says so).
+pub fn open_broker(config: &Config, engine: BrokerConfig) -> io::Result<Broker> {
+    let Some(dir) = &config.data_dir else {
+        info!("persistence is off (no data_dir): persistent messages are kept in memory only");
+        return Ok(Broker::new(engine));
+    };
+    let started = Instant::now();
+    std::fs::create_dir_all(dir)?;
+    let disk = store::DiskStore::open(dir)?;
+    let broker = Broker::with_store(engine, Box::new(disk)).map_err(io::Error::other)?;
+    let snapshot = broker.snapshot();
+    let queues = snapshot.destinations.iter().filter(|d| d.kind != "topic").count();
+    let messages: u64 = snapshot.destinations.iter().map(|d| d.depth).sum();
+    info!(dir = %dir.display(), queues, messages, took = ?started.elapsed(), "message store opened");
+    Ok(broker)
 }
 
 /// Like [`serve`], with a broker the caller made from `config` (with
@@ -97,6 +120,10 @@ pub async fn serve_broker(
     tracker.close();
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
         warn!("some connections did not close within {SHUTDOWN_GRACE:?}");
+    }
+    if let Some(store) = context.broker.store().cloned() {
+        // Joins the writer thread: off the runtime's workers.
+        let _ = tokio::task::spawn_blocking(move || store.close()).await;
     }
     Ok(())
 }
@@ -151,6 +178,10 @@ fn concurrent_authentications() -> usize {
 
 /// Binds and serves until `shutdown` completes.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> io::Result<()> {
+    // The store is read back before the listeners open: once the broker says it is listening,
+    // it is ready.
+    let auth = Auth::load(&config).map_err(io::Error::other)?;
+    let broker = open_broker(&config, auth.broker_config(&config))?;
     let bound = bind(&config).await?;
-    serve(config, bound, shutdown).await
+    serve_broker(broker, config, bound, shutdown).await
 }

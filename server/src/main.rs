@@ -42,6 +42,9 @@ enum Command {
         /// Accept anonymous and guest logins on non-loopback addresses.
         #[arg(long)]
         allow_anonymous: bool,
+        /// Store persistent messages in this directory (overrides the config's `data_dir`).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
         /// Log filter, e.g. `info` or `stompbox_server=debug` (default: RUST_LOG, else info).
         #[arg(long)]
         log: Option<String>,
@@ -74,14 +77,22 @@ enum Command {
 
 fn main() -> ExitCode {
     match Cli::parse().command {
-        Command::Run { config, listen, allow_anonymous, log } => run(config, listen, allow_anonymous, log),
+        Command::Run { config, listen, allow_anonymous, data_dir, log } => {
+            run(config, listen, allow_anonymous, data_dir, log)
+        }
         Command::Passwd { user, file } => passwd(&user, &file),
         Command::Create { dir, hosts, bind } => create_instance(dir, hosts, bind),
     }
 }
 
 /// `stompbox run`.
-fn run(config_path: Option<PathBuf>, listen: Vec<SocketAddr>, allow_anonymous: bool, log: Option<String>) -> ExitCode {
+fn run(
+    config_path: Option<PathBuf>,
+    listen: Vec<SocketAddr>,
+    allow_anonymous: bool,
+    data_dir: Option<PathBuf>,
+    log: Option<String>,
+) -> ExitCode {
     let filter = match log {
         Some(filter) => EnvFilter::new(filter),
         None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -102,6 +113,9 @@ fn run(config_path: Option<PathBuf>, listen: Vec<SocketAddr>, allow_anonymous: b
         config.listen_only_on(listen);
     }
     config.allow_anonymous |= allow_anonymous;
+    if data_dir.is_some() {
+        config.data_dir = data_dir;
+    }
     if let Err(e) = config.validate() {
         error!("{e}");
         return ExitCode::from(2);
@@ -126,11 +140,12 @@ fn run(config_path: Option<PathBuf>, listen: Vec<SocketAddr>, allow_anonymous: b
     };
     let served = runtime.block_on(async {
         // Signals are watched before anything listens: a client (or a test) that reacts to
-        // "listening on" may signal at once, and an unwatched SIGTERM or SIGHUP kills.
+        // "listening on" may signal at once, and an unwatched SIGTERM or SIGHUP kills. The store
+        // is read back before the listeners open: once the broker says it listens, it is ready.
         let shutdown = shutdown_signal();
         let hangups = hangups();
+        let broker = stompbox_server::open_broker(&config, auth.broker_config(&config))?;
         let bound = stompbox_server::bind(&config).await?;
-        let broker = Broker::new(auth.broker_config(&config));
         if let (Some(path), Some(hangups)) = (config_path, hangups) {
             tokio::spawn(reload_on_hangup(hangups, path, auth, broker.clone()));
         }

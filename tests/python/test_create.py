@@ -36,6 +36,7 @@ class Instance:
     dir: Path
     password: str
     ports: dict[str, int]
+    broker: Any
 
     @property
     def cert(self) -> Path:
@@ -62,7 +63,7 @@ def instance_fixture(
     assert len(LISTENER_ADDRESS.findall(text)) == 6, text
     config.write_text(LISTENER_ADDRESS.sub('address = "127.0.0.1:0"', text))
     broker = broker_launcher(["--config", str(config)], listeners=6)
-    yield Instance(tmp_path / "chat", found.group(1), broker.ports())
+    yield Instance(tmp_path / "chat", found.group(1), broker.ports(), broker)
     assert broker.stop() == 0, "".join(broker.log)
 
 
@@ -107,6 +108,24 @@ def test_the_console_answers_the_admin_over_https_only(instance: Instance) -> No
         urllib.request.urlopen(url, context=instance.ssl_context(), timeout=TIMEOUT)
     refused.value.close()
     assert refused.value.code == 401
+
+
+def test_persistent_messages_outlive_a_restart_in_data(
+    instance: Instance, broker_launcher: Callable[..., Any]
+) -> None:
+    with stompbox.Stomp(
+        f"tcp://127.0.0.1:{instance.ports['tcp']}", user="admin", password=instance.password, timeout=TIMEOUT
+    ) as producer:
+        producer.send("/queue/orders", b"order 1", headers={"persistent": "true"}, receipt=True)
+    assert instance.broker.stop() == 0
+    assert any((instance.dir / "data").iterdir()), "the store is in the instance's data/"
+    again = broker_launcher(["--config", str(instance.dir / "etc" / "stompbox.toml")], listeners=6)
+    with stompbox.Stomp(
+        f"tcp://127.0.0.1:{again.ports()['tcp']}", user="admin", password=instance.password, timeout=TIMEOUT
+    ) as consumer:
+        consumer.subscribe("/queue/orders")
+        frame = consumer.read_frame(timeout=TIMEOUT)
+        assert frame is not None and frame.body == b"order 1"
 
 
 def test_a_wrong_password_is_refused(instance: Instance) -> None:

@@ -7,6 +7,9 @@
 //! - [`Client`] writes bytes exactly as given and reads one frame (or heart-beat, or end of
 //!   stream) at a time with a timeout, through [`stompbox_core::FrameParser`]. It keeps a
 //!   transcript of every byte received, so tests can check the wire form itself.
+//! - [`DataDir`] is a fresh data directory, removed afterwards: a broker started with
+//!   `config.data_dir` set to it stores persistent messages there, and a broker started again
+//!   on it reads them back.
 //! - The same [`Client`] speaks over TLS ([`Client::open_tls`]) and WebSocket
 //!   ([`Client::open_websocket`], [`wire::Upgrade`]), against certificates from a [`TestPki`]
 //!   made per test run.
@@ -21,12 +24,15 @@ pub mod wire;
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use stompbox_core::broker::BrokerConfig;
 use stompbox_core::{Command, Frame, FrameLimits, FrameParser, Parsed, Version};
+use stompbox_server::store::DiskStore;
 use stompbox_server::{bind, serve_broker, Broker, Config};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::oneshot;
@@ -80,7 +86,13 @@ pub async fn start_with_engine(tweak: impl FnOnce(&mut Config), engine: impl FnO
     let (shutdown, stop) = oneshot::channel::<()>();
     let mut engine_config = config.broker_config();
     engine(&mut engine_config);
-    let broker = Broker::new(engine_config);
+    let broker = match &config.data_dir {
+        Some(dir) => {
+            let disk = DiskStore::open(dir).expect("open the data directory");
+            Broker::with_store(engine_config, Box::new(disk)).expect("read the store back")
+        }
+        None => Broker::new(engine_config),
+    };
     let server = tokio::spawn(serve_broker(broker.clone(), config, bound, async move {
         let _ = stop.await;
     }));
@@ -436,6 +448,39 @@ impl Client {
 
     fn transcript_text(&self) -> String {
         String::from_utf8_lossy(&self.received).into_owned()
+    }
+}
+
+/// A fresh directory under the system's temporary folder, removed when dropped.
+#[derive(Debug)]
+pub struct DataDir(PathBuf);
+
+impl DataDir {
+    /// A new, empty directory.
+    pub fn new() -> DataDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let name = format!("stompbox-test-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let path = std::env::temp_dir().join(name);
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create a data directory");
+        DataDir(path)
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Default for DataDir {
+    fn default() -> Self {
+        DataDir::new()
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -254,12 +254,7 @@ async fn queue_rule_applies_to_matching_queues_only() {
     let broker = start_with(|c| {
         c.queues.max_messages = 1;
         c.queues.when_full = QueueFullPolicy::Error;
-        c.queues.rule.push(QueueRule {
-            pattern: "big.**".to_owned(),
-            max_messages: Some(100),
-            max_bytes: None,
-            when_full: None,
-        });
+        c.queues.rule.push(QueueRule { max_messages: Some(100), ..QueueRule::new("big.**") });
     })
     .await;
     let mut producer = broker.connect12().await;

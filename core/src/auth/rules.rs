@@ -76,7 +76,7 @@ enum ResourceKind {
     Connector,
     Topic,
     Queue,
-    /// Durable subscriptions: accepted for Apollo's rules; stompbox has none yet.
+    /// Durable subscriptions (`/dsub/NAME`), as Apollo's `dsub`.
     Dsub,
 }
 
@@ -104,6 +104,7 @@ impl ResourceKind {
             Resource::Destination(destination) => match destination.kind() {
                 Kind::Topic => ResourceKind::Topic,
                 Kind::Queue => ResourceKind::Queue,
+                Kind::Durable => ResourceKind::Dsub,
             },
         }
     }

@@ -1,7 +1,7 @@
 //! The engine's configuration: every limit and policy with its default, in one place.
 //!
 //! Each section is a serde struct that the server's TOML file embeds as it is (`[limits]`,
-//! `[heartbeat]`, `[delivery]`, `[queues]`), so adding a limit means adding one field, its
+//! `[heartbeat]`, `[delivery]`, `[queues]`, `[memory]`, `[store]`), so adding a limit means adding one field, its
 //! default and its doc comment here (and its line in `examples/stompbox.toml`). Unknown keys are
 //! errors: a typo must not silently fall back to a default.
 
@@ -235,6 +235,15 @@ pub struct QueuesConfig {
     /// A queue with no producer, consumer or message for this long, in ms, is deleted (default
     /// 30,000, Apollo's `auto_delete_after`); counted.
     pub delete_unused_after_ms: u64,
+    /// A message is redelivered (after a NACK, or its consumer leaving without acknowledging
+    /// it) at most this many times; the next time it moves to its dead-letter queue (default 6).
+    pub max_redeliveries: u32,
+    /// The dead-letter queue's name; `*` stands for the queue's own name (default `"DLQ.*"`:
+    /// `/queue/jobs` dead-letters to `/queue/DLQ.jobs`). Dead-letter queues do not dead-letter.
+    pub dead_letter: String,
+    /// Whether expired messages move to the dead-letter queue rather than being dropped
+    /// (default false).
+    pub dead_letter_expired: bool,
     /// Per-pattern overrides; the first match wins.
     pub rule: Vec<QueueRule>,
 }
@@ -247,6 +256,9 @@ impl Default for QueuesConfig {
             when_full: QueueFullPolicy::Block,
             block_timeout_ms: 60_000,
             delete_unused_after_ms: 30_000,
+            max_redeliveries: 6,
+            dead_letter: "DLQ.*".to_owned(),
+            dead_letter_expired: false,
             rule: Vec::new(),
         }
     }
@@ -264,22 +276,116 @@ pub struct QueueRule {
     pub max_bytes: Option<usize>,
     /// Overrides `queues.when_full`.
     pub when_full: Option<QueueFullPolicy>,
+    /// Overrides `queues.max_redeliveries`.
+    pub max_redeliveries: Option<u32>,
+    /// Overrides `queues.dead_letter`.
+    pub dead_letter: Option<String>,
+    /// Overrides `queues.dead_letter_expired`.
+    pub dead_letter_expired: Option<bool>,
+}
+
+impl QueueRule {
+    /// A rule for `pattern` that overrides nothing yet.
+    pub fn new(pattern: &str) -> QueueRule {
+        QueueRule {
+            pattern: pattern.to_owned(),
+            max_messages: None,
+            max_bytes: None,
+            when_full: None,
+            max_redeliveries: None,
+            dead_letter: None,
+            dead_letter_expired: None,
+        }
+    }
+}
+
+/// What a queue does with messages it cannot deliver: the redelivery limit and where dead
+/// letters go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetterPolicy {
+    /// Redeliveries before a message is dead-lettered.
+    pub max_redeliveries: u32,
+    /// The dead-letter queue's destination, `/queue/...` (`None` for a dead-letter queue itself).
+    pub queue: Option<String>,
+    /// Whether expired messages are dead-lettered.
+    pub expired: bool,
+}
+
+/// Everything a queue's rule sets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuePolicy {
+    /// Depth limits.
+    pub limits: QueueLimits,
+    /// What a producer meets when the queue is full.
+    pub when_full: QueueFullPolicy,
+    /// Redelivery limit and dead letters.
+    pub dead_letter: DeadLetterPolicy,
 }
 
 impl QueuesConfig {
-    /// The limits and full-queue policy of the queue named `name` (without `/queue/`): those of
-    /// the first matching rule, each unset value inherited from the section.
-    pub fn for_queue<'a>(&self, name: impl IntoIterator<Item = &'a str>) -> (QueueLimits, QueueFullPolicy) {
-        let name: Vec<&str> = name.into_iter().collect();
+    /// The policy of the queue named `name` (without `/queue/`): that of the first matching
+    /// rule, each unset value inherited from the section.
+    pub fn for_queue(&self, name: &str) -> QueuePolicy {
+        let segments: Vec<&str> = name.split('.').collect();
         let rule = self.rule.iter().find(|rule| {
             let pattern: Vec<&str> = rule.pattern.split('.').collect();
-            segments_match(&pattern, &name)
+            segments_match(&pattern, &segments)
         });
         let limits = QueueLimits {
             max_messages: rule.and_then(|r| r.max_messages).unwrap_or(self.max_messages),
             max_bytes: rule.and_then(|r| r.max_bytes).unwrap_or(self.max_bytes),
         };
-        (limits, rule.and_then(|r| r.when_full).unwrap_or(self.when_full))
+        let dead_letter = rule.and_then(|r| r.dead_letter.as_deref()).unwrap_or(&self.dead_letter);
+        let dead_letter_name = dead_letter.replace('*', name);
+        // A dead-letter queue's own dead letters would go to DLQ.DLQ.x, and so on: they stay.
+        let is_dead_letter_queue = dead_letter_name == name || self.is_dead_letter_queue(name);
+        QueuePolicy {
+            limits,
+            when_full: rule.and_then(|r| r.when_full).unwrap_or(self.when_full),
+            dead_letter: DeadLetterPolicy {
+                max_redeliveries: rule.and_then(|r| r.max_redeliveries).unwrap_or(self.max_redeliveries),
+                queue: (!is_dead_letter_queue).then(|| format!("/queue/{dead_letter_name}")),
+                expired: rule.and_then(|r| r.dead_letter_expired).unwrap_or(self.dead_letter_expired),
+            },
+        }
+    }
+
+    /// Whether `name` is what the section's default dead-letter name makes of some queue name.
+    fn is_dead_letter_queue(&self, name: &str) -> bool {
+        match self.dead_letter.split_once('*') {
+            Some((prefix, suffix)) => {
+                name.len() > prefix.len() + suffix.len() && name.starts_with(prefix) && name.ends_with(suffix)
+            }
+            None => name == self.dead_letter,
+        }
+    }
+}
+
+/// `[store]`: how persistent messages are written (with `data_dir` set; see the `store` module).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// Most operations (stored or removed messages) written in one batch, with one sync
+    /// (default 8,192).
+    pub max_batch_messages: usize,
+    /// Most bytes written in one batch (default 8 MiB).
+    pub max_batch_bytes: usize,
+    /// Past this many bytes waiting to be written, connections that publish persistent messages
+    /// are not read until the writer catches up (default 64 MiB).
+    pub max_pending_bytes: usize,
+    /// Past this many bytes on disk, persistent SENDs get an ERROR until acknowledged messages
+    /// are reclaimed (default 0: no limit but the disk's own; a full disk fails the store).
+    pub max_disk_bytes: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            max_batch_messages: 8192,
+            max_batch_bytes: 8 * 1024 * 1024,
+            max_pending_bytes: 64 * 1024 * 1024,
+            max_disk_bytes: 0,
+        }
     }
 }
 
@@ -324,6 +430,8 @@ pub struct BrokerConfig {
     pub queues: QueuesConfig,
     /// The broker-wide memory bound.
     pub memory: MemoryConfig,
+    /// How persistent messages are written, when there is a store.
+    pub store: StoreConfig,
     /// Who may connect.
     pub authenticator: Arc<dyn Authenticator>,
     /// What they may do.
@@ -344,6 +452,7 @@ impl fmt::Debug for BrokerConfig {
             .field("delivery", &self.delivery)
             .field("queues", &self.queues)
             .field("memory", &self.memory)
+            .field("store", &self.store)
             .field("authenticator", &self.authenticator)
             .field("authorizer", &self.authorizer)
             .field("add_user_header", &self.add_user_header)
@@ -360,6 +469,7 @@ impl Default for BrokerConfig {
             delivery: DeliveryConfig::default(),
             queues: QueuesConfig::default(),
             memory: MemoryConfig::default(),
+            store: StoreConfig::default(),
             authenticator: Arc::new(GuestOnly),
             authorizer: Arc::new(AllowAll),
             add_user_header: None,
@@ -402,18 +512,25 @@ mod tests {
         let queues = QueuesConfig {
             max_messages: 10,
             rule: vec![QueueRule {
-                pattern: "jobs.**".into(),
-                max_messages: None,
                 max_bytes: Some(99),
                 when_full: Some(QueueFullPolicy::Error),
+                max_redeliveries: Some(2),
+                dead_letter: Some("failed.*".into()),
+                ..QueueRule::new("jobs.**")
             }],
             ..QueuesConfig::default()
         };
-        let (limits, when_full) = queues.for_queue(["jobs", "eu"]);
-        assert_eq!(limits, QueueLimits { max_messages: 10, max_bytes: 99 });
-        assert_eq!(when_full, QueueFullPolicy::Error);
-        let (limits, when_full) = queues.for_queue(["mail"]);
-        assert_eq!(limits, QueueLimits { max_messages: 10, max_bytes: 256 * 1024 * 1024 });
-        assert_eq!(when_full, QueueFullPolicy::Block);
+        let policy = queues.for_queue("jobs.eu");
+        assert_eq!(policy.limits, QueueLimits { max_messages: 10, max_bytes: 99 });
+        assert_eq!(policy.when_full, QueueFullPolicy::Error);
+        assert_eq!(
+            policy.dead_letter,
+            DeadLetterPolicy { max_redeliveries: 2, queue: Some("/queue/failed.jobs.eu".into()), expired: false }
+        );
+        let policy = queues.for_queue("mail");
+        assert_eq!(policy.limits, QueueLimits { max_messages: 10, max_bytes: 256 * 1024 * 1024 });
+        assert_eq!(policy.when_full, QueueFullPolicy::Block);
+        assert_eq!(policy.dead_letter.queue.as_deref(), Some("/queue/DLQ.mail"));
+        assert_eq!(queues.for_queue("DLQ.mail").dead_letter.queue, None, "a dead-letter queue keeps its own");
     }
 }

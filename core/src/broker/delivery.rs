@@ -68,3 +68,11 @@ pub(crate) struct Delivery {
     /// Whether this counts against the outbox's byte limit (topic deliveries do).
     pub(crate) counted: bool,
 }
+
+impl Delivery {
+    /// A copy for a topic subscriber or a queue's browser: counted against the outbox, settled
+    /// by nobody.
+    pub(crate) fn copy(message: &Arc<Message>, subscriber: &Arc<Subscriber>, redelivered: bool) -> Delivery {
+        Delivery { message: message.clone(), subscriber: subscriber.clone(), redelivered, settle: None, counted: true }
+    }
+}

@@ -9,6 +9,7 @@ use crate::auth::{AuthError, Operation, Principal, Resource};
 use crate::destination::DestinationError;
 use crate::error_code::ErrorCode;
 use crate::frame::{header, Command, Frame, FrameError};
+use crate::store::Refusal;
 
 /// A protocol violation or refused request. Each one ends the connection with an ERROR frame
 /// whose `message` header is this error's text.
@@ -118,6 +119,21 @@ pub enum ProtocolError {
     /// The bytes were not a valid frame.
     #[error(transparent)]
     Frame(#[from] FrameError),
+    /// The store cannot take a persistent message (failed, or full).
+    #[error(transparent)]
+    Store(#[from] Refusal),
+    /// A SEND to `/dsub/`: durable subscriptions are fed by their topics.
+    #[error("cannot send to {0}: durable subscriptions receive from their topics")]
+    SendToDurable(String),
+    /// A durable subscription that does not exist.
+    #[error("no durable subscription {0:?}")]
+    NoSuchDurable(String),
+    /// A durable SUBSCRIBE that does not say its name.
+    #[error("a durable subscription needs {0}")]
+    DurableNeedsName(&'static str),
+    /// `browser:true` on something other than a queue.
+    #[error("only queues can be browsed")]
+    BrowseNotQueue,
 }
 
 /// A [`ProtocolError`] with the `receipt` of the frame that caused it, ready to become an ERROR.
@@ -152,6 +168,8 @@ impl ProtocolError {
             | ProtocolError::TooManyQueues { .. }
             | ProtocolError::TooManyQueuesCreated { .. } => ErrorCode::LimitExceeded,
             ProtocolError::Frame(error) => frame_error_code(error),
+            ProtocolError::Store(Refusal::Full { .. }) => ErrorCode::LimitExceeded,
+            ProtocolError::Store(Refusal::Failed(_)) => ErrorCode::StoreFailed,
             ProtocolError::NotConnected(_)
             | ProtocolError::AlreadyConnected
             | ProtocolError::ServerFrame(_)
@@ -164,7 +182,11 @@ impl ProtocolError {
             | ProtocolError::BadAckMode(_)
             | ProtocolError::BadPrefetch { .. }
             | ProtocolError::NoSuchTransaction(_)
-            | ProtocolError::TransactionInUse(_) => ErrorCode::ProtocolError,
+            | ProtocolError::TransactionInUse(_)
+            | ProtocolError::SendToDurable(_)
+            | ProtocolError::NoSuchDurable(_)
+            | ProtocolError::DurableNeedsName(_)
+            | ProtocolError::BrowseNotQueue => ErrorCode::ProtocolError,
         }
     }
 }

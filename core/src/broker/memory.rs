@@ -124,6 +124,15 @@ impl Memory {
         }
     }
 
+    /// Counts a change that may go either way (an outbox push that dropped older messages).
+    pub(crate) fn change(&self, delta: isize) {
+        if delta >= 0 {
+            self.add(delta.unsigned_abs());
+        } else {
+            self.sub(delta.unsigned_abs());
+        }
+    }
+
     /// Whether publishers are held back now.
     pub fn is_over(&self) -> bool {
         self.over.load(Ordering::Acquire)

@@ -23,6 +23,11 @@ const RESERVED: [&str; 7] = [
     header::TRANSACTION,
 ];
 
+/// Headers a dead letter gets anew (an earlier trip to a dead-letter queue's are replaced), and
+/// `expires`, which it loses.
+const DEAD_LETTER_HEADERS: [&str; 4] =
+    [header::ORIGINAL_DESTINATION, header::ORIGINAL_MESSAGE_ID, header::DEAD_LETTER_REASON, header::EXPIRES];
+
 /// One published message, shared by every delivery of it.
 #[derive(Debug)]
 pub struct Message {
@@ -31,6 +36,9 @@ pub struct Message {
     headers: Vec<(String, String)>,
     body: Bytes,
     expires_at_ms: Option<u64>,
+    /// Sent with `persistent:true`: stored, when the broker has a store, by every queue and
+    /// durable subscription it reaches.
+    persistent: bool,
     /// [`Message::size`], computed once: every push, drain and queue settle asks for it.
     size: usize,
     /// Encoded common header blocks, one per [`Escaping`], built on first use.
@@ -58,9 +66,34 @@ impl Message {
             .find(|(name, _)| name == header::EXPIRES)
             .and_then(|(_, value)| value.trim().parse::<u64>().ok())
             .filter(|&ms| ms != 0);
+        let persistent = headers.iter().any(|(name, value)| name == header::PERSISTENT && value == "true");
         const OVERHEAD: usize = 128;
         let size = body.len() + headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum::<usize>() + OVERHEAD;
-        Message { id, destination, headers, body, expires_at_ms, size, blocks: Default::default(), stats }
+        Message { id, destination, headers, body, expires_at_ms, persistent, size, blocks: Default::default(), stats }
+    }
+
+    /// A copy for a dead-letter queue, with headers saying where it came from and why
+    /// (`original-destination`, `original-message-id`, `dead-letter-reason`). It no longer
+    /// expires: an expired message must stay to be looked at.
+    pub(crate) fn dead_letter(
+        &self,
+        id: u64,
+        destination: Arc<str>,
+        reason: &str,
+        stats: Arc<DestinationStats>,
+    ) -> Message {
+        let mut headers = self.headers.clone();
+        headers.retain(|(name, _)| !DEAD_LETTER_HEADERS.contains(&name.as_str()));
+        headers.push((header::ORIGINAL_DESTINATION.to_owned(), self.destination.to_string()));
+        headers.push((header::ORIGINAL_MESSAGE_ID.to_owned(), self.id.to_string()));
+        headers.push((header::DEAD_LETTER_REASON.to_owned(), reason.to_owned()));
+        Message::new(id, destination, headers, self.body.clone(), stats)
+    }
+
+    /// The MESSAGE that ends a browse: `browser:end`, no body.
+    pub(crate) fn browse_end(id: u64, destination: Arc<str>) -> Message {
+        let headers = vec![(header::BROWSER.to_owned(), "end".to_owned())];
+        Message::new(id, destination, headers, Bytes::new(), Arc::default())
     }
 
     /// The broker-assigned id, unique for the broker's lifetime.
@@ -96,6 +129,11 @@ impl Message {
     /// Whether its `expires` time has passed at `now_ms` (ms since the epoch).
     pub fn is_expired_at(&self, now_ms: u64) -> bool {
         self.expires_at_ms.is_some_and(|at| at <= now_ms)
+    }
+
+    /// Whether it was sent with `persistent:true`.
+    pub fn is_persistent(&self) -> bool {
+        self.persistent
     }
 
     /// Whether it has an `expires` time at all.

@@ -10,7 +10,9 @@
 //! - [`config`](BrokerConfig): every limit and policy, as serde sections the server's file embeds;
 //! - `session`: one connection's protocol state, one file per group of commands;
 //! - `router`: the one path of every publish and subscription (authorization, delivery);
-//! - `topic`, `queue`: fan-out and load-balancing; `delivery`, `outbox`: the way to a socket;
+//! - `topic`, `queue`: fan-out and load-balancing (durable subscriptions are queues fed by a
+//!   topic), redelivery limits, dead letters and browsing; `directory`: the queue map and what
+//!   every queue shares; `delivery`, `outbox`: the way to a socket;
 //! - `message`: a published message, its body shared by every delivery;
 //! - `registry`, [`snapshot`](Snapshot): live connections and the read-only view of it all;
 //! - `admin`: what an operator does through the management API (close, purge, delete);
@@ -22,7 +24,7 @@
 //! an `.await`; there are none here):
 //! 1. the queue map (`Router::queues`), or the topic trie (`Topics::inner`), never both;
 //! 2. one queue's state, or one topic's subscriber cache;
-//! 3. one outbox.
+//! 3. one outbox, or the store's queue of operations (never both).
 //!
 //! The registry's maps and a connection's subscription list are leaves: nothing is locked while
 //! they are held. Locks are `parking_lot`'s, which do not poison: a panic elsewhere cannot turn
@@ -33,6 +35,7 @@ mod clock;
 mod close;
 mod config;
 mod delivery;
+mod directory;
 mod error;
 mod memory;
 mod message;
@@ -52,8 +55,8 @@ pub use admin::QueueError;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use close::{CloseKind, CloseReason};
 pub use config::{
-    BrokerConfig, DeliveryConfig, HeartbeatConfig, Limits, MemoryConfig, QueueFullPolicy, QueueLimits, QueueRule,
-    QueuesConfig, SlowConsumerPolicy,
+    BrokerConfig, DeadLetterPolicy, DeliveryConfig, HeartbeatConfig, Limits, MemoryConfig, QueueFullPolicy,
+    QueueLimits, QueuePolicy, QueueRule, QueuesConfig, SlowConsumerPolicy, StoreConfig,
 };
 pub use error::{error_frame, frame_error_code, ProtocolError, SessionError};
 pub use memory::{Amount, Memory};
@@ -67,6 +70,7 @@ pub use snapshot::{
 pub use stats::{ConnectionCounters, Stats, StatsSnapshot};
 
 use crate::auth::Authenticator;
+use crate::store::{Backend, Store, StoreError};
 use registry::{ConnectionInfo, Registry};
 use router::Router;
 
@@ -122,8 +126,23 @@ struct Shared {
 }
 
 impl Broker {
-    /// A broker with this configuration.
+    /// A broker with this configuration that keeps every message in memory only.
     pub fn new(config: BrokerConfig) -> Broker {
+        Broker::build(config, None)
+    }
+
+    /// A broker that stores persistent messages through `backend`: what the backend holds
+    /// (queues, durable subscriptions and their messages) is read back first.
+    pub fn with_store(config: BrokerConfig, backend: Box<dyn Backend>) -> Result<Broker, StoreError> {
+        let store = Store::open(backend, config.store.clone());
+        let broker = Broker::build(config, Some(store.clone()));
+        let mut recovery = broker.shared.router.recovery();
+        store.recover(&mut |item| recovery.add(item))?;
+        recovery.finish();
+        Ok(broker)
+    }
+
+    fn build(config: BrokerConfig, store: Option<Store>) -> Broker {
         let epoch = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let stats = Arc::<Stats>::default();
         let (high, low) = config.memory.watermarks();
@@ -131,7 +150,7 @@ impl Broker {
         let started_at_ms = config.clock.now_ms();
         Broker {
             shared: Arc::new(Shared {
-                router: Router::new(config, stats.clone(), memory.clone()),
+                router: Router::new(config, stats.clone(), memory.clone(), store),
                 registry: Registry::default(),
                 epoch,
                 started_at_ms,
@@ -139,6 +158,11 @@ impl Broker {
                 memory,
             }),
         }
+    }
+
+    /// The store, when the broker persists messages.
+    pub fn store(&self) -> Option<&Store> {
+        self.shared.router.store()
     }
 
     /// The configuration.

@@ -1,25 +1,34 @@
 //! A queue: messages wait in order until a consumer takes them; each goes to exactly one
 //! consumer, round-robin over the consumers that have room in their window. A delivered message
 //! stays in its consumer's in-flight set until acknowledged (or, in `auto` mode, written); NACK
-//! and a consumer leaving put it back at the front, marked redelivered.
+//! and a consumer leaving put it back at the front, marked redelivered, at most
+//! `max_redeliveries` times: the next time it goes to the dead-letter queue instead.
+//!
+//! A durable topic subscription is a queue too (`/dsub/NAME`), fed by its topic pattern.
+//!
+//! Persistence: a `persistent:true` message that enters a queue of a broker with a store is
+//! stored under the queue's lock (so its removal can never reach the store before it), and
+//! removed from the store when acknowledged, expired or moved to a dead-letter queue. The queue
+//! is written to the store's catalog with its first stored message. Browsers get copies of what
+//! the queue holds without taking it.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::clock::Clock;
-use super::config::{QueueFullPolicy, QueueLimits};
+use super::config::{QueueFullPolicy, QueuePolicy};
 use super::delivery::{Delivery, Settle, Subscriber};
-use super::memory::Memory;
+use super::directory::Environment;
 use super::message::Message;
 use super::stats::{read, DestinationStats, Stats};
 use super::AckMode;
 use crate::destination::Destination;
+use crate::store::{CatalogEntry, Op, Ticket};
 
 /// The queue was full: the message comes back; [`Queue::space`] is notified when there is room.
 #[derive(Debug)]
@@ -30,22 +39,17 @@ pub(crate) struct Full {
 #[derive(Debug)]
 pub(crate) struct Queue {
     destination: Destination,
-    limits: QueueLimits,
-    when_full: QueueFullPolicy,
+    policy: QueuePolicy,
+    /// What the store's catalog says it is.
+    entry: CatalogEntry,
+    /// Its id in the store, once it is in the store's catalog.
+    stored: OnceLock<u64>,
     state: Mutex<State>,
     space: Arc<Notify>,
     counters: Arc<DestinationStats>,
     /// The count of queues its creator made that still exist: one less when this one goes.
     creator: Arc<AtomicUsize>,
     env: Environment,
-}
-
-/// What every queue reports to and reads the time from.
-#[derive(Debug, Clone)]
-pub(crate) struct Environment {
-    pub(crate) stats: Arc<Stats>,
-    pub(crate) memory: Arc<Memory>,
-    pub(crate) clock: Arc<dyn Clock>,
 }
 
 /// What the snapshot shows of a queue.
@@ -56,10 +60,44 @@ pub(crate) struct QueueFigures {
     pub(crate) bytes: usize,
 }
 
+/// What an ACK or NACK came to.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Settled {
+    /// It named an in-flight message of this consumer.
+    pub(crate) matched: bool,
+    /// The store's ticket of the removals it caused.
+    pub(crate) ticket: Option<Ticket>,
+}
+
 #[derive(Debug, Clone)]
 struct Queued {
     message: Arc<Message>,
     redelivered: bool,
+    /// Times it came back (NACK, or a consumer leaving without acknowledging it).
+    redeliveries: u32,
+    /// Its sequence number in the store, if stored.
+    stored: Option<u64>,
+}
+
+/// Dead letters found with the queue map's lock held, buried once it is released.
+#[derive(Debug)]
+pub(crate) struct Burial {
+    queue: Arc<Queue>,
+    dead: Vec<DeadLetter>,
+}
+
+impl Burial {
+    /// Moves the dead letters to their dead-letter queue.
+    pub(crate) fn bury(self) {
+        self.queue.bury(self.dead);
+    }
+}
+
+/// A message on its way to the dead-letter queue, and why.
+#[derive(Debug)]
+struct DeadLetter {
+    queued: Queued,
+    reason: String,
 }
 
 #[derive(Debug)]
@@ -75,14 +113,16 @@ struct State {
     messages: usize,
     bytes: usize,
     consumers: Vec<Consumer>,
+    /// Browsers that keep browsing (`browser-end:false`): they get a copy of each new message.
+    browsers: Vec<Arc<Subscriber>>,
     cursor: usize,
     /// Since when nobody has used the queue, as the sweeper of unused queues last saw it.
     idle_since: Option<Instant>,
 }
 
 impl State {
-    fn is_full(&self, limits: &QueueLimits) -> bool {
-        self.messages >= limits.max_messages || self.bytes >= limits.max_bytes
+    fn is_full(&self, policy: &QueuePolicy) -> bool {
+        self.messages >= policy.limits.max_messages || self.bytes >= policy.limits.max_bytes
     }
 
     /// Takes a message off the counts; returns its size.
@@ -96,15 +136,17 @@ impl State {
 impl Queue {
     pub(crate) fn new(
         destination: Destination,
-        (limits, when_full): (QueueLimits, QueueFullPolicy),
+        policy: QueuePolicy,
+        entry: CatalogEntry,
         creator: Arc<AtomicUsize>,
         env: Environment,
     ) -> Queue {
         creator.fetch_add(1, Ordering::Relaxed);
         Queue {
             destination,
-            limits,
-            when_full,
+            policy,
+            entry,
+            stored: OnceLock::new(),
             state: Mutex::default(),
             space: Arc::new(Notify::new()),
             counters: Arc::default(),
@@ -114,10 +156,15 @@ impl Queue {
     }
 
     /// How long nobody has used the queue (no producer, consumer or message), as of `now`;
-    /// zero while somebody does. The first call that finds it unused starts the count.
+    /// zero while somebody does. The first call that finds it unused starts the count. A
+    /// durable subscription is always in use.
     pub(crate) fn idle_for(&self, now: Instant) -> Duration {
         let mut state = self.state.lock();
-        let unused = read(&self.counters.producers) == 0 && state.consumers.is_empty() && state.messages == 0;
+        let unused = !self.is_durable()
+            && read(&self.counters.producers) == 0
+            && state.consumers.is_empty()
+            && state.browsers.is_empty()
+            && state.messages == 0;
         if !unused {
             state.idle_since = None;
             return Duration::ZERO;
@@ -125,9 +172,19 @@ impl Queue {
         now.saturating_duration_since(*state.idle_since.get_or_insert(now))
     }
 
-    /// Its destination, `/queue/NAME`.
+    /// Its destination, `/queue/NAME` or `/dsub/NAME`.
     pub(crate) fn destination(&self) -> &Destination {
         &self.destination
+    }
+
+    /// What the store's catalog says it is.
+    pub(crate) fn entry(&self) -> &CatalogEntry {
+        &self.entry
+    }
+
+    /// Whether it is a durable topic subscription.
+    pub(crate) fn is_durable(&self) -> bool {
+        matches!(self.entry, CatalogEntry::Durable { .. })
     }
 
     /// Its counters (shared with the messages published to it).
@@ -142,63 +199,158 @@ impl Queue {
 
     /// What a producer meets when this queue is full.
     pub(crate) fn when_full(&self) -> QueueFullPolicy {
-        self.when_full
+        self.policy.when_full
     }
 
-    /// Enqueues unless the queue is full.
-    pub(crate) fn offer(self: &Arc<Self>, message: Arc<Message>) -> Result<(), Full> {
+    /// Writes the queue to the store's catalog now (a durable subscription exists without
+    /// messages); returns the ticket, if it was not there yet.
+    pub(crate) fn record(&self) -> Option<Ticket> {
+        let store = self.env.store.as_ref()?;
+        let mut ticket = None;
+        self.stored.get_or_init(|| {
+            let id = store.next_queue_id();
+            ticket = Some(store.submit(Op::Catalog { queue: id, entry: Some(self.entry.clone()) }));
+            id
+        });
+        ticket
+    }
+
+    /// Marks the queue as the store's queue `id` (it was read back from the store).
+    pub(crate) fn recovered(&self, id: u64) {
+        let _ = self.stored.set(id);
+    }
+
+    /// Stores a persistent message, writing the queue to the catalog first if need be. Called
+    /// under the queue's lock, so its removal cannot overtake it.
+    fn store(&self, message: &Arc<Message>) -> Option<(u64, Ticket)> {
+        let store = self.env.store.as_ref().filter(|_| message.is_persistent())?;
+        self.record();
+        let queue = *self.stored.get().expect("recorded above");
+        let sequence = store.next_sequence();
+        Some((sequence, store.submit(Op::Put { queue, sequence, message: message.clone() })))
+    }
+
+    /// Removes a stored message from the store.
+    fn unstore(&self, queued: &Queued) -> Option<Ticket> {
+        let (store, sequence) = (self.env.store.as_ref()?, queued.stored?);
+        let queue = *self.stored.get()?;
+        Some(store.submit(Op::Delete { queue, sequence }))
+    }
+
+    /// Enqueues unless the queue is full. Returns the store's ticket if the message was stored.
+    pub(crate) fn offer(self: &Arc<Self>, message: Arc<Message>) -> Result<Option<Ticket>, Full> {
+        let mut dead = Vec::new();
         let mut state = self.state.lock();
-        if state.is_full(&self.limits) {
+        if state.is_full(&self.policy) {
             return Err(Full { message });
         }
-        self.enqueue(&mut state, message);
-        Ok(())
+        let ticket = self.enqueue(&mut state, message, &mut dead);
+        drop(state);
+        self.bury(dead);
+        Ok(ticket)
     }
 
     /// Enqueues even past the limits (a committed transaction, already bounded by its own cap).
-    pub(crate) fn force(self: &Arc<Self>, message: Arc<Message>) {
-        let mut state = self.state.lock();
-        self.enqueue(&mut state, message);
+    pub(crate) fn force(self: &Arc<Self>, message: Arc<Message>) -> Option<Ticket> {
+        let mut dead = Vec::new();
+        let ticket = self.enqueue(&mut self.state.lock(), message, &mut dead);
+        self.bury(dead);
+        ticket
     }
 
-    fn enqueue(self: &Arc<Self>, state: &mut State, message: Arc<Message>) {
+    /// Puts back a message read from the store at start, marked redelivered: it may have been
+    /// delivered before the broker stopped.
+    pub(crate) fn restore(self: &Arc<Self>, message: Arc<Message>, sequence: u64) {
+        let mut state = self.state.lock();
         Stats::bump(&self.counters.enqueued);
         state.messages += 1;
         state.bytes += message.size();
         self.env.memory.add(message.size());
-        state.ready.push_back(Queued { message, redelivered: false });
-        self.dispatch(state);
+        state.ready.push_back(Queued { message, redelivered: true, redeliveries: 0, stored: Some(sequence) });
     }
 
-    /// Adds a consumer with a window of at most `window` unacknowledged messages.
-    pub(crate) fn add_consumer(self: &Arc<Self>, subscriber: Arc<Subscriber>, window: usize) {
+    fn enqueue(
+        self: &Arc<Self>,
+        state: &mut State,
+        message: Arc<Message>,
+        dead: &mut Vec<DeadLetter>,
+    ) -> Option<Ticket> {
+        Stats::bump(&self.counters.enqueued);
+        let stored = self.store(&message);
+        state.messages += 1;
+        state.bytes += message.size();
+        self.env.memory.add(message.size());
+        state.browsers.retain(|browser| browser.is_active());
+        for browser in &state.browsers {
+            self.env.memory.change(browser.outbox.push(Delivery::copy(&message, browser, false)).held);
+        }
+        state.ready.push_back(Queued { message, redelivered: false, redeliveries: 0, stored: stored.map(|s| s.0) });
+        self.dispatch(state, dead);
+        stored.map(|s| s.1)
+    }
+
+    /// Adds a consumer with a window of at most `window` unacknowledged messages. The router
+    /// may hold the queue map's lock here, which dead-lettering needs: the expired messages this
+    /// finds are [`Burial::bury`]ed by the caller once it has let go.
+    #[must_use = "dead letters wait to be buried"]
+    pub(crate) fn add_consumer(self: &Arc<Self>, subscriber: Arc<Subscriber>, window: usize) -> Burial {
+        let mut dead = Vec::new();
         let mut state = self.state.lock();
         state.consumers.push(Consumer { subscriber, window: window.max(1), in_flight: VecDeque::new() });
-        self.dispatch(&mut state);
+        self.dispatch(&mut state, &mut dead);
+        Burial { queue: self.clone(), dead }
     }
 
-    /// Removes a consumer and returns its in-flight messages to the front, in order.
+    /// Removes a consumer and returns its in-flight messages to the front, in order (each counts
+    /// as a failed delivery).
     pub(crate) fn remove_consumer(self: &Arc<Self>, subscriber: &Arc<Subscriber>) {
+        let mut dead = Vec::new();
         let mut state = self.state.lock();
         let Some(index) = state.consumers.iter().position(|c| Arc::ptr_eq(&c.subscriber, subscriber)) else {
             return;
         };
         let consumer = state.consumers.remove(index);
-        Stats::add(&self.env.stats.redelivered, consumer.in_flight.len() as u64);
         for queued in consumer.in_flight.into_iter().rev() {
-            state.ready.push_front(Queued { redelivered: true, ..queued });
+            self.give_back(&mut state, queued, &mut dead);
         }
-        self.dispatch(&mut state);
+        self.dispatch(&mut state, &mut dead);
+        drop(state);
+        self.bury(dead);
+    }
+
+    /// Sends `subscriber` a copy of every message the queue holds, in order, without taking
+    /// them; then either the `browser:end` marker, or (`keep_open`) a copy of each new message
+    /// until it unsubscribes.
+    pub(crate) fn browse(&self, subscriber: &Arc<Subscriber>, keep_open: bool, end_id: u64) {
+        let mut state = self.state.lock();
+        let in_flight = state.consumers.iter().flat_map(|c| c.in_flight.iter());
+        let mut held = 0;
+        for queued in in_flight.chain(state.ready.iter()) {
+            held += subscriber.outbox.push(Delivery::copy(&queued.message, subscriber, queued.redelivered)).held;
+        }
+        self.env.memory.change(held);
+        if keep_open {
+            state.browsers.push(subscriber.clone());
+        } else {
+            let end = Arc::new(Message::browse_end(end_id, self.destination.shared().clone()));
+            subscriber.outbox.push(Delivery { counted: false, ..Delivery::copy(&end, subscriber, false) });
+        }
+    }
+
+    /// Stops sending copies to a browser.
+    pub(crate) fn remove_browser(&self, subscriber: &Arc<Subscriber>) {
+        self.state.lock().browsers.retain(|browser| !Arc::ptr_eq(browser, subscriber));
     }
 
     /// Acknowledges `message_id` (and, if `cumulative`, every earlier in-flight message of this
-    /// consumer). Returns whether it matched.
-    pub(crate) fn ack(self: &Arc<Self>, subscriber: &Arc<Subscriber>, message_id: u64, cumulative: bool) -> bool {
+    /// consumer).
+    pub(crate) fn ack(self: &Arc<Self>, subscriber: &Arc<Subscriber>, message_id: u64, cumulative: bool) -> Settled {
         self.settle_with(subscriber, message_id, cumulative, false)
     }
 
-    /// Rejects `message_id` (cumulatively in `client` mode): back to the front, redelivered.
-    pub(crate) fn nack(self: &Arc<Self>, subscriber: &Arc<Subscriber>, message_id: u64, cumulative: bool) -> bool {
+    /// Rejects `message_id` (cumulatively in `client` mode): back to the front, redelivered, or
+    /// to the dead-letter queue once redelivered `max_redeliveries` times.
+    pub(crate) fn nack(self: &Arc<Self>, subscriber: &Arc<Subscriber>, message_id: u64, cumulative: bool) -> Settled {
         self.settle_with(subscriber, message_id, cumulative, true)
     }
 
@@ -208,48 +360,107 @@ impl Queue {
         message_id: u64,
         cumulative: bool,
         requeue: bool,
-    ) -> bool {
+    ) -> Settled {
+        let mut dead = Vec::new();
         let mut guard = self.state.lock();
         let state = &mut *guard;
-        let was_full = state.is_full(&self.limits);
+        let was_full = state.is_full(&self.policy);
         let Some(consumer) = state.consumers.iter_mut().find(|c| Arc::ptr_eq(&c.subscriber, subscriber)) else {
-            return false;
+            return Settled::default();
         };
         // Acknowledgements mostly come in delivery order: the match is usually at the front.
         let Some(position) = consumer.in_flight.iter().position(|q| q.message.id() == message_id) else {
-            return false;
+            return Settled::default();
         };
-        let (mut count, mut bytes) = (0, 0);
-        let mut settle = |queued: Queued| {
-            count += 1;
-            if requeue {
-                // Settled newest first, so pushing each to the front keeps their order.
-                state.ready.push_front(Queued { redelivered: true, ..queued });
-            } else {
-                bytes += queued.message.size();
-            }
+        let settled: Vec<Queued> = match cumulative {
+            // Newest first, so giving each back to the front keeps their order.
+            true => consumer.in_flight.drain(..=position).rev().collect(),
+            false => consumer.in_flight.remove(position).into_iter().collect(),
         };
-        if cumulative {
-            consumer.in_flight.drain(..=position).rev().for_each(&mut settle);
-        } else {
-            settle(consumer.in_flight.remove(position).expect("position is in range"));
-        }
+        let mut ticket = None;
         if requeue {
-            Stats::add(&self.env.stats.redelivered, count);
-        } else {
-            state.messages -= count as usize;
-            state.bytes -= bytes;
-            self.env.memory.sub(bytes);
-            Stats::add(&self.counters.dequeued, count);
-            if was_full && !state.is_full(&self.limits) {
-                self.space.notify_waiters();
+            for queued in settled {
+                self.give_back(state, queued, &mut dead);
             }
+        } else {
+            let mut bytes = 0;
+            for queued in &settled {
+                bytes += state.forget(&queued.message);
+                ticket = ticket.max(self.unstore(queued));
+            }
+            self.env.memory.sub(bytes);
+            Stats::add(&self.counters.dequeued, settled.len() as u64);
         }
-        self.dispatch(state);
-        true
+        if was_full && !state.is_full(&self.policy) {
+            self.space.notify_waiters();
+        }
+        self.dispatch(state, &mut dead);
+        drop(guard);
+        self.bury(dead);
+        Settled { matched: true, ticket }
     }
 
-    /// Drops the messages waiting (not those in flight); returns how many.
+    /// A message came back unacknowledged: to the front, redelivered, or on its way to the
+    /// dead-letter queue once it has been redelivered `max_redeliveries` times.
+    fn give_back(&self, state: &mut State, queued: Queued, dead: &mut Vec<DeadLetter>) {
+        let policy = &self.policy.dead_letter;
+        if policy.queue.is_some() && queued.redeliveries >= policy.max_redeliveries {
+            self.env.memory.sub(state.forget(&queued.message));
+            let reason = format!("delivered {} times without acknowledgement", queued.redeliveries + 1);
+            dead.push(DeadLetter { queued, reason });
+            return;
+        }
+        Stats::bump(&self.env.stats.redelivered);
+        state.ready.push_front(Queued { redelivered: true, redeliveries: queued.redeliveries + 1, ..queued });
+    }
+
+    /// Moves dead letters to the dead-letter queue (called with no lock held): the copy is stored
+    /// there before the original leaves the store. If the dead-letter queue cannot take them,
+    /// they are dropped and counted.
+    fn bury(&self, dead: Vec<DeadLetter>) {
+        if dead.is_empty() {
+            return;
+        }
+        let target = self.policy.dead_letter.queue.as_deref().and_then(|name| self.env.dead_letter_queue(name));
+        for DeadLetter { queued, reason } in dead {
+            let accepted = target.as_ref().is_some_and(|dlq| {
+                let id = self.env.next_id();
+                let letter =
+                    queued.message.dead_letter(id, dlq.destination.shared().clone(), &reason, dlq.counters.clone());
+                dlq.offer(Arc::new(letter)).is_ok()
+            });
+            if !accepted {
+                Stats::bump(&self.counters.dropped);
+                Stats::bump(&self.env.stats.dropped);
+            }
+            self.unstore(&queued);
+        }
+        self.space.notify_waiters();
+    }
+
+    /// Empties a durable subscription that is being deleted: its messages and its catalog entry
+    /// leave the store. Returns the store's ticket.
+    pub(crate) fn destroy(&self) -> Option<Ticket> {
+        let mut state = self.state.lock();
+        let mut ticket = None;
+        let consumers = std::mem::take(&mut state.consumers);
+        let held: Vec<Queued> = consumers.into_iter().flat_map(|c| c.in_flight).chain(state.ready.drain(..)).collect();
+        for queued in held {
+            self.env.memory.sub(state.forget(&queued.message));
+            ticket = ticket.max(self.unstore(&queued));
+        }
+        drop(state);
+        ticket.max(self.forget_catalog())
+    }
+
+    /// Removes the queue from the store's catalog (it is being deleted).
+    pub(crate) fn forget_catalog(&self) -> Option<Ticket> {
+        let store = self.env.store.as_ref()?;
+        Some(store.submit(Op::Catalog { queue: *self.stored.get()?, entry: None }))
+    }
+
+    /// Drops the messages waiting (not those in flight), from memory and the store; returns how
+    /// many.
     pub(crate) fn purge(&self) -> usize {
         let mut state = self.state.lock();
         self.purge_waiting(&mut state)
@@ -267,11 +478,15 @@ impl Queue {
     }
 
     fn purge_waiting(&self, state: &mut State) -> usize {
-        let was_full = state.is_full(&self.limits);
+        let was_full = state.is_full(&self.policy);
         let purged = std::mem::take(&mut state.ready);
-        let bytes: usize = purged.iter().map(|queued| state.forget(&queued.message)).sum();
+        let mut bytes = 0;
+        for queued in &purged {
+            bytes += state.forget(&queued.message);
+            self.unstore(queued);
+        }
         self.env.memory.sub(bytes);
-        if was_full && !state.is_full(&self.limits) {
+        if was_full && !state.is_full(&self.policy) {
             self.space.notify_waiters();
         }
         purged.len()
@@ -288,8 +503,9 @@ impl Queue {
         QueueFigures { consumers: state.consumers.len(), depth: state.messages, bytes: state.bytes }
     }
 
-    /// Hands waiting messages to consumers with room, round-robin; drops expired ones.
-    fn dispatch(self: &Arc<Self>, state: &mut State) {
+    /// Hands waiting messages to consumers with room, round-robin; drops (or dead-letters)
+    /// expired ones.
+    fn dispatch(self: &Arc<Self>, state: &mut State, dead: &mut Vec<DeadLetter>) {
         let mut now = None;
         while let Some(front) = state.ready.front() {
             if front.message.expires()
@@ -300,6 +516,11 @@ impl Queue {
                 Stats::bump(&self.env.stats.expired);
                 Stats::bump(&self.counters.expired);
                 self.space.notify_waiters();
+                if self.policy.dead_letter.expired && self.policy.dead_letter.queue.is_some() {
+                    dead.push(DeadLetter { queued: expired, reason: "expired".to_owned() });
+                } else {
+                    self.unstore(&expired);
+                }
                 continue;
             }
             let count = state.consumers.len();

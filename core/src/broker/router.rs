@@ -2,43 +2,49 @@
 //!
 //! [`Router::publish`] receives the principal, the SEND frame (its destination and message) and
 //! the session's [`RouteCache`], and runs, in this order: resolve the destination and authorize
-//! `send` (and `create` for a destination that does not exist yet), then deliver: fan out to a
-//! topic's subscribers, or enqueue on a queue. The persistent store and the cluster bridge will
-//! be called here, between authorization and delivery and after delivery; no other file fans
-//! out or enqueues. [`Router::subscribe`] authorizes `receive` (topics) or `consume` (queues),
-//! and `create`, then inserts the subscription. A wildcard topic subscription is allowed when
-//! some of what it matches may be received; the topics filter its deliveries one destination at
-//! a time. With `add_user_header`, the message is stamped with its sender here, once.
+//! `send` (and `create` for a destination that does not exist yet), admit a persistent message
+//! (the store refuses it when failed or full), then deliver: fan out to a topic's subscribers and
+//! durable subscriptions, or enqueue on a queue. The store is a subscriber, not a branch: each
+//! queue and durable subscription stores the persistent messages it takes, and publish returns
+//! the store's [`Ticket`] for the RECEIPT to wait on. The cluster bridge will be called here
+//! after delivery; no other file fans out or enqueues. [`Router::subscribe`] authorizes
+//! `receive` (topics) or `consume` (queues), and `create`, then inserts the subscription: a plain
+//! one, a durable one, or a browser. [`Router::recover`] puts back what the store read at start.
+//! A wildcard topic subscription is allowed when some of what it matches may be received; the
+//! topics filter its deliveries one destination at a time. With `add_user_header`, the message is
+//! stamped with its sender here, once.
 //!
 //! Decisions are cached: each session keeps the routes of its recent SEND destinations, already
 //! authorized, and drops them all when the authorizer's version moves. A repeated SEND costs one
 //! hash lookup, no rule walk and no shared lock but the destination's own.
 //!
-//! Lock order: the queue map, then a queue; the topic trie, then a topic's cache; then outboxes.
-//! No two of the map locks are held at once.
+//! Lock order: the queue map, then a queue; the topic trie, then a topic's cache; then outboxes
+//! or the store's queue of operations. No two of the map locks are held at once.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
 use tokio::time::Instant;
+use tracing::warn;
 
 use super::admin::QueueError;
 use super::config::{BrokerConfig, QueueFullPolicy};
 use super::delivery::Subscriber;
+use super::directory::{Directory, Environment};
 use super::error::ProtocolError;
 use super::memory::Memory;
 use super::message::Message;
 use super::outbox::Pressure;
-use super::queue::{Environment, Queue};
+use super::queue::Queue;
 use super::registry::ConnectionInfo;
 use super::stats::{DestinationStats, Stats};
 use super::topic::{Topic, Topics};
 use crate::auth::{Operation, Principal, Resource};
-use crate::destination::{Destination, Kind};
+use crate::destination::{Destination, Kind, DURABLE_PREFIX};
 use crate::frame::{header, Frame};
+use crate::store::{CatalogEntry, Recovered, Store, Ticket};
 
 /// Most destinations one session keeps routes for (the cache is cleared when full).
 const ROUTE_CACHE: usize = 64;
@@ -48,21 +54,34 @@ const ROUTE_CACHE: usize = 64;
 pub(crate) struct Router {
     config: BrokerConfig,
     topics: Topics,
-    queues: Mutex<HashMap<Arc<str>, Arc<Queue>>>,
-    env: Environment,
-    next_id: AtomicU64,
+    directory: Arc<Directory>,
 }
 
 /// What a publish came to.
 #[derive(Debug)]
 pub(crate) enum Published {
-    /// Delivered or enqueued.
-    Done,
-    /// Delivered, and a subscriber is past its high-water mark: the publisher waits for
-    /// [`Pressure::relieved`] before it reads more.
-    Paced(Pressure),
+    /// Delivered or enqueued; stored if the store's ticket is given.
+    Done(Option<Ticket>),
+    /// Delivered (and stored if the ticket is given), and a subscriber is past its high-water
+    /// mark: the publisher waits for [`Pressure::relieved`] before it reads more.
+    Paced(Pressure, Option<Ticket>),
     /// A full queue holds the message back ([`QueueFullPolicy::Block`]).
     Held(Held),
+}
+
+/// What kind of subscription a SUBSCRIBE makes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Subscribe {
+    /// A plain subscription to a topic pattern, a queue or (`/dsub/NAME`) a durable
+    /// subscription's backlog.
+    Plain,
+    /// A durable subscription of this name to a topic pattern: made if new, attached to if not.
+    Durable(String),
+    /// A browser of a queue: copies of what it holds, then the end marker unless `keep_open`.
+    Browse {
+        /// Keep sending copies of new messages instead of ending.
+        keep_open: bool,
+    },
 }
 
 /// Whether a publish may wait for room in a full queue.
@@ -135,6 +154,8 @@ enum Attach<'a> {
     Producer,
     /// Add a consumer with this window.
     Consumer(&'a Arc<Subscriber>, usize),
+    /// Nothing: a browser only looks.
+    Browser,
 }
 
 /// A subscription's place in the router, kept by the session to end it.
@@ -143,15 +164,26 @@ pub(crate) enum Binding {
     /// A topic pattern; `_topic` holds the entry of a subscription by name, so the topic is
     /// kept (and listed) while the subscription lives.
     Topic { pattern: Destination, _topic: Option<Arc<Topic>> },
-    /// A queue.
+    /// A queue, or a durable subscription's queue.
     Queue(Arc<Queue>),
+    /// A browser of a queue.
+    Browse(Arc<Queue>),
 }
 
 impl Router {
-    pub(crate) fn new(config: BrokerConfig, stats: Arc<Stats>, memory: Arc<Memory>) -> Router {
-        let env = Environment { stats, memory, clock: config.clock.clone() };
+    pub(crate) fn new(config: BrokerConfig, stats: Arc<Stats>, memory: Arc<Memory>, store: Option<Store>) -> Router {
+        let directory = Directory::new(&config, stats, memory, store);
         let topics = Topics::new(config.authorizer.clone());
-        Router { config, topics, queues: Mutex::default(), env, next_id: AtomicU64::new(1) }
+        Router { config, topics, directory }
+    }
+
+    fn env(&self) -> &Environment {
+        self.directory.env()
+    }
+
+    /// The store, when the broker persists messages.
+    pub(crate) fn store(&self) -> Option<&Store> {
+        self.env().store.as_ref()
     }
 
     /// The configuration.
@@ -161,7 +193,7 @@ impl Router {
 
     /// A fresh id, unique for the broker's lifetime (sessions and messages share the sequence).
     pub(crate) fn next_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
+        self.env().next_id()
     }
 
     /// Refuses `operation` unless the access rules allow it.
@@ -197,7 +229,7 @@ impl Router {
             let pattern = Destination::parse_pattern(&subscription.destination).ok()?;
             let operation = match pattern.kind() {
                 Kind::Topic => Operation::Receive,
-                Kind::Queue => Operation::Consume,
+                Kind::Queue | Kind::Durable => Operation::Consume,
             };
             self.authorize(principal, operation, Resource::Destination(&pattern)).err().map(|refused| match refused {
                 ProtocolError::AccessDenied { user, operation, resource } => ProtocolError::AccessDenied {
@@ -226,43 +258,66 @@ impl Router {
         }
         let message =
             Arc::new(Message::new(self.next_id(), destination, headers, frame.body, target.counters().clone()));
+        if message.is_persistent() {
+            self.admit(&target)?;
+        }
+        let env = self.env();
         match target {
             Target::Topic(topic) => {
-                let stats = &self.env.stats;
-                Stats::bump(&stats.messages_in);
+                Stats::bump(&env.stats.messages_in);
                 Stats::bump(&topic.counters().enqueued);
                 if message.expires() && message.is_expired_at(self.config.clock.now_ms()) {
-                    Stats::bump(&stats.expired);
+                    Stats::bump(&env.stats.expired);
                     Stats::bump(&topic.counters().expired);
-                    return Ok(Published::Done);
+                    return Ok(Published::Done(None));
                 }
-                if let Some(pressure) = self.topics.fan_out(&topic, &message, &self.env.memory) {
-                    return Ok(Published::Paced(pressure));
-                }
+                let fanned = self.topics.fan_out(&topic, &message, &env.memory);
+                Ok(match fanned.pressure {
+                    Some(pressure) => Published::Paced(pressure, fanned.ticket),
+                    None => Published::Done(fanned.ticket),
+                })
             }
             Target::Queue(queue) => {
-                if admission == Admission::Forced {
-                    queue.force(message);
-                } else if let Err(full) = queue.offer(message) {
-                    return match queue.when_full() {
-                        QueueFullPolicy::Block => Ok(Published::Held(Held { queue, message: full.message })),
-                        QueueFullPolicy::Error => {
-                            Err(ProtocolError::QueueFull(queue.destination().as_str().to_owned()))
+                let ticket = match admission {
+                    Admission::Forced => queue.force(message),
+                    Admission::Bounded => match queue.offer(message) {
+                        Ok(ticket) => ticket,
+                        Err(full) => {
+                            return match queue.when_full() {
+                                QueueFullPolicy::Block => Ok(Published::Held(Held { queue, message: full.message })),
+                                QueueFullPolicy::Error => {
+                                    Err(ProtocolError::QueueFull(queue.destination().as_str().to_owned()))
+                                }
+                            };
                         }
-                    };
-                }
-                Stats::bump(&self.env.stats.messages_in);
+                    },
+                };
+                Stats::bump(&env.stats.messages_in);
+                Ok(Published::Done(ticket))
             }
         }
-        Ok(Published::Done)
+    }
+
+    /// Refuses a persistent message the store cannot take (failed, or full) when it would be
+    /// stored: sent to a queue, or to a topic with durable subscriptions.
+    fn admit(&self, target: &Target) -> Result<(), ProtocolError> {
+        let Some(store) = self.store() else { return Ok(()) };
+        let stored = match target {
+            Target::Queue(_) => true,
+            Target::Topic(topic) => self.topics.has_durables(topic),
+        };
+        match stored {
+            true => store.admit().map_err(ProtocolError::Store),
+            false => Ok(()),
+        }
     }
 
     /// Tries a held-back message again: `Err` gives it back while its queue is still full.
-    pub(crate) fn resume(&self, held: Held) -> Result<(), Held> {
+    pub(crate) fn resume(&self, held: Held) -> Result<Option<Ticket>, Held> {
         match held.queue.offer(held.message) {
-            Ok(()) => {
-                Stats::bump(&self.env.stats.messages_in);
-                Ok(())
+            Ok(ticket) => {
+                Stats::bump(&self.env().stats.messages_in);
+                Ok(ticket)
             }
             Err(full) => Err(Held { message: full.message, ..held }),
         }
@@ -315,6 +370,7 @@ impl Router {
                 Target::Topic(topic)
             }
             Kind::Queue => Target::Queue(self.queue(principal, created, destination, Attach::Producer)?),
+            Kind::Durable => return Err(ProtocolError::SendToDurable(destination.as_str().to_owned())),
         })
     }
 
@@ -335,7 +391,7 @@ impl Router {
         destination: &Destination,
         attach: Attach<'_>,
     ) -> Result<Arc<Queue>, ProtocolError> {
-        let mut queues = self.queues.lock();
+        let mut queues = self.directory.lock();
         let queue = match queues.get(destination.as_str()) {
             Some(queue) => queue.clone(),
             None => {
@@ -347,15 +403,20 @@ impl Router {
                     return Err(ProtocolError::TooManyQueuesCreated { limit: limits.max_queues_per_connection });
                 }
                 self.authorize(principal, Operation::Create, Resource::Destination(destination))?;
-                let policy = self.config.queues.for_queue(destination.segments());
-                let queue = Arc::new(Queue::new(destination.clone(), policy, created.clone(), self.env.clone()));
-                queues.insert(destination.shared().clone(), queue.clone());
-                queue
+                self.directory.insert(&mut queues, destination.clone(), created.clone())
             }
         };
-        match attach {
-            Attach::Producer => Stats::bump(&queue.counters().producers),
-            Attach::Consumer(subscriber, window) => queue.add_consumer(subscriber.clone(), window),
+        let burial = match attach {
+            Attach::Producer => {
+                Stats::bump(&queue.counters().producers);
+                None
+            }
+            Attach::Consumer(subscriber, window) => Some(queue.add_consumer(subscriber.clone(), window)),
+            Attach::Browser => None,
+        };
+        drop(queues);
+        if let Some(burial) = burial {
+            burial.bury();
         }
         Ok(queue)
     }
@@ -363,63 +424,167 @@ impl Router {
     /// Removes the queues that nobody has used (no producer, consumer or message) for `grace`,
     /// and returns how many.
     pub(crate) fn delete_unused_queues(&self, now: Instant, grace: Duration) -> usize {
-        let mut queues = self.queues.lock();
+        let mut queues = self.directory.lock();
         let before = queues.len();
-        queues.retain(|_, queue| queue.idle_for(now) < grace);
+        queues.retain(|_, queue| {
+            let keep = queue.idle_for(now) < grace;
+            if !keep {
+                queue.forget_catalog();
+            }
+            keep
+        });
         let deleted = before - queues.len();
-        Stats::add(&self.env.stats.queues_deleted, deleted as u64);
+        Stats::add(&self.env().stats.queues_deleted, deleted as u64);
         deleted
     }
 
-    /// Deletes a queue nobody uses, with its messages (which it returns the count of). The
-    /// check and the removal happen under the queue map's lock, where producers and consumers
-    /// attach, so none can attach in between.
+    /// Deletes a queue nobody uses, with its messages (which it returns the count of), from
+    /// memory and the store. The check and the removal happen under the queue map's lock, where
+    /// producers and consumers attach, so none can attach in between.
     pub(crate) fn delete_queue(&self, name: &str) -> Result<usize, QueueError> {
-        let mut queues = self.queues.lock();
+        let mut queues = self.directory.lock();
         let queue = queues.get(name).ok_or_else(|| QueueError::NoSuchQueue(name.to_owned()))?;
         let purged = queue.purge_unused().map_err(|(consumers, producers)| QueueError::InUse {
             queue: name.to_owned(),
             consumers,
             producers,
         })?;
+        queue.forget_catalog();
         queues.remove(name);
         Ok(purged)
     }
 
-    /// Subscribes to a topic pattern or a queue: authorize, insert.
+    /// Subscribes to a topic pattern, a queue or a durable subscription: authorize, insert.
+    /// Returns the binding, and the store's ticket when a new durable subscription was stored.
     pub(crate) fn subscribe(
         &self,
         principal: &Principal,
         routes: &RouteCache,
         pattern: &Destination,
+        kind: Subscribe,
         subscriber: &Arc<Subscriber>,
         window: usize,
-    ) -> Result<Binding, ProtocolError> {
+    ) -> Result<(Binding, Option<Ticket>), ProtocolError> {
         let resource = Resource::Destination(pattern);
-        match pattern.kind() {
-            Kind::Topic => {
+        match (pattern.kind(), kind) {
+            (Kind::Topic, Subscribe::Durable(name)) => {
+                self.authorize(principal, Operation::Receive, resource)?;
+                let (queue, ticket) = self.durable(principal, &name, pattern)?;
+                queue.add_consumer(subscriber.clone(), window).bury();
+                Ok((Binding::Queue(queue), ticket))
+            }
+            (Kind::Topic, _) => {
                 self.authorize(principal, Operation::Receive, resource)?;
                 let topic = match pattern.is_wildcard() {
                     true => None,
                     false => Some(self.topic(principal, pattern)?),
                 };
                 self.topics.subscribe(pattern, subscriber.clone());
-                Ok(Binding::Topic { pattern: pattern.clone(), _topic: topic })
+                Ok((Binding::Topic { pattern: pattern.clone(), _topic: topic }, None))
             }
-            Kind::Queue => {
+            (Kind::Queue, Subscribe::Browse { keep_open }) => {
+                self.authorize(principal, Operation::Receive, resource)?;
+                let queue = self.queue(principal, &routes.created, pattern, Attach::Browser)?;
+                queue.browse(subscriber, keep_open, self.next_id());
+                Ok((Binding::Browse(queue), None))
+            }
+            (Kind::Queue, _) => {
                 self.authorize(principal, Operation::Consume, resource)?;
                 let queue = self.queue(principal, &routes.created, pattern, Attach::Consumer(subscriber, window))?;
-                Ok(Binding::Queue(queue))
+                Ok((Binding::Queue(queue), None))
+            }
+            (Kind::Durable, _) => {
+                self.authorize(principal, Operation::Consume, resource)?;
+                let queue = self
+                    .directory
+                    .find(pattern.as_str())
+                    .ok_or_else(|| ProtocolError::NoSuchDurable(pattern.name().to_owned()))?;
+                queue.add_consumer(subscriber.clone(), window).bury();
+                Ok((Binding::Queue(queue), None))
             }
         }
     }
 
-    /// Ends a subscription: a topic forgets it, a queue takes its unacknowledged messages back.
+    /// The durable subscription `name` to `pattern`: the existing one, or a new one (stored at
+    /// once, so it outlives a restart even before its first message). One that subscribed to
+    /// another pattern is replaced, its backlog dropped.
+    fn durable(
+        &self,
+        principal: &Principal,
+        name: &str,
+        pattern: &Destination,
+    ) -> Result<(Arc<Queue>, Option<Ticket>), ProtocolError> {
+        let destination = Destination::parse(&format!("{DURABLE_PREFIX}{name}"))?;
+        let entry = CatalogEntry::Durable { name: name.to_owned(), pattern: pattern.as_str().to_owned() };
+        let mut queues = self.directory.lock();
+        if let Some(queue) = queues.get(destination.as_str()) {
+            if queue.entry() == &entry {
+                return Ok((queue.clone(), None));
+            }
+        }
+        let replaced = queues.remove(destination.as_str());
+        if queues.len() >= self.config.limits.max_queues {
+            return Err(ProtocolError::TooManyQueues { limit: self.config.limits.max_queues });
+        }
+        let queue = self.directory.insert_entry(&mut queues, destination, entry, Arc::default());
+        drop(queues);
+        let mut ticket = replaced.and_then(|old| self.drop_durable(&old));
+        self.topics.subscribe_durable(pattern, queue.clone(), Some(Arc::new(principal.clone())));
+        ticket = ticket.max(queue.record());
+        Ok((queue, ticket))
+    }
+
+    /// Deletes the durable subscription `name` and its backlog; returns the store's ticket.
+    pub(crate) fn delete_durable(&self, name: &str) -> Result<Option<Ticket>, ProtocolError> {
+        let destination = Destination::parse(&format!("{DURABLE_PREFIX}{name}"))?;
+        let queue = self.directory.lock().remove(destination.as_str());
+        let queue = queue.ok_or_else(|| ProtocolError::NoSuchDurable(name.to_owned()))?;
+        Ok(self.drop_durable(&queue))
+    }
+
+    /// Unhooks a durable subscription's queue from its topics and empties it.
+    fn drop_durable(&self, queue: &Arc<Queue>) -> Option<Ticket> {
+        if let CatalogEntry::Durable { pattern, .. } = queue.entry() {
+            if let Ok(pattern) = Destination::parse_pattern(pattern) {
+                self.topics.unsubscribe_durable(&pattern, queue);
+            }
+        }
+        queue.destroy()
+    }
+
+    /// Ends a subscription: a topic forgets it, a queue takes its unacknowledged messages back,
+    /// a browser stops.
     pub(crate) fn unsubscribe(&self, binding: &Binding, subscriber: &Arc<Subscriber>) {
         subscriber.deactivate();
         match binding {
             Binding::Topic { pattern, .. } => self.topics.unsubscribe(pattern, subscriber),
             Binding::Queue(queue) => queue.remove_consumer(subscriber),
+            Binding::Browse(queue) => queue.remove_browser(subscriber),
+        }
+    }
+
+    /// Puts back what the store reads at start (see [`Recovery`]).
+    pub(crate) fn recovery(&self) -> Recovery<'_> {
+        Recovery { router: self, by_id: HashMap::new(), orphans: 0 }
+    }
+
+    /// A stored queue or durable subscription, made anew.
+    fn restore_entry(&self, entry: CatalogEntry) -> Option<Arc<Queue>> {
+        match &entry {
+            CatalogEntry::Queue { destination } => {
+                let destination = Destination::parse(destination).ok().filter(|d| d.kind() == Kind::Queue)?;
+                let mut queues = self.directory.lock();
+                Some(self.directory.insert_entry(&mut queues, destination, entry, Arc::default()))
+            }
+            CatalogEntry::Durable { name, pattern } => {
+                let destination = Destination::parse(&format!("{DURABLE_PREFIX}{name}")).ok()?;
+                let pattern = Destination::parse_pattern(pattern).ok().filter(|d| d.kind() == Kind::Topic)?;
+                let mut queues = self.directory.lock();
+                let queue = self.directory.insert_entry(&mut queues, destination, entry, Arc::default());
+                drop(queues);
+                self.topics.subscribe_durable(&pattern, queue.clone(), None);
+                Some(queue)
+            }
         }
     }
 
@@ -428,14 +593,56 @@ impl Router {
         &self.topics
     }
 
-    /// The queue of a destination name, if it exists.
+    /// The queue (or durable subscription) of a destination name, if it exists.
     pub(crate) fn find_queue(&self, name: &str) -> Option<Arc<Queue>> {
-        self.queues.lock().get(name).cloned()
+        self.directory.find(name)
     }
 
-    /// Every queue, copied out under the lock.
+    /// Every queue and durable subscription, copied out under the lock.
     pub(crate) fn queues(&self) -> Vec<Arc<Queue>> {
-        self.queues.lock().values().cloned().collect()
+        self.directory.all()
+    }
+}
+
+/// Puts back what the store reads at start, item by item: queues and durable subscriptions
+/// first, then their messages, in order, marked redelivered.
+pub(crate) struct Recovery<'a> {
+    router: &'a Router,
+    by_id: HashMap<u64, Arc<Queue>>,
+    /// Messages of no known queue, left out.
+    orphans: u64,
+}
+
+impl Recovery<'_> {
+    pub(crate) fn add(&mut self, item: Recovered) {
+        match item {
+            Recovered::Entry(id, entry) => match self.router.restore_entry(entry) {
+                Some(queue) => {
+                    queue.recovered(id);
+                    self.by_id.insert(id, queue);
+                }
+                None => warn!(id, "the store holds an unusable catalog entry; its messages are left out"),
+            },
+            Recovered::Message(id, sequence, stored) => {
+                let Some(queue) = self.by_id.get(&id) else {
+                    self.orphans += 1;
+                    return;
+                };
+                let destination = match stored.destination == queue.destination().as_str() {
+                    true => queue.destination().shared().clone(),
+                    false => stored.destination.into(),
+                };
+                let id = self.router.next_id();
+                let message = Message::new(id, destination, stored.headers, stored.body, queue.counters().clone());
+                queue.restore(Arc::new(message), sequence);
+            }
+        }
+    }
+
+    pub(crate) fn finish(self) {
+        if self.orphans > 0 {
+            warn!(orphans = self.orphans, "the store holds messages of no known queue; they are left out");
+        }
     }
 }
 

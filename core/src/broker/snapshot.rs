@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::stats::{read, StatsSnapshot};
 use super::Broker;
 use crate::destination::Kind;
+use crate::store::StoreSnapshot;
 
 /// The whole view.
 #[derive(Debug, Clone, Serialize)]
@@ -23,6 +24,8 @@ pub struct Snapshot {
     pub stats: StatsSnapshot,
     /// The bytes held for messages against the memory bound.
     pub memory: MemorySnapshot,
+    /// The message store (`None`: persistence is off).
+    pub store: Option<StoreSnapshot>,
     /// Live connections, by id.
     pub connections: Vec<ConnectionSnapshot>,
     /// Topics and queues, by name.
@@ -94,7 +97,7 @@ pub struct SubscriptionSnapshot {
 pub struct DestinationSnapshot {
     /// `/topic/NAME` or `/queue/NAME`.
     pub destination: String,
-    /// `topic` or `queue`.
+    /// `topic`, `queue` or `dsub` (a durable subscription).
     pub kind: &'static str,
     /// Connections publishing to it.
     pub producers: u64,
@@ -135,6 +138,7 @@ impl Broker {
             started_at_ms: self.started_at_ms(),
             stats: self.stats(),
             memory: self.memory_snapshot(),
+            store: self.store().map(|store| store.snapshot()),
             connections: self.connections(),
             destinations: self.destinations(),
             closed: self.closed_connections(),
@@ -200,7 +204,7 @@ impl Broker {
             let figures = queue.figures();
             DestinationSnapshot {
                 destination: queue.destination().as_str().to_owned(),
-                kind: kind_name(Kind::Queue),
+                kind: kind_name(queue.destination().kind()),
                 producers: read(&counters.producers),
                 consumers: figures.consumers as u64,
                 enqueued: read(&counters.enqueued),
@@ -219,5 +223,6 @@ fn kind_name(kind: Kind) -> &'static str {
     match kind {
         Kind::Topic => "topic",
         Kind::Queue => "queue",
+        Kind::Durable => "dsub",
     }
 }

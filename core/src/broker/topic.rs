@@ -6,6 +6,10 @@
 //! list is of an older generation recomputes it once, so the hot path takes only the topic's own
 //! lock, never the trie's (NATS's sublist `genid` and per-client result cache).
 //!
+//! Durable subscriptions are subscribers of the same trie: queues that collect what their
+//! pattern matches while their subscriber is away (see `queue`), so the topic hands each message
+//! to its subscribers' outboxes and to its durable subscriptions' queues in one pass.
+//!
 //! The same list is the deny filter of wildcard subscriptions (NATS's `checkDenySub`): a
 //! subscription to `/topic/chat.*` is left out of `/topic/chat.secret`'s list when its principal
 //! may not receive from that topic. The decision is made once per subscription and topic, when
@@ -28,15 +32,29 @@ use super::delivery::{Delivery, Subscriber};
 use super::memory::Memory;
 use super::message::Message;
 use super::outbox::Pressure;
+use super::queue::Queue;
 use super::stats::{DestinationStats, Stats};
-use crate::auth::{Authorizer, Operation, Resource};
+use crate::auth::{Authorizer, Operation, Principal, Resource};
 use crate::destination::{Destination, TopicTrie};
+use crate::store::Ticket;
 
 /// Entries kept at least before the map is swept of unused ones.
 const SWEEP_FLOOR: usize = 1024;
 
 /// The subscribers of one topic, shared by concurrent publishers.
 pub(crate) type Subscribers = Arc<[Arc<Subscriber>]>;
+
+/// The durable subscriptions of one topic.
+type Durables = Arc<[Arc<Queue>]>;
+
+/// What a fan-out came to.
+#[derive(Debug, Default)]
+pub(crate) struct Fanned {
+    /// A subscriber past its high-water mark, which the publisher must wait for.
+    pub(crate) pressure: Option<Pressure>,
+    /// The store's ticket, when durable subscriptions stored the message.
+    pub(crate) ticket: Option<Ticket>,
+}
 
 /// Every topic subscription and every known topic.
 #[derive(Debug)]
@@ -51,8 +69,17 @@ pub(crate) struct Topics {
 #[derive(Debug, Default)]
 struct Inner {
     trie: TopicTrie<Arc<Subscriber>>,
+    durables: TopicTrie<DurableEntry>,
     known: HashMap<Arc<str>, Arc<Topic>>,
     sweep_at: usize,
+}
+
+/// A durable subscription in the trie: its queue, and for a wildcard pattern the principal whose
+/// `receive` right filters what it collects (as for a plain wildcard subscription).
+#[derive(Debug, Clone)]
+struct DurableEntry {
+    queue: Arc<Queue>,
+    receive_check: Option<Arc<Principal>>,
 }
 
 /// One concrete topic: its counters and its cached subscriber list.
@@ -70,6 +97,7 @@ struct Cached {
     /// The authorizer's version it was filtered under.
     version: u64,
     subscribers: Subscribers,
+    durables: Durables,
 }
 
 impl Topic {
@@ -109,7 +137,12 @@ impl Topics {
         let topic = Arc::new(Topic {
             destination: destination.clone(),
             counters: Arc::default(),
-            cache: Mutex::new(Cached { generation: u64::MAX, version: 0, subscribers: Arc::new([]) }),
+            cache: Mutex::new(Cached {
+                generation: u64::MAX,
+                version: 0,
+                subscribers: Arc::new([]),
+                durables: Arc::new([]),
+            }),
         });
         inner.known.insert(destination.shared().clone(), topic.clone());
         topic
@@ -117,27 +150,58 @@ impl Topics {
 
     /// Adds a subscription to a pattern.
     pub(crate) fn subscribe(&self, pattern: &Destination, subscriber: Arc<Subscriber>) {
-        let mut inner = self.inner.lock();
-        inner.trie.insert(pattern.segments(), subscriber);
-        self.generation.fetch_add(1, Ordering::Release);
+        self.change(|inner| inner.trie.insert(pattern.segments(), subscriber));
     }
 
     /// Removes a subscription.
     pub(crate) fn unsubscribe(&self, pattern: &Destination, subscriber: &Arc<Subscriber>) {
+        self.change(|inner| drop(inner.trie.remove(pattern.segments(), |s| Arc::ptr_eq(s, subscriber))));
+    }
+
+    /// Adds a durable subscription's queue to a pattern; a wildcard one collects only what
+    /// `receive_check` (its subscriber; `None` for one read back from the store) may receive.
+    pub(crate) fn subscribe_durable(
+        &self,
+        pattern: &Destination,
+        queue: Arc<Queue>,
+        receive_check: Option<Arc<Principal>>,
+    ) {
+        let receive_check = receive_check.filter(|_| pattern.is_wildcard());
+        self.change(|inner| inner.durables.insert(pattern.segments(), DurableEntry { queue, receive_check }));
+    }
+
+    /// Removes a durable subscription's queue.
+    pub(crate) fn unsubscribe_durable(&self, pattern: &Destination, queue: &Arc<Queue>) {
+        self.change(|inner| drop(inner.durables.remove(pattern.segments(), |d| Arc::ptr_eq(&d.queue, queue))));
+    }
+
+    /// Changes the tries under their lock and bumps the generation, so that every topic's
+    /// cached list is computed again.
+    fn change(&self, change: impl FnOnce(&mut Inner)) {
         let mut inner = self.inner.lock();
-        inner.trie.remove(pattern.segments(), |s| Arc::ptr_eq(s, subscriber));
+        change(&mut inner);
         self.generation.fetch_add(1, Ordering::Release);
     }
 
     /// Every subscriber whose pattern matches `topic` and that may receive from it, from its
     /// cache when still current.
     pub(crate) fn subscribers(&self, topic: &Topic) -> Subscribers {
+        self.matches(topic).0
+    }
+
+    /// Whether any durable subscription collects what is published to `topic`.
+    pub(crate) fn has_durables(&self, topic: &Topic) -> bool {
+        !self.matches(topic).1.is_empty()
+    }
+
+    /// The subscribers and durable subscriptions matching `topic`, from its cache when current.
+    fn matches(&self, topic: &Topic) -> (Subscribers, Durables) {
         let generation = self.generation.load(Ordering::Acquire);
         let version = self.authorizer.version();
         {
             let cached = topic.cache.lock();
             if cached.generation == generation && cached.version == version {
-                return cached.subscribers.clone();
+                return (cached.subscribers.clone(), cached.durables.clone());
             }
         }
         let inner = self.inner.lock();
@@ -153,43 +217,48 @@ impl Topics {
                 found.push(s.clone());
             }
         });
-        let found: Subscribers = found.into();
-        *topic.cache.lock() = Cached { generation, version, subscribers: found.clone() };
+        let mut durables = Vec::new();
+        inner.durables.for_each_match(&segments, |d| {
+            if d.receive_check.as_ref().is_none_or(|p| self.authorizer.allows(p, Operation::Receive, resource)) {
+                durables.push(d.queue.clone());
+            }
+        });
+        let cached = Cached { generation, version, subscribers: found.into(), durables: durables.into() };
+        let found = (cached.subscribers.clone(), cached.durables.clone());
+        *topic.cache.lock() = cached;
         found
     }
 
     /// Pushes `message` into the outbox of every active subscriber of `topic`, counting what
-    /// the outboxes now hold against `memory` at once. Returns the pressure of a subscriber past
-    /// its high-water mark, which the publisher must wait for.
-    pub(crate) fn fan_out(&self, topic: &Topic, message: &Arc<Message>, memory: &Memory) -> Option<Pressure> {
-        let subscribers = self.subscribers(topic);
-        let (mut delivered, mut held, mut pressure) = (0, 0, None);
+    /// the outboxes now hold against `memory` at once, and into the queue of every durable
+    /// subscription (one that is full misses it, counted as dropped). See [`Fanned`].
+    pub(crate) fn fan_out(&self, topic: &Topic, message: &Arc<Message>, memory: &Memory) -> Fanned {
+        let (subscribers, durables) = self.matches(topic);
+        let (mut delivered, mut held, mut fanned) = (0, 0, Fanned::default());
         for subscriber in subscribers.iter().filter(|s| s.is_active()) {
-            let pushed = subscriber.outbox.push(Delivery {
-                message: message.clone(),
-                subscriber: subscriber.clone(),
-                redelivered: false,
-                settle: None,
-                counted: true,
-            });
+            let pushed = subscriber.outbox.push(Delivery::copy(message, subscriber, false));
             held += pushed.held;
-            if pushed.pressing && pressure.is_none() {
-                pressure = Some(subscriber.outbox.pressure());
+            if pushed.pressing && fanned.pressure.is_none() {
+                fanned.pressure = Some(subscriber.outbox.pressure());
             }
             delivered += 1;
         }
-        if held >= 0 {
-            memory.add(held.unsigned_abs());
-        } else {
-            memory.sub(held.unsigned_abs());
+        memory.change(held);
+        for queue in durables.iter() {
+            match queue.offer(message.clone()) {
+                Ok(ticket) => fanned.ticket = fanned.ticket.max(ticket),
+                Err(_) => Stats::bump(&topic.counters.dropped),
+            }
+            delivered += 1;
         }
         Stats::add(&topic.counters.dequeued, delivered);
-        pressure
+        fanned
     }
 
-    /// How many subscriptions exist.
+    /// How many subscriptions exist (durable ones included).
     pub(crate) fn len(&self) -> usize {
-        self.inner.lock().trie.len()
+        let inner = self.inner.lock();
+        inner.trie.len() + inner.durables.len()
     }
 
     /// The known topics, copied out under the lock.

@@ -35,14 +35,28 @@ pub mod header {
     pub const ACCEPT_VERSION: &str = "accept-version";
     /// `ack` (SUBSCRIBE mode; MESSAGE ack id in 1.2).
     pub const ACK: &str = "ack";
+    /// `activemq.subscriptionName` (SUBSCRIBE: ActiveMQ's durable subscription name).
+    pub const ACTIVEMQ_SUBSCRIPTION_NAME: &str = "activemq.subscriptionName";
+    /// `auto-delete` (SUBSCRIBE: RabbitMQ's; `false` with `durable:true` makes it durable).
+    pub const AUTO_DELETE: &str = "auto-delete";
+    /// `browser` (SUBSCRIBE: browse a queue; MESSAGE: `end` after the last browsed message).
+    pub const BROWSER: &str = "browser";
+    /// `browser-end` (SUBSCRIBE: `false` leaves out the end marker and keeps browsing).
+    pub const BROWSER_END: &str = "browser-end";
+    /// `client-id` (CONNECT: names the client for ActiveMQ-style durable subscriptions).
+    pub const CLIENT_ID: &str = "client-id";
     /// `code` (ERROR: the kind of failure, see [`ErrorCode`](crate::error_code::ErrorCode)).
     pub const CODE: &str = "code";
     /// `content-length`.
     pub const CONTENT_LENGTH: &str = "content-length";
     /// `content-type`.
     pub const CONTENT_TYPE: &str = "content-type";
+    /// `dead-letter-reason` (MESSAGE from a dead-letter queue: why it is there).
+    pub const DEAD_LETTER_REASON: &str = "dead-letter-reason";
     /// `destination`.
     pub const DESTINATION: &str = "destination";
+    /// `durable` (SUBSCRIBE: RabbitMQ's durable subscription).
+    pub const DURABLE: &str = "durable";
     /// `expires` (ms since the epoch).
     pub const EXPIRES: &str = "expires";
     /// `heart-beat`.
@@ -57,8 +71,14 @@ pub mod header {
     pub const MESSAGE: &str = "message";
     /// `message-id`.
     pub const MESSAGE_ID: &str = "message-id";
+    /// `original-destination` (MESSAGE from a dead-letter queue: where it was sent).
+    pub const ORIGINAL_DESTINATION: &str = "original-destination";
+    /// `original-message-id` (MESSAGE from a dead-letter queue: its id there).
+    pub const ORIGINAL_MESSAGE_ID: &str = "original-message-id";
     /// `passcode`.
     pub const PASSCODE: &str = "passcode";
+    /// `persistent` (SEND: store the message; SUBSCRIBE/UNSUBSCRIBE: a durable subscription).
+    pub const PERSISTENT: &str = "persistent";
     /// `receipt`.
     pub const RECEIPT: &str = "receipt";
     /// `receipt-id`.

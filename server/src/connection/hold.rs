@@ -9,6 +9,7 @@ use std::pin::Pin;
 
 use stompbox_core::broker::{Memory, PendingSend, Pressure};
 use stompbox_core::frame::Frame;
+use stompbox_core::store::Store;
 use tokio::sync::futures::OwnedNotified;
 use tokio::time::Instant;
 
@@ -21,6 +22,8 @@ pub(super) enum Hold {
     Paced(Pressure),
     /// The broker holds more than its memory watermark: this SEND waits to be handled.
     Memory(Frame),
+    /// More than `store.max_pending_bytes` wait for the store's writer: this SEND waits.
+    Store(Frame),
 }
 
 impl Hold {
@@ -30,23 +33,29 @@ impl Hold {
             Hold::QueueFull { pending, .. } => format!("queue {} is full", pending.destination()),
             Hold::Paced(_) => "paced to a subscriber that is behind".to_owned(),
             Hold::Memory(_) => "the broker's memory high watermark".to_owned(),
+            Hold::Store(_) => "the message store's backlog".to_owned(),
         }
     }
 
     /// Resolves when the connection may go on.
-    pub(super) async fn released(&mut self, memory: &Memory) {
+    pub(super) async fn released(&mut self, memory: &Memory, store: Option<&Store>) {
         match self {
             Hold::QueueFull { space, .. } => space.as_mut().await,
             Hold::Paced(pressure) => pressure.relieved().await,
             Hold::Memory(_) => memory.relieved().await,
+            Hold::Store(_) => {
+                if let Some(store) = store {
+                    store.wait_for(|store| !store.is_backlogged()).await;
+                }
+            }
         }
     }
 }
 
 /// Resolves when the hold, if any, is released; pending forever without one.
-pub(super) async fn released(hold: &mut Option<Hold>, memory: &Memory) {
+pub(super) async fn released(hold: &mut Option<Hold>, memory: &Memory, store: Option<&Store>) {
     match hold {
-        Some(hold) => hold.released(memory).await,
+        Some(hold) => hold.released(memory, store).await,
         None => std::future::pending().await,
     }
 }

@@ -15,7 +15,11 @@
 //!
 //! - `stream`: the transport and its buffers;
 //! - `hold`: why the task stops reading its client (a full queue, a slow subscriber it
-//!   publishes to, the broker's memory bound), and what it waits for.
+//!   publishes to, the broker's memory bound, the store's backlog), and what it waits for.
+//!
+//! RECEIPTs the session holds until the store has made a change durable are written as the
+//! store's writer reports batches done; a DISCONNECT waits for them (within `write_timeout_ms`)
+//! before its own RECEIPT and the close.
 
 mod hold;
 mod stream;
@@ -32,6 +36,7 @@ use stompbox_core::broker::{
 use stompbox_core::codec::{CodecError, StompCodec};
 use stompbox_core::frame::{encode, Command, Frame, FrameLimits, Parsed};
 use stompbox_core::heartbeat::Negotiated;
+use stompbox_core::store::{Store, Ticket};
 use stompbox_core::Version;
 use tokio::time::{sleep_until, timeout, timeout_at, Instant};
 use tokio_util::codec::Decoder;
@@ -194,6 +199,8 @@ impl<T: Transport> Task<T> {
             let deadline = self.deadline();
             let send_deadline = self.heartbeat.send_every.map(|every| self.last_write + every);
             let memory = self.context.broker.memory().clone();
+            let store = self.context.broker.store();
+            let awaited = self.session.awaited();
             tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => return Ending::Tell(CloseReason::Shutdown),
@@ -213,7 +220,13 @@ impl<T: Transport> Task<T> {
                     Err(error) => return Ending::Gone(CloseReason::Io(error)),
                 },
                 () = self.outbox.ready() => {}
-                () = hold::released(&mut self.hold, &memory) => {
+                () = durable(store, awaited), if awaited.is_some() => {
+                    let released = self.session.release_receipts(&mut self.replies);
+                    if let Err(reason) = self.apply(released.map(|()| Action::Continue)) {
+                        return Ending::Close(reason);
+                    }
+                }
+                () = hold::released(&mut self.hold, &memory, store) => {
                     // Time spent held is not the client's: its deadlines start afresh.
                     self.last_read = Instant::now();
                     self.frame_started = (!self.connection.read_buf.is_empty()).then_some(self.last_read);
@@ -273,7 +286,7 @@ impl<T: Transport> Task<T> {
     /// good. Those buffers are the bound's slack: a partly read frame per held connection.
     fn count_read_buffer(&mut self) {
         let held = match self.hold {
-            Some(Hold::Memory(_)) => 0,
+            Some(Hold::Memory(_) | Hold::Store(_)) => 0,
             _ => self.connection.read_buf.len(),
         };
         let memory = self.context.broker.memory();
@@ -302,7 +315,7 @@ impl<T: Transport> Task<T> {
                 self.resume(pending);
                 Ok(())
             }
-            Some(Hold::Memory(frame)) => self.handle_frame(frame),
+            Some(Hold::Memory(frame) | Hold::Store(frame)) => self.handle_frame(frame),
             Some(Hold::Paced(_)) | None => Ok(()),
         }
     }
@@ -312,6 +325,10 @@ impl<T: Transport> Task<T> {
     fn handle_frame(&mut self, frame: Frame) -> Result<(), CloseReason> {
         if frame.command == Command::Send && self.context.broker.memory().is_over() {
             self.hold(Hold::Memory(frame));
+            return Ok(());
+        }
+        if frame.command == Command::Send && self.context.broker.store().is_some_and(Store::is_backlogged) {
+            self.hold(Hold::Store(frame));
             return Ok(());
         }
         let result = self.session.handle(frame, &mut self.replies);
@@ -450,11 +467,30 @@ impl<T: Transport> Task<T> {
     async fn end(&mut self, ending: Ending) -> CloseReason {
         match ending {
             Ending::Gone(reason) => reason,
+            Ending::Close(CloseReason::Disconnect) => {
+                self.release_held_receipts().await;
+                self.close(CloseReason::Disconnect).await
+            }
             Ending::Close(reason) => self.close(reason).await,
             Ending::Tell(reason) => {
                 let error = error_frame(reason.code(), &reason.to_string(), None);
                 encode(&error, self.version, &mut self.connection.write_buf);
                 self.close(reason).await
+            }
+        }
+    }
+
+    /// Before a DISCONNECT's close: waits (at most `write_timeout_ms`) for the store to make
+    /// durable what the held receipts are for, then writes them, or the ERROR saying the store
+    /// failed.
+    async fn release_held_receipts(&mut self) {
+        let Some(store) = self.context.broker.store().cloned() else { return };
+        let deadline = Instant::now() + self.context.timeouts.write;
+        while let Some(ticket) = self.session.awaited() {
+            let waited = timeout_at(deadline, store.wait_for(|store| store.is_durable(ticket))).await;
+            let released = self.session.release_receipts(&mut self.replies);
+            if waited.is_err() || self.apply(released.map(|()| Action::Continue)).is_err() {
+                return;
             }
         }
     }
@@ -469,6 +505,14 @@ impl<T: Transport> Task<T> {
         }
         let _ = timeout(linger, connection.shutdown()).await;
         reason
+    }
+}
+
+/// Resolves once `ticket` is durable (or the store failed); pending forever without both.
+async fn durable(store: Option<&Store>, ticket: Option<Ticket>) {
+    match (store, ticket) {
+        (Some(store), Some(ticket)) => store.wait_for(|store| store.is_durable(ticket)).await,
+        _ => std::future::pending().await,
     }
 }
 

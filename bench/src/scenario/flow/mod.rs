@@ -132,20 +132,11 @@ pub(crate) async fn run(ctx: &Ctx, spec: Spec) -> Result<Report> {
         window: Some(spec.load.window),
         receipts: spec.persistent.map(|_| counters.receipts.iter().map(|r| r.load(Ordering::SeqCst)).sum()),
         note: match (spec.persistent, spec.stuck) {
-            (Some(_), _) => Some(persistence_note(&server)),
+            (Some(_), _) => Some("persistent:true with a receipt per SEND".to_owned()),
             (None, 0) => None,
             (None, stuck) => Some(format!("{stuck} more subscriber(s) never read")),
         },
         server,
         ..counters.report(start_ns, send_seconds, &trackers, &latency)
     })
-}
-
-/// The report's note on a `persistent` run against `server`.
-fn persistence_note(server: &str) -> String {
-    let mut text = "persistent:true with a receipt per SEND".to_owned();
-    if server.starts_with("stompbox") {
-        text.push_str("; stompbox has no persistence yet, so this measures its non-persistent behaviour");
-    }
-    text
 }

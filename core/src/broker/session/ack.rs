@@ -2,9 +2,11 @@
 
 use super::{frame_in_transaction, missing, Session, Subscription};
 use crate::broker::error::ProtocolError;
+use crate::broker::queue::Settled;
 use crate::broker::router::Binding;
 use crate::broker::AckMode;
 use crate::frame::{header, Command, Frame};
+use crate::store::Ticket;
 use crate::version::Version;
 
 impl Session {
@@ -15,7 +17,8 @@ impl Session {
         if let Some(transaction) = frame_in_transaction(&frame) {
             return self.buffer(transaction, frame);
         }
-        self.apply_acknowledgement(&frame);
+        let ticket = self.apply_acknowledgement(&frame);
+        self.stored(ticket);
         Ok(())
     }
 
@@ -34,15 +37,14 @@ impl Session {
         frame.header(primary).or(frame.header(fallback))
     }
 
-    /// Applies an ACK or NACK. One that matches no unacknowledged message is ignored (PECL
-    /// scripts ACK on auto subscriptions, and topic messages need no ACK).
-    pub(super) fn apply_acknowledgement(&self, frame: &Frame) {
-        let Some(message_id) = self.acknowledged_id(frame).and_then(|v| v.parse::<u64>().ok()) else {
-            return;
-        };
+    /// Applies an ACK or NACK; returns the store's ticket of the removals it caused. One that
+    /// matches no unacknowledged message is ignored (PECL scripts ACK on auto subscriptions, and
+    /// topic messages need no ACK).
+    pub(super) fn apply_acknowledgement(&self, frame: &Frame) -> Option<Ticket> {
+        let message_id = self.acknowledged_id(frame).and_then(|v| v.parse::<u64>().ok())?;
         let nack = frame.command == Command::Nack;
         let settle = |subscription: &Subscription| {
-            let Binding::Queue(queue) = &subscription.binding else { return false };
+            let Binding::Queue(queue) = &subscription.binding else { return Settled::default() };
             let cumulative = subscription.subscriber.ack == AckMode::Client;
             if nack {
                 queue.nack(&subscription.subscriber, message_id, cumulative)
@@ -52,12 +54,8 @@ impl Session {
         };
         // A 1.1 ACK names its subscription; otherwise look through this session's queues.
         match frame.header(header::SUBSCRIPTION).and_then(|id| self.subscriptions.get(id)) {
-            Some(subscription) => {
-                settle(subscription);
-            }
-            None => {
-                let _ = self.subscriptions.values().any(settle);
-            }
+            Some(subscription) => settle(subscription).ticket,
+            None => self.subscriptions.values().map(settle).find(|settled| settled.matched)?.ticket,
         }
     }
 }

@@ -32,6 +32,7 @@ impl Session {
             Some(value) => Heartbeat::parse(value).ok_or_else(|| ProtocolError::BadHeartbeat(value.to_owned()))?,
         };
         self.handshake = Some(Handshake { version, client_heartbeat, receipt });
+        self.client_id = frame.header(header::CLIENT_ID).map(str::to_owned);
         Ok(Action::Authenticate(Login {
             login: frame.header(header::LOGIN).map(str::to_owned),
             passcode: frame.header(header::PASSCODE).map(str::to_owned),

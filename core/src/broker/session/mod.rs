@@ -3,6 +3,10 @@
 //! dropping the session ends its subscriptions, returns its unacknowledged queue messages and
 //! aborts its transactions.
 //!
+//! A frame that stored or removed a persistent message (SEND, ACK, COMMIT, a durable SUBSCRIBE or
+//! UNSUBSCRIBE) has its RECEIPT held until the store says the change is durable; receipts after
+//! it wait behind it, so the client sees them in order ([`Session::release_receipts`]).
+//!
 //! One file per group of commands, as mini-redis's `cmd/`:
 //! - `connect`: CONNECT/STOMP, authentication, CONNECTED;
 //! - `publish`: SEND, and SENDs held back by a full queue;
@@ -20,7 +24,7 @@ mod publish;
 mod subscribe;
 mod transaction;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -35,6 +39,7 @@ use super::Broker;
 use crate::auth::{Login, Principal};
 use crate::frame::{header, Command, Frame};
 use crate::heartbeat::Negotiated;
+use crate::store::{Refusal, Ticket};
 use crate::version::Version;
 
 use connect::Handshake;
@@ -87,6 +92,12 @@ pub struct Session {
     subscriptions: HashMap<String, Subscription>,
     transactions: HashMap<String, Transaction>,
     routes: RouteCache,
+    /// CONNECT's `client-id`, which names ActiveMQ-style durable subscriptions.
+    client_id: Option<String>,
+    /// The store's ticket of what the frame being handled stored or removed.
+    ticket: Option<Ticket>,
+    /// Receipts waiting for the store, in order, each with the ticket it waits for.
+    waiting: VecDeque<(Ticket, String)>,
 }
 
 /// An open transaction: its buffered frames and the bytes they hold.
@@ -109,6 +120,9 @@ impl Session {
             subscriptions: HashMap::new(),
             transactions: HashMap::new(),
             routes: RouteCache::default(),
+            client_id: None,
+            ticket: None,
+            waiting: VecDeque::new(),
         }
     }
 
@@ -171,10 +185,50 @@ impl Session {
             (Some(_), Command::Abort) => self.abort(&frame).map(|()| Action::Continue),
         }
         .map_err(fail)?;
+        let ticket = self.ticket.take();
         if !matches!(action, Action::Blocked(_)) {
-            push_receipt(receipt, replies);
+            self.receipt(receipt, ticket, replies);
         }
         Ok(action)
+    }
+
+    /// Notes the store's ticket of a change the frame being handled made.
+    fn stored(&mut self, ticket: Option<Ticket>) {
+        self.ticket = self.ticket.max(ticket);
+    }
+
+    /// Answers a frame's `receipt`: at once, or once `ticket` (and every receipt before it) is
+    /// durable.
+    fn receipt(&mut self, receipt: Option<String>, ticket: Option<Ticket>, replies: &mut Vec<Frame>) {
+        let Some(receipt) = receipt else { return };
+        let behind = self.waiting.back().map(|(ticket, _)| *ticket);
+        match ticket.max(behind) {
+            Some(ticket) => self.waiting.push_back((ticket, receipt)),
+            None => push_receipt(Some(receipt), replies),
+        }
+    }
+
+    /// The ticket the oldest held receipt waits for, if one is held.
+    pub fn awaited(&self) -> Option<Ticket> {
+        self.waiting.front().map(|(ticket, _)| *ticket)
+    }
+
+    /// Moves the receipts whose changes are durable now to `replies`. Fails once the store has
+    /// failed with receipts still held: their messages may not have been stored.
+    pub fn release_receipts(&mut self, replies: &mut Vec<Frame>) -> Result<(), SessionError> {
+        let Some(store) = self.broker.store() else { return Ok(()) };
+        while let Some((ticket, _)) = self.waiting.front() {
+            if !store.is_durable(*ticket) {
+                if let Some(failure) = store.failure() {
+                    let error = ProtocolError::Store(Refusal::Failed(failure.to_owned()));
+                    return Err(SessionError { error, receipt: self.waiting.pop_front().map(|(_, r)| r) });
+                }
+                break;
+            }
+            let (_, receipt) = self.waiting.pop_front().expect("front exists");
+            push_receipt(Some(receipt), replies);
+        }
+        Ok(())
     }
 
     /// Whether the access rules changed since this session's access was last checked.

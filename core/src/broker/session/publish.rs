@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use super::{connected, frame_in_transaction, push_receipt, Action, Session};
+use super::{connected, frame_in_transaction, Action, Session};
 use crate::broker::error::ProtocolError;
 use crate::broker::outbox::Pressure;
 use crate::broker::router::{Admission, Held, Published};
@@ -42,8 +42,14 @@ impl Session {
         let published = router.publish(principal, &mut self.routes, frame, Admission::Bounded)?;
         Stats::bump(&self.info.counters.messages_in);
         Ok(match published {
-            Published::Done => Action::Continue,
-            Published::Paced(pressure) => Action::Paced(pressure),
+            Published::Done(ticket) => {
+                self.stored(ticket);
+                Action::Continue
+            }
+            Published::Paced(pressure, ticket) => {
+                self.stored(ticket);
+                Action::Paced(pressure)
+            }
             Published::Held(held) => Action::Blocked(PendingSend { held, receipt: receipt.clone() }),
         })
     }
@@ -55,8 +61,15 @@ impl Session {
         let published = self.broker.shared.router.publish(principal, &mut self.routes, frame, Admission::Forced)?;
         Stats::bump(&self.info.counters.messages_in);
         Ok(match published {
-            Published::Paced(pressure) => Some(pressure),
-            Published::Done | Published::Held(_) => None,
+            Published::Paced(pressure, ticket) => {
+                self.stored(ticket);
+                Some(pressure)
+            }
+            Published::Done(ticket) => {
+                self.stored(ticket);
+                None
+            }
+            Published::Held(_) => None,
         })
     }
 
@@ -64,8 +77,8 @@ impl Session {
     /// comes back as [`Action::Blocked`].
     pub fn resume(&mut self, pending: PendingSend, replies: &mut Vec<Frame>) -> Action {
         match self.broker.shared.router.resume(pending.held) {
-            Ok(()) => {
-                push_receipt(pending.receipt, replies);
+            Ok(ticket) => {
+                self.receipt(pending.receipt, ticket, replies);
                 Action::Continue
             }
             Err(held) => Action::Blocked(PendingSend { held, ..pending }),

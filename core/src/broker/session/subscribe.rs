@@ -1,5 +1,15 @@
 //! SUBSCRIBE and UNSUBSCRIBE: the subscription's id, acknowledgement mode and window, handed to
 //! the router; the connection's list of subscriptions for the snapshot.
+//!
+//! Durable topic subscriptions, in the three dialects clients use (each names the subscription
+//! the router stores as `/dsub/NAME`):
+//! - Apollo: `persistent:true` and an `id` (NAME is the id); UNSUBSCRIBE with `persistent:true`
+//!   deletes it;
+//! - RabbitMQ: `durable:true` (or `persistent:true`) with `auto-delete:false` and an `id`;
+//! - ActiveMQ: CONNECT's `client-id` and `activemq.subscriptionName` (NAME is
+//!   `CLIENT-ID.SUBSCRIPTION-NAME`); UNSUBSCRIBE with the same header deletes it.
+//!
+//! `browser:true` on a queue browses it (`browser-end:false` keeps browsing).
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -9,9 +19,10 @@ use bytes::BytesMut;
 use super::{connected, missing, require, Session, Subscription};
 use crate::broker::delivery::Subscriber;
 use crate::broker::error::ProtocolError;
+use crate::broker::router::Subscribe;
 use crate::broker::snapshot::SubscriptionSnapshot;
 use crate::broker::AckMode;
-use crate::destination::Destination;
+use crate::destination::{Destination, Kind};
 use crate::frame::{escape_for, header, write_header, Command, Frame};
 use crate::version::Version;
 
@@ -56,7 +67,10 @@ impl Session {
             active: AtomicBool::new(true),
             receive_check: destination.is_wildcard().then(|| connected(&self.principal).clone()),
         });
-        let binding = router.subscribe(connected(&self.principal), &self.routes, &destination, &subscriber, window)?;
+        let kind = self.subscription_kind(frame, &destination, &id)?;
+        let (binding, ticket) =
+            router.subscribe(connected(&self.principal), &self.routes, &destination, kind, &subscriber, window)?;
+        self.stored(ticket);
         self.info.subscriptions.lock().push(SubscriptionSnapshot {
             id: id.clone(),
             destination: destination.as_str().to_owned(),
@@ -72,11 +86,62 @@ impl Session {
             (None, Some(Version::V1_0)) => require(frame, header::DESTINATION)?,
             (None, _) => return Err(missing(frame, header::ID)),
         };
-        let subscription =
-            self.subscriptions.remove(id).ok_or_else(|| ProtocolError::NoSuchSubscription(id.to_owned()))?;
-        self.broker.shared.router.unsubscribe(&subscription.binding, &subscription.subscriber);
+        let durable = self.durable_name(frame, id)?;
+        let router = &self.broker.shared.router;
+        let removed = self.subscriptions.remove(id);
+        match &removed {
+            Some(subscription) => router.unsubscribe(&subscription.binding, &subscription.subscriber),
+            None if durable.is_some() => {}
+            None => return Err(ProtocolError::NoSuchSubscription(id.to_owned())),
+        }
         self.info.subscriptions.lock().retain(|s| s.id != id);
+        if let Some(name) = durable {
+            match self.broker.shared.router.delete_durable(&name) {
+                Ok(ticket) => self.stored(ticket),
+                // Durable headers on a plain subscription's UNSUBSCRIBE: it is gone, all the same.
+                Err(ProtocolError::NoSuchDurable(_)) if removed.is_some() => {}
+                Err(error) => return Err(error),
+            }
+        }
         Ok(())
+    }
+
+    /// Whether a SUBSCRIBE makes a durable subscription, a browser, or a plain subscription.
+    fn subscription_kind(
+        &self,
+        frame: &Frame,
+        destination: &Destination,
+        id: &str,
+    ) -> Result<Subscribe, ProtocolError> {
+        if frame.header(header::BROWSER) == Some("true") {
+            if destination.kind() != Kind::Queue {
+                return Err(ProtocolError::BrowseNotQueue);
+            }
+            return Ok(Subscribe::Browse { keep_open: frame.header(header::BROWSER_END) == Some("false") });
+        }
+        if destination.kind() != Kind::Topic {
+            return Ok(Subscribe::Plain);
+        }
+        Ok(self.durable_name(frame, id)?.map_or(Subscribe::Plain, Subscribe::Durable))
+    }
+
+    /// The durable subscription a SUBSCRIBE or UNSUBSCRIBE names, in any of the three dialects
+    /// (see the module docs); `None` for a plain one.
+    fn durable_name(&self, frame: &Frame, id: &str) -> Result<Option<String>, ProtocolError> {
+        if let Some(name) = frame.header(header::ACTIVEMQ_SUBSCRIPTION_NAME) {
+            let client_id =
+                self.client_id.as_deref().ok_or(ProtocolError::DurableNeedsName("a client-id on CONNECT"))?;
+            return Ok(Some(format!("{client_id}.{name}")));
+        }
+        let yes = |name| frame.header(name) == Some("true");
+        let rabbitmq = yes(header::DURABLE) && frame.header(header::AUTO_DELETE) == Some("false");
+        if !(yes(header::PERSISTENT) || rabbitmq) {
+            return Ok(None);
+        }
+        if frame.header(header::ID).is_none() {
+            return Err(ProtocolError::DurableNeedsName("an id header"));
+        }
+        Ok(Some(id.to_owned()))
     }
 }
 

@@ -37,17 +37,23 @@ impl Session {
         Ok(())
     }
 
-    /// Applies a transaction's frames in order. A SEND that reached a subscriber past its
-    /// high-water mark paces the producer once the commit is done.
+    /// Applies a transaction's frames in order, as one group of the store's: what they store
+    /// and remove is one durable write. A SEND that reached a subscriber past its high-water mark
+    /// paces the producer once the commit is done.
     pub(super) fn commit(&mut self, frame: &Frame) -> Result<Action, ProtocolError> {
         let id = require(frame, header::TRANSACTION)?;
         let committed = self.end_transaction(id)?;
+        let store = self.broker.store().cloned();
+        let _group = store.as_ref().map(|store| store.group());
         let mut pressure = None;
         for frame in committed.frames {
             match frame.command {
                 // Authorized when buffered; the transaction's own caps bound what it adds.
                 Command::Send => pressure = self.publish_committed(frame)?.or(pressure),
-                _ => self.apply_acknowledgement(&frame),
+                _ => {
+                    let ticket = self.apply_acknowledgement(&frame);
+                    self.stored(ticket);
+                }
             }
         }
         Ok(pressure.map_or(Action::Continue, Action::Paced))

@@ -7,6 +7,7 @@ mod access_rules;
 mod admin;
 mod authorization;
 mod flow;
+mod persistence;
 mod snapshot;
 
 use super::*;
@@ -253,12 +254,7 @@ fn drop_oldest_keeps_the_newest_and_counts_the_rest() {
 
 #[test]
 fn full_queue_blocks_or_errors_by_policy() {
-    let rule = QueueRule {
-        pattern: "strict".into(),
-        max_messages: None,
-        max_bytes: None,
-        when_full: Some(QueueFullPolicy::Error),
-    };
+    let rule = QueueRule { when_full: Some(QueueFullPolicy::Error), ..QueueRule::new("strict") };
     let queues = QueuesConfig { max_messages: 1, rule: vec![rule], ..QueuesConfig::default() };
     let config = BrokerConfig { queues, ..BrokerConfig::default() };
     let broker = Broker::new(config);
