@@ -79,6 +79,18 @@ impl Collector for BrokerCollector {
             u64::from(memory.over),
         )?;
         counter(out, "memory_watermark_crossings", "Times the high watermark was passed.", memory.crossings)?;
+        if let Some(store) = broker.store().map(|store| store.snapshot()) {
+            counter(out, "store_commits", "Batches the store wrote, one sync each.", store.commits)?;
+            counter(out, "store_operations_written", "Stores and removals written.", store.written)?;
+            gauge(out, "store_pending_bytes", "Bytes waiting for the store's writer.", store.pending_bytes)?;
+            gauge(out, "store_disk_bytes", "Bytes the store holds on disk.", store.disk_bytes)?;
+            gauge(
+                out,
+                "store_failed",
+                "1 once the store has failed and writes nothing more.",
+                u64::from(store.failed.is_some()),
+            )?;
+        }
         let mut destinations = broker.destinations();
         let count = |kind| destinations.iter().filter(|d| d.kind == kind).count() as u64;
         let counts = [([("kind", "topic")], count("topic")), ([("kind", "queue")], count("queue"))];

@@ -175,6 +175,7 @@ async fn json_answers_are_what_the_data_functions_return() {
     assert_eq!(answer.status, StatusCode::OK);
     assert_eq!(answer.json(), value(json!(view::overview(broker))));
     assert_eq!((answer.json()["connections"].clone(), answer.json()["messages_in"].clone()), (json!(2), json!(2)));
+    assert_eq!(answer.json()["store"], json!(null), "persistence is off");
     for options in ["", "?sort=-id", "?offset=1", "?limit=1&sort=subscriptions", "?state=closed"] {
         let answer = harness.get(&format!("/api/connections{options}")).await;
         let parsed = query_options(options);

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use stompbox_core::broker::{
     Broker, ClosedConnection, ConnectionSnapshot, DestinationSnapshot, MemorySnapshot, StatsSnapshot,
 };
+use stompbox_core::store::StoreSnapshot;
 
 /// The broker's version.
 pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -25,6 +26,8 @@ pub(crate) struct Overview {
     pub(crate) stats: StatsSnapshot,
     /// Bytes held for messages against the memory bound.
     pub(crate) memory: MemorySnapshot,
+    /// The message store's figures (`null`: persistence is off).
+    pub(crate) store: Option<StoreSnapshot>,
 }
 
 /// The broker's figures.
@@ -37,6 +40,7 @@ pub(crate) fn overview(broker: &Broker) -> Overview {
         uptime_ms: now.saturating_sub(started_at_ms),
         stats: broker.stats(),
         memory: broker.memory_snapshot(),
+        store: broker.store().map(|store| store.snapshot()),
     }
 }
 
