@@ -153,16 +153,17 @@ def spki_fingerprint(cert_pem: bytes) -> str:
 
 
 @contextmanager
-def chromium(trusted_ca: trustme.CA | None = None, size: tuple[int, int] = (1280, 900)) -> Iterator[WebDriver]:
-    """A headless Chromium with a fresh profile, trusting `trusted_ca` for https (its key, which
-    the servers' chains carry); quit and its profile removed afterwards."""
+def chromium(trusted_cert: bytes | None = None, size: tuple[int, int] = (1280, 900)) -> Iterator[WebDriver]:
+    """A headless Chromium with a fresh profile, trusting the key of `trusted_cert` (PEM: a CA the
+    servers' chains carry, or a self-signed server certificate) for https; quit and its profile
+    removed afterwards."""
     profile = tempfile.mkdtemp(prefix="stompbox-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in [*FLAGS, f"--user-data-dir={profile}", f"--window-size={size[0]},{size[1]}"]:
         options.add_argument(flag)
-    if trusted_ca is not None:
-        options.add_argument(f"--ignore-certificate-errors-spki-list={spki_fingerprint(trusted_ca.cert_pem.bytes())}")
+    if trusted_cert is not None:
+        options.add_argument(f"--ignore-certificate-errors-spki-list={spki_fingerprint(trusted_cert)}")
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     try:
         yield driver

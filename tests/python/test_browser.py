@@ -66,7 +66,7 @@ def room(chat_broker: ChatBroker) -> Iterator[Room]:
         "carol": chat_broker.url("https", "/chat/?nick=carol"),
         "dave": chat_broker.url("members", "/chat/?nick=dave"),
     }
-    with chromium(trusted_ca=chat_broker.ca) as driver:
+    with chromium(trusted_cert=chat_broker.ca.cert_pem.bytes()) as driver:
         windows = {}
         for who, url in pages.items():
             if windows:

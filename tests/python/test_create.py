@@ -1,8 +1,9 @@
 """`stompbox create`: the real binary makes an instance, `stompbox run` serves it, and the admin
 password it printed logs in over tcp, tls, ws and wss, while a wrong one is refused with
 `authentication-failed`. The tls and wss clients trust the instance's own certificate: the
-Python module over `ssl://` (rustls), Python's `websockets` and stomp.py over TLS (OpenSSL).
-The test only rewrites the listeners' ports to 0, to run beside anything else."""
+Python module over `ssl://` (rustls), Python's `websockets` and stomp.py over TLS (OpenSSL),
+and the chat page in Chromium over `wss`. The console answers over https, and persistent
+messages outlive a restart in the instance's data/ folder. The test only rewrites the listeners' ports to 0, to run beside anything else."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ import stomp
 from websockets.sync.client import connect
 
 import stompbox
+from browser import chromium, join_chat, say, wait_for_state
+from selenium.webdriver.common.by import By
 
 TIMEOUT = 20.0  # a deadline for a loaded machine (argon2 logins, TLS), not a threshold
 PASSWORD = re.compile(r"^ {4}admin / (\S+)$", re.MULTILINE)
@@ -128,6 +131,25 @@ def test_persistent_messages_outlive_a_restart_in_data(
         consumer.subscribe("/queue/orders")
         frame = consumer.read_frame(timeout=TIMEOUT)
         assert frame is not None and frame.body == b"order 1"
+
+
+def test_the_chat_page_joins_over_wss_with_the_instance_certificate(instance: Instance) -> None:
+    """The chat page from the https listener, in Chromium trusting the created certificate: it
+    asks for a login (the instance has no anonymous access), joins over wss, and what it says
+    reaches a STOMP subscriber."""
+    with stompbox.Stomp(
+        f"tcp://127.0.0.1:{instance.ports['tcp']}", user="admin", password=instance.password, timeout=TIMEOUT
+    ) as listener, chromium(trusted_cert=instance.cert.read_bytes()) as page:
+        listener.subscribe("/topic/chat.general.demo")
+        join_chat(page, f"https://localhost:{instance.ports['https']}/chat/?nick=erin")
+        wait_for_state(page, "error")
+        page.find_element(By.ID, "login").send_keys("admin")
+        page.find_element(By.ID, "passcode").send_keys(instance.password)
+        page.find_element(By.ID, "join-button").click()
+        wait_for_state(page, "connected")
+        say(page, "over wss")
+        frame = listener.read_frame(timeout=TIMEOUT)
+        assert frame is not None and b"over wss" in frame.body, frame
 
 
 def test_a_wrong_password_is_refused(instance: Instance) -> None:
