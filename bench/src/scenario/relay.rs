@@ -22,7 +22,7 @@ use crate::cli::Load;
 use crate::client::{make_read_room, READ_CHUNK};
 use crate::progress::Progress;
 use crate::report::Report;
-use crate::stats::{histogram, now_ns, Tracker};
+use crate::stats::{now_ns, Tracker};
 use crate::{BenchError, Result};
 
 /// The smallest record: the three numbers.
@@ -101,10 +101,8 @@ pub(crate) async fn run(ctx: &Ctx, subscribers: usize, load: Load) -> Result<Rep
     relay.abort();
 
     let mut trackers = Vec::new();
-    let mut latency = histogram();
     while let Some(joined) = readers.join_next().await {
-        if let Ok((tracker, h)) = joined {
-            let _ = latency.add(&h);
+        if let Ok(tracker) = joined {
             trackers.push(tracker);
         }
     }
@@ -115,7 +113,7 @@ pub(crate) async fn run(ctx: &Ctx, subscribers: usize, load: Load) -> Result<Rep
         consumers: subscribers,
         window: Some(load.window),
         note: Some("plain TCP relay of fixed-size records, no STOMP: the ceiling for fan-out on this machine".into()),
-        ..counters.report(start_ns, send_seconds, &trackers, &latency)
+        ..counters.report(start_ns, send_seconds, &trackers)
     })
 }
 
@@ -148,9 +146,9 @@ async fn read_records(
     counters: Arc<Counters>,
     index: usize,
     done: CancellationToken,
-) -> (Tracker, hdrhistogram::Histogram<u64>) {
+) -> Tracker {
     let mut tracker = Tracker::default();
-    let mut latency = histogram();
+    let mut latency = Vec::new();
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     loop {
         make_read_room(&mut buf);
@@ -170,14 +168,14 @@ async fn read_records(
             let seq = record.get_u64_le();
             let sent = record.get_u64_le();
             tracker.mark(producer as usize, seq);
-            let _ = latency.record(now.saturating_sub(sent).max(1));
+            latency.push(now.saturating_sub(sent));
             got += 1;
         }
         if got > 0 {
-            counters.delivered[index].fetch_add(got, Ordering::Relaxed);
-            counters.last_delivery_ns.fetch_max(now, Ordering::Relaxed);
-            counters.progress.notify_waiters();
+            counters.record_latency(index, &latency);
+            latency.clear();
+            counters.record_delivered(index, got, now);
         }
     }
-    (tracker, latency)
+    tracker
 }

@@ -30,6 +30,8 @@ pub(crate) struct Spec {
     pub persistent: Option<u64>,
     /// Extra subscribers that never read (not counted as consumers).
     pub stuck: usize,
+    /// Subscribe-unsubscribe cycles per second on one more connection (0: none).
+    pub churn: u64,
 }
 
 impl Spec {
@@ -47,6 +49,7 @@ impl Spec {
             rate: None,
             persistent: None,
             stuck: 0,
+            churn: 0,
         }
     }
 
@@ -72,6 +75,26 @@ impl Spec {
             rate: None,
             persistent: None,
             stuck: 0,
+            churn: 0,
+        }
+    }
+
+    /// `room`: `publishers` sharing `rate` msgs/s to a topic with `subscribers` subscribers,
+    /// and `churn` subscriptions a second that come and go.
+    pub fn room(ctx: &Ctx, publishers: usize, subscribers: usize, rate: u64, churn: u64) -> Spec {
+        Spec {
+            scenario: "room",
+            destination: ctx.destination("topic", "room"),
+            producers: publishers,
+            consumers: subscribers,
+            fanout: true,
+            ack: AckMode::Auto,
+            prefetch: 1000,
+            load: Load { window: 0, batch: 64 },
+            rate: Some(rate.max(1)),
+            persistent: None,
+            stuck: 0,
+            churn,
         }
     }
 
@@ -89,6 +112,7 @@ impl Spec {
             rate: Some(rate.max(1)),
             persistent: None,
             stuck: 0,
+            churn: 0,
         }
     }
 }
