@@ -6,6 +6,7 @@ use bytes::BytesMut;
 mod access_rules;
 mod authorization;
 mod flow;
+mod room;
 mod snapshot;
 
 use super::*;
