@@ -152,6 +152,10 @@ pub enum Scenario {
         /// Reader connections; each receives every record.
         #[arg(long, default_value_t = 4)]
         subscribers: usize,
+        /// Records per second, paced as a room's publisher is (default: as fast as the window
+        /// allows).
+        #[arg(long)]
+        rate: Option<u64>,
         /// Producer pacing and batching.
         #[command(flatten)]
         load: Load,

@@ -15,7 +15,7 @@ mod relay;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
@@ -145,7 +145,7 @@ pub(crate) async fn run(cli: &Cli) -> Result<Report> {
             let count = cli.count.unwrap_or(*connections);
             connections::run(&ctx, count, *concurrency, *hold).await
         }
-        Scenario::RelayCeiling { subscribers, load } => relay::run(&ctx, *subscribers, *load).await,
+        Scenario::RelayCeiling { subscribers, rate, load } => relay::run(&ctx, *subscribers, *rate, *load).await,
     };
     watcher.abort();
     let mut report = result?;
@@ -161,6 +161,35 @@ pub(crate) async fn run(cli: &Cli) -> Result<Report> {
         report.broker_rss_after_kib = cli.pid.and_then(proc::rss_kib);
     }
     Ok(report)
+}
+
+/// A fixed sending rate: message `n` (from 0) is due at `start + n / per_second`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pace {
+    start: Instant,
+    per_second: f64,
+}
+
+impl Pace {
+    /// `per_second` messages a second from `start`.
+    pub(crate) fn new(start: Instant, per_second: f64) -> Pace {
+        Pace { start, per_second }
+    }
+
+    /// How many messages are due now, once `sent` have been sent. While none is, waits until
+    /// the next is due (or `stop`) and returns 0: the caller checks its stop conditions again.
+    pub(crate) async fn due(&self, sent: u64, stop: &CancellationToken) -> u64 {
+        let due = (self.start.elapsed().as_secs_f64() * self.per_second) as u64 + 1;
+        if due > sent {
+            return due - sent;
+        }
+        let next = self.start + Duration::from_secs_f64(sent as f64 / self.per_second);
+        tokio::select! {
+            () = tokio::time::sleep_until(next.into()) => {}
+            () = stop.cancelled() => {}
+        }
+        0
+    }
 }
 
 /// Raises this process's open-file limit as far as allowed; fails if `connections` (one file

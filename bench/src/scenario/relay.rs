@@ -17,7 +17,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::counters::{wait_for_deliveries, wait_progress, Counters};
-use super::{quotas, Ctx};
+use super::{quotas, Ctx, Pace};
 use crate::cli::Load;
 use crate::client::{make_read_room, READ_CHUNK};
 use crate::progress::Progress;
@@ -29,7 +29,7 @@ use crate::{BenchError, Result};
 const HEADER_BYTES: usize = 24;
 
 /// Runs the relay ceiling with `subscribers` readers.
-pub(crate) async fn run(ctx: &Ctx, subscribers: usize, load: Load) -> Result<Report> {
+pub(crate) async fn run(ctx: &Ctx, subscribers: usize, rate: Option<u64>, load: Load) -> Result<Report> {
     let size = ctx.cli.size.max(HEADER_BYTES);
     if subscribers == 0 {
         return Err(BenchError::Options("at least one subscriber is needed".into()));
@@ -66,9 +66,16 @@ pub(crate) async fn run(ctx: &Ctx, subscribers: usize, load: Load) -> Result<Rep
     let quota = quotas(ctx.cli.count, 1)[0];
     let batch = load.batch.max(1) as u64;
     let mut buf = BytesMut::with_capacity(batch as usize * size);
+    let pace = rate.map(|rate| Pace::new(start, rate.max(1) as f64));
     let mut seq = 0u64;
     while !ctx.stop.is_cancelled() && quota.is_none_or(|q| seq < q) {
         let mut n = quota.map_or(batch, |q| batch.min(q - seq));
+        if let Some(pace) = &pace {
+            match pace.due(seq, &ctx.stop).await {
+                0 => continue,
+                due => n = n.min(due),
+            }
+        }
         let notified = counters.progress.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
@@ -111,6 +118,7 @@ pub(crate) async fn run(ctx: &Ctx, subscribers: usize, load: Load) -> Result<Rep
         scenario: "relay-ceiling".into(),
         producers: 1,
         consumers: subscribers,
+        rate,
         window: Some(load.window),
         note: Some("plain TCP relay of fixed-size records, no STOMP: the ceiling for fan-out on this machine".into()),
         ..counters.report(start_ns, send_seconds, &trackers)
