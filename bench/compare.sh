@@ -302,18 +302,30 @@ run_transports() {
 }
 
 # Rooms over each of the broker's transports: 1,000 subscribers at 1,000 msgs/s (tcp), 10,000 at
-# 100 msgs/s (every transport); 200-byte bodies, one publisher. ActiveMQ has only tcp.
+# 100 msgs/s (every transport); 200-byte bodies, one publisher. ActiveMQ has only tcp. Each room
+# gets a freshly started broker: RSS per subscriber is its growth while they subscribe, which
+# memory a previous scenario left behind (or gives back meanwhile) would blur.
 run_room() {
     local broker=$1 transport small=$((1000 / ROOM_SCALE)) large=$((10000 / ROOM_SCALE))
     local transports=(${TRANSPORTS[@]+"${TRANSPORTS[@]}"})
     [ ${#transports[@]} -gt 0 ] || transports=("tcp=$URL")
+    restart_broker "$broker"
     SCENARIO_URL="${transports[0]#*=}" run_scenario "$broker" "room 1000S 1k/s via tcp" \
         room --subscribers "$small" --rate 1000 --size 200 --duration "$DURATION"
     for transport in "${transports[@]}"; do
         case "${transport%%=*}" in tls) continue ;; esac
+        restart_broker "$broker"
         SCENARIO_URL="${transport#*=}" run_scenario "$broker" "room 10000S 100/s via ${transport%%=*}" \
             room --subscribers "$large" --rate 100 --size 200 --duration "$DURATION"
     done
+}
+
+restart_broker() {
+    log "restarting $1"
+    stop_broker
+    sleep 1
+    "start_$1"
+    check_loopback
 }
 
 # --- main ------------------------------------------------------------------------------------
