@@ -108,16 +108,22 @@ wait_port() {
 }
 
 # Lists the TCP/UDP listening sockets of the broker's process group; fails if any is not loopback.
+# Looks up to 5 times, a second apart: a RabbitMQ restart briefly shows a helper node's listener
+# on 0.0.0.0 that goes away by itself; one that stays stops the run.
 check_loopback() {
-    local pids bad
-    pids="$(ps -o pid= -g "$BROKER_PGID" | tr -s ' \n' ' ')"
-    [ -n "$EPMD_PID" ] && pids="$pids $EPMD_PID"
-    local sockets=""
-    for pid in $pids; do
-        sockets+="$(ss -H -ltnup 2>/dev/null | grep "pid=$pid," || true)"$'\n'
+    local pids bad tries
+    for tries in 1 2 3 4 5; do
+        pids="$(ps -o pid= -g "$BROKER_PGID" | tr -s ' \n' ' ')"
+        [ -n "$EPMD_PID" ] && pids="$pids $EPMD_PID"
+        local sockets=""
+        for pid in $pids; do
+            sockets+="$(ss -H -ltnup 2>/dev/null | grep "pid=$pid," || true)"$'\n'
+        done
+        bad="$(echo "$sockets" | awk 'NF {print $5}' | grep -v -E '^(127\.[0-9.]+|\[::1\]|\[::ffff:127\.[0-9.]+\]):[0-9]+$' || true)"
+        [ -n "$bad" ] || break
+        sleep 1
     done
     echo "$sockets" | awk 'NF {print "   listening:", $5}' >&2
-    bad="$(echo "$sockets" | awk 'NF {print $5}' | grep -v -E '^(127\.[0-9.]+|\[::1\]|\[::ffff:127\.[0-9.]+\]):[0-9]+$' || true)"
     if [ -n "$bad" ]; then
         echo "refusing to go on: non-loopback listener(s): $bad" >&2
         exit 1

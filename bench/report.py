@@ -119,6 +119,8 @@ def fmt(value):
         return "–"
     if value >= 100:
         return f"{value:,.0f}"
+    if value < 1:
+        return f"{value:.2f}"
     return f"{value:.1f}"
 
 
@@ -251,7 +253,8 @@ def chart(records):
 
 
 def room_chart(records):
-    """Deliveries per second and p99 latency of every room, by broker (and the relay)."""
+    """Deliveries per second, p99 latency and broker CPU per delivery of every room, by broker
+    (and the relay)."""
     series = BROKERS + ["tcp-relay"]
 
     def groups(f):
@@ -264,13 +267,15 @@ def room_chart(records):
 
     rate = groups(lambda r: r["msgs_per_s"])
     p99 = groups(lambda r: r["latency_us"]["p99"] / 1000)
+    cpu = groups(lambda r: r.get("broker_cpu_seconds_per_million"))
     if not rate:
         return None
-    w, h = 1080, 430
+    w, h = 1280, 430
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
              f'font-family="sans-serif">', f'<rect width="{w}" height="{h}" fill="white"/>']
-    parts.append(svg_panel(90, 50, 440, 300, "Rooms: deliveries/s (higher is better)", rate, "deliveries/s"))
-    parts.append(svg_panel(630, 50, 430, 300, "Rooms: p99 latency (ms, lower is better)", p99, "ms"))
+    parts.append(svg_panel(90, 50, 340, 300, "Deliveries/s (higher is better)", rate, "deliveries/s"))
+    parts.append(svg_panel(510, 50, 340, 300, "p99 latency (ms, lower is better)", p99, "ms"))
+    parts.append(svg_panel(930, 50, 330, 300, "Broker CPU µs per delivery (lower is better)", cpu, "µs"))
     lx = 90
     for name in series:
         parts.append(f'<rect x="{lx}" y="{h - 30}" width="12" height="12" fill="{COLORS[name]}"/>')
