@@ -82,11 +82,28 @@ impl Spec {
     /// `room`: `publishers` sharing `rate` msgs/s to a topic with `subscribers` subscribers,
     /// and `churn` subscriptions a second that come and go.
     pub fn room(ctx: &Ctx, publishers: usize, subscribers: usize, rate: u64, churn: u64) -> Spec {
+        Spec::paced_topic(ctx, "room", publishers, subscribers, rate, churn)
+    }
+
+    /// `latency`: one producer at `rate` msgs/s to a topic with one subscriber.
+    pub fn latency(ctx: &Ctx, rate: u64) -> Spec {
+        Spec::paced_topic(ctx, "latency", 1, 1, rate, 0)
+    }
+
+    /// Producers sharing a fixed rate to a topic, unacknowledged subscribers.
+    fn paced_topic(
+        ctx: &Ctx,
+        scenario: &'static str,
+        producers: usize,
+        consumers: usize,
+        rate: u64,
+        churn: u64,
+    ) -> Spec {
         Spec {
-            scenario: "room",
-            destination: ctx.destination("topic", "room"),
-            producers: publishers,
-            consumers: subscribers,
+            scenario,
+            destination: ctx.destination("topic", scenario),
+            producers,
+            consumers,
             fanout: true,
             ack: AckMode::Auto,
             prefetch: 1000,
@@ -95,24 +112,6 @@ impl Spec {
             persistent: None,
             stuck: 0,
             churn,
-        }
-    }
-
-    /// `latency`: one producer at `rate` msgs/s to a topic with one subscriber.
-    pub fn latency(ctx: &Ctx, rate: u64) -> Spec {
-        Spec {
-            scenario: "latency",
-            destination: ctx.destination("topic", "latency"),
-            producers: 1,
-            consumers: 1,
-            fanout: true,
-            ack: AckMode::Auto,
-            prefetch: 1000,
-            load: Load { window: 0, batch: 64 },
-            rate: Some(rate.max(1)),
-            persistent: None,
-            stuck: 0,
-            churn: 0,
         }
     }
 }
