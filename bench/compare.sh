@@ -16,10 +16,15 @@
 # The script checks the listening sockets of each broker and refuses to go on if any is not
 # on a loopback address.
 #
-# Usage: bench/compare.sh [--quick] [--brokers "stompbox activemq rabbitmq"] [--scenarios "persistent"]
-#                         [--out docs/bench]
-#   --quick      2 s per scenario, 2,000 connections (a smoke run, not for publishing)
-#   --scenarios  only these scenarios (stompbox-bench subcommands), e.g. "persistent"
+# Rooms (issue 16): one publisher at a fixed rate to one topic with thousands of subscribers,
+# 200-byte bodies: 1,000 subscribers at 1,000 msgs/s over tcp, and 10,000 at 100 msgs/s over
+# tcp, ws and wss (each 1 M deliveries/s offered), on every broker and transport that has them.
+#
+# Usage: bench/compare.sh [--quick] [--brokers "stompbox activemq rabbitmq"] [--only "base transports room"]
+#                         [--scenarios "persistent"] [--out docs/bench]
+#   --quick      2 s per scenario, 2,000 connections, rooms of a tenth the size (a smoke run)
+#   --only       the groups of scenarios to run (default all three)
+#   --scenarios  within them, only these scenarios (stompbox-bench subcommands), e.g. "persistent"
 # Environment: DURATION (default 8s), CONNECTIONS (default 15000), SKIP_BUILD=1 to use the
 # binaries already in target/release, KEEP_WORK=1 to keep broker logs and data in /tmp.
 set -euo pipefail
@@ -30,11 +35,14 @@ BROKERS="stompbox activemq rabbitmq"
 SCENARIOS=""
 DURATION="${DURATION:-8s}"
 CONNECTIONS="${CONNECTIONS:-15000}"
+ONLY="base transports room"
+ROOM_SCALE=1
 while [ $# -gt 0 ]; do
     case "$1" in
-        --quick) DURATION=2s; CONNECTIONS=2000 ;;
+        --quick) DURATION=2s; CONNECTIONS=2000; ROOM_SCALE=10 ;;
         --brokers) BROKERS="$2"; shift ;;
         --scenarios) SCENARIOS="$2"; shift ;;
+        --only) ONLY="$2"; shift ;;
         --out) OUT="$2"; shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
@@ -103,16 +111,22 @@ wait_port() {
 }
 
 # Lists the TCP/UDP listening sockets of the broker's process group; fails if any is not loopback.
+# Looks up to 5 times, a second apart: a RabbitMQ restart briefly shows a helper node's listener
+# on 0.0.0.0 that goes away by itself; one that stays stops the run.
 check_loopback() {
-    local pids bad
-    pids="$(ps -o pid= -g "$BROKER_PGID" | tr -s ' \n' ' ')"
-    [ -n "$EPMD_PID" ] && pids="$pids $EPMD_PID"
-    local sockets=""
-    for pid in $pids; do
-        sockets+="$(ss -H -ltnup 2>/dev/null | grep "pid=$pid," || true)"$'\n'
+    local pids bad tries
+    for tries in 1 2 3 4 5; do
+        pids="$(ps -o pid= -g "$BROKER_PGID" | tr -s ' \n' ' ')"
+        [ -n "$EPMD_PID" ] && pids="$pids $EPMD_PID"
+        local sockets=""
+        for pid in $pids; do
+            sockets+="$(ss -H -ltnup 2>/dev/null | grep "pid=$pid," || true)"$'\n'
+        done
+        bad="$(echo "$sockets" | awk 'NF {print $5}' | grep -v -E '^(127\.[0-9.]+|\[::1\]|\[::ffff:127\.[0-9.]+\]):[0-9]+$' || true)"
+        [ -n "$bad" ] || break
+        sleep 1
     done
     echo "$sockets" | awk 'NF {print "   listening:", $5}' >&2
-    bad="$(echo "$sockets" | awk 'NF {print $5}' | grep -v -E '^(127\.[0-9.]+|\[::1\]|\[::ffff:127\.[0-9.]+\]):[0-9]+$' || true)"
     if [ -n "$bad" ]; then
         echo "refusing to go on: non-loopback listener(s): $bad" >&2
         exit 1
@@ -271,6 +285,13 @@ run_scenario() {
 }
 
 run_all() {
+    local broker=$1 group
+    for group in $ONLY; do
+        "run_$group" "$broker"
+    done
+}
+
+run_base() {
     local broker=$1
     run_scenario "$broker" "fanout 1P-4S" fanout --producers 1 --subscribers 4 --size 100 --duration "$DURATION"
     run_scenario "$broker" "queue 2P-2C client-individual" queue --producers 2 --consumers 2 --ack client-individual --size 100 --duration "$DURATION"
@@ -279,7 +300,6 @@ run_all() {
     run_scenario "$broker" "persistent 2P-2C" persistent --producers 2 --consumers 2 --duration "$DURATION"
     # Slow openers stop at the time cap: RSS per connection is over those opened.
     run_scenario "$broker" "connections" connections --connections "$CONNECTIONS" --concurrency 256 --duration 15s
-    run_transports "$broker"
 }
 
 # Fan-out and 1k/s latency over each of the broker's transports, back to back.
@@ -293,6 +313,33 @@ run_transports() {
         SCENARIO_URL="${transport#*=}" run_scenario "$broker" "latency 1k/s via ${transport%%=*}" \
             latency --rate 1000 --duration "$DURATION"
     done
+}
+
+# Rooms over each of the broker's transports: 1,000 subscribers at 1,000 msgs/s (tcp), 10,000 at
+# 100 msgs/s (every transport); 200-byte bodies, one publisher. ActiveMQ has only tcp. Each room
+# gets a freshly started broker: RSS per subscriber is its growth while they subscribe, which
+# memory a previous scenario left behind (or gives back meanwhile) would blur.
+run_room() {
+    local broker=$1 transport small=$((1000 / ROOM_SCALE)) large=$((10000 / ROOM_SCALE))
+    local transports=(${TRANSPORTS[@]+"${TRANSPORTS[@]}"})
+    [ ${#transports[@]} -gt 0 ] || transports=("tcp=$URL")
+    restart_broker "$broker"
+    SCENARIO_URL="${transports[0]#*=}" run_scenario "$broker" "room 1000S 1k/s via tcp" \
+        room --subscribers "$small" --rate 1000 --size 200 --duration "$DURATION"
+    for transport in "${transports[@]}"; do
+        case "${transport%%=*}" in tls) continue ;; esac
+        restart_broker "$broker"
+        SCENARIO_URL="${transport#*=}" run_scenario "$broker" "room 10000S 100/s via ${transport%%=*}" \
+            room --subscribers "$large" --rate 100 --size 200 --duration "$DURATION"
+    done
+}
+
+restart_broker() {
+    log "restarting $1"
+    stop_broker
+    sleep 1
+    "start_$1"
+    check_loopback
 }
 
 # --- main ------------------------------------------------------------------------------------
@@ -326,9 +373,18 @@ if [ -n "$SCENARIOS" ] && [[ " $SCENARIOS " != *" relay-ceiling "* ]]; then
     log "wrote $OUT/results.jsonl"
     exit 0
 fi
-log "relay ceiling"
-line="$("$BENCH" relay-ceiling --subscribers 4 --size 100 --duration "$DURATION" --json)"
-echo "$line" | python3 -c 'import json,sys; r=json.load(sys.stdin); r["broker"]="tcp-relay"; r["label"]="fanout 1P-4S"; print(json.dumps(r))' >> "$RESULTS"
+# relay_ceiling LABEL ARGS...: the plain TCP relay, recorded as broker "tcp-relay".
+relay_ceiling() {
+    local label=$1 line
+    shift
+    log "relay ceiling: $label"
+    line="$("$BENCH" relay-ceiling "$@" --duration "$DURATION" --json)"
+    echo "$line" | python3 -c 'import json,sys; r=json.load(sys.stdin); r["broker"]="tcp-relay"; r["label"]=sys.argv[1]; print(json.dumps(r))' "$label" >> "$RESULTS"
+}
+case " $ONLY " in *" base "*) relay_ceiling "fanout 1P-4S" --subscribers 4 --size 100 ;; esac
+case " $ONLY " in
+    *" room "*) relay_ceiling "room 1000S 1k/s via tcp" --subscribers $((1000 / ROOM_SCALE)) --rate 1000 --size 200 --window 0 ;;
+esac
 
 mkdir -p "$OUT"
 python3 "$ROOT/bench/report.py" "$RESULTS" "$OUT"

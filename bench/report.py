@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Turns the JSON lines of one bench/compare.sh run into docs/bench/results.{md,json} and
-docs/bench/chart.svg (hand-written SVG, no plotting library).
+"""Turns the JSON lines of one bench/compare.sh run into docs/bench/results.{md,json},
+docs/bench/chart.svg and, when the run had rooms, docs/bench/room.svg (hand-written SVG, no
+plotting library).
 
 Usage: bench/report.py RESULTS.jsonl OUT_DIR
 """
@@ -83,11 +84,43 @@ ROWS = [
 ]
 
 
+# (label in compare.sh, row title, chart label) of the rooms: one publisher, 200-byte bodies.
+ROOMS = [
+    ("room 1000S 1k/s via tcp", "1,000 subscribers × 1,000 msgs/s, tcp", "1k × 1k/s tcp"),
+    ("room 10000S 100/s via tcp", "10,000 subscribers × 100 msgs/s, tcp", "10k × 100/s tcp"),
+    ("room 10000S 100/s via ws", "10,000 subscribers × 100 msgs/s, ws", "10k × 100/s ws"),
+    ("room 10000S 100/s via wss", "10,000 subscribers × 100 msgs/s, wss", "10k × 100/s wss"),
+]
+
+
+def room_table(records):
+    """The rooms, one row per broker and room: what it delivered, how late, at what cost."""
+    out = ["\nRooms (one publisher at a fixed rate → one topic → N subscribers, 200 B; "
+           "broker CPU is that of producing and draining, RSS per subscriber its growth while they "
+           "subscribed):\n",
+           "| room | broker | deliveries/s | p50 ms | p99 ms | p99.9 ms | broker CPU s per M deliveries "
+           "| broker RSS KiB per subscriber | lost | errors |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for label, title, _ in ROOMS:
+        for broker in BROKERS + ["tcp-relay"]:
+            r = find(records, broker, label)
+            if not r:
+                continue
+            lat = r["latency_us"]
+            ms = lambda us: fmt(us / 1000)
+            out.append(f"| {title} | {NAMES[broker]} | {fmt(r['msgs_per_s'])} | {ms(lat['p50'])} | {ms(lat['p99'])} "
+                       f"| {ms(lat['p999'])} | {fmt(r.get('broker_cpu_seconds_per_million'))} "
+                       f"| {fmt(r.get('rss_per_subscriber_kib'))} | {r['lost']:,} | {r['errors']} |")
+    return out if len(out) > 3 else []
+
+
 def fmt(value):
     if value is None:
         return "–"
     if value >= 100:
         return f"{value:,.0f}"
+    if value < 1:
+        return f"{value:.2f}"
     return f"{value:.1f}"
 
 
@@ -124,6 +157,7 @@ def markdown(records):
         share = f" (stompbox reaches {100 * sb['msgs_per_s'] / relay['msgs_per_s']:.0f}% of it)" if sb else ""
         out.append(f"\nCeiling: a plain loopback TCP relay of 100-byte records, 1 writer → 4 readers, same load "
                    f"generator: {fmt(relay['msgs_per_s'])} records/s delivered{share}.\n")
+    out.extend(room_table(records))
     out.append("\nEvery run, with loss, duplicates and errors:\n")
     out.append("| broker | scenario | sent | delivered | lost | dup | msgs/s | p50 µs | p99 µs | p99.9 µs | max µs | errors |")
     out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -218,6 +252,39 @@ def chart(records):
     return "\n".join(parts) + "\n"
 
 
+def room_chart(records):
+    """Deliveries per second, p99 latency and broker CPU per delivery of every room, by broker
+    (and the relay)."""
+    series = BROKERS + ["tcp-relay"]
+
+    def groups(f):
+        rows = []
+        for label, _, short in ROOMS:
+            values = [(b, f(find(records, b, label))) for b in series if find(records, b, label)]
+            if values:
+                rows.append((short, values))
+        return rows
+
+    rate = groups(lambda r: r["msgs_per_s"])
+    p99 = groups(lambda r: r["latency_us"]["p99"] / 1000)
+    cpu = groups(lambda r: r.get("broker_cpu_seconds_per_million"))
+    if not rate:
+        return None
+    w, h = 1280, 430
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
+             f'font-family="sans-serif">', f'<rect width="{w}" height="{h}" fill="white"/>']
+    parts.append(svg_panel(90, 50, 340, 300, "Deliveries/s (higher is better)", rate, "deliveries/s"))
+    parts.append(svg_panel(510, 50, 340, 300, "p99 latency (ms, lower is better)", p99, "ms"))
+    parts.append(svg_panel(930, 50, 330, 300, "Broker CPU µs per delivery (lower is better)", cpu, "µs"))
+    lx = 90
+    for name in series:
+        parts.append(f'<rect x="{lx}" y="{h - 30}" width="12" height="12" fill="{COLORS[name]}"/>')
+        parts.append(f'<text x="{lx + 16}" y="{h - 20}" font-size="12">{NAMES[name]}</text>')
+        lx += 130
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
 def main():
     records = load(sys.argv[1])
     out = sys.argv[2]
@@ -229,6 +296,10 @@ def main():
         f.write("\n")
     with open(os.path.join(out, "chart.svg"), "w") as f:
         f.write(chart(records))
+    rooms = room_chart(records)
+    if rooms:
+        with open(os.path.join(out, "room.svg"), "w") as f:
+            f.write(rooms)
 
 
 if __name__ == "__main__":

@@ -98,6 +98,24 @@ pub enum Scenario {
         #[arg(long, default_value_t = 1000)]
         rate: u64,
     },
+    /// A chat room: P publishers at a fixed total rate -> one topic -> N subscribers, each
+    /// receiving every message: deliveries/s, latency, broker CPU per delivery and RSS per
+    /// subscriber.
+    Room {
+        /// Publisher connections; they share the rate.
+        #[arg(long, default_value_t = 1)]
+        publishers: usize,
+        /// Subscriber connections; each receives every message.
+        #[arg(long, default_value_t = 1000)]
+        subscribers: usize,
+        /// Messages per second, all publishers together.
+        #[arg(long, default_value_t = 1000)]
+        rate: u64,
+        /// Subscriptions that come and go during the run: one more connection subscribes and
+        /// unsubscribes again this many times a second (0: none).
+        #[arg(long, default_value_t = 0)]
+        churn: u64,
+    },
     /// Opens K idle connections (CONNECT -> CONNECTED), reports connections/s and broker RSS.
     Connections {
         /// Connections to open (`--count` also sets this).
@@ -134,6 +152,10 @@ pub enum Scenario {
         /// Reader connections; each receives every record.
         #[arg(long, default_value_t = 4)]
         subscribers: usize,
+        /// Records per second, paced as a room's publisher is (default: as fast as the window
+        /// allows).
+        #[arg(long)]
+        rate: Option<u64>,
         /// Producer pacing and batching.
         #[command(flatten)]
         load: Load,

@@ -21,12 +21,47 @@ use crate::{BenchError, Result};
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Spare room kept in a read buffer before each read, so readers take large gulps.
 pub const READ_CHUNK: usize = 256 * 1024;
+/// The spare room a [`ReadRoom`] starts with.
+const READ_CHUNK_MIN: usize = 4 * 1024;
 
 /// Grows `buf` by [`READ_CHUNK`] once less than a quarter of that is free, so the next read
 /// takes a large gulp without the buffer being reserved before every read.
 pub fn make_read_room(buf: &mut BytesMut) {
     if buf.capacity() - buf.len() < READ_CHUNK / 4 {
         buf.reserve(READ_CHUNK);
+    }
+}
+
+/// The spare room a consumer keeps in its read buffer: it starts small, so thousands of
+/// subscribers of a room that each get a message now and then stay small, and doubles while
+/// reads fill it, up to [`READ_CHUNK`], so a busy consumer takes large gulps.
+#[derive(Debug)]
+pub struct ReadRoom {
+    chunk: usize,
+    room: usize,
+}
+
+impl Default for ReadRoom {
+    fn default() -> ReadRoom {
+        ReadRoom { chunk: READ_CHUNK_MIN, room: 0 }
+    }
+}
+
+impl ReadRoom {
+    /// Grows `buf` by the current chunk once less than a quarter of it is free.
+    pub fn prepare(&mut self, buf: &mut BytesMut) {
+        if buf.capacity() - buf.len() < self.chunk / 4 {
+            buf.reserve(self.chunk);
+        }
+        self.room = buf.capacity() - buf.len();
+    }
+
+    /// Notes a read of `read` bytes after [`ReadRoom::prepare`]: one that filled the room
+    /// doubles the chunk.
+    pub fn read(&mut self, read: usize) {
+        if read >= self.room && self.chunk < READ_CHUNK {
+            self.chunk *= 2;
+        }
     }
 }
 
@@ -143,17 +178,31 @@ impl Conn {
             .with_header("activemq.prefetchSize", prefetch.as_str())
             .with_header(header::RECEIPT, receipt.as_str());
         self.send(&frame).await?;
+        self.receipt(&receipt, "SUBSCRIBE receipt").await
+    }
+
+    /// Unsubscribes and waits for the RECEIPT (MESSAGEs still arriving meanwhile are skipped).
+    pub async fn unsubscribe(&mut self, id: &str) -> Result<()> {
+        let receipt = format!("unsub-{id}");
+        let frame =
+            Frame::new(Command::Unsubscribe).with_header(header::ID, id).with_header(header::RECEIPT, receipt.as_str());
+        self.send(&frame).await?;
+        self.receipt(&receipt, "UNSUBSCRIBE receipt").await
+    }
+
+    /// Waits for the RECEIPT `receipt`, skipping other frames; an ERROR fails.
+    async fn receipt(&mut self, receipt: &str, what: &'static str) -> Result<()> {
         let wait = async {
             loop {
                 let reply = self.next_frame().await?;
                 match reply.command {
-                    Command::Receipt if reply.header(header::RECEIPT_ID) == Some(receipt.as_str()) => return Ok(()),
+                    Command::Receipt if reply.header(header::RECEIPT_ID) == Some(receipt) => return Ok(()),
                     Command::Error => return Err(BenchError::Broker(describe_error(&reply))),
                     _ => {}
                 }
             }
         };
-        tokio::time::timeout(HANDSHAKE_TIMEOUT, wait).await.map_err(|_| BenchError::Timeout("SUBSCRIBE receipt"))?
+        tokio::time::timeout(HANDSHAKE_TIMEOUT, wait).await.map_err(|_| BenchError::Timeout(what))?
     }
 
     /// Sends DISCONNECT and closes the write side; errors are ignored (the run is over).

@@ -53,18 +53,26 @@ pub struct Report {
     pub client_cpu_seconds: Option<f64>,
     /// CPU seconds the broker used during the run (with `--pid`).
     pub broker_cpu_seconds: Option<f64>,
+    /// `broker_cpu_seconds` per million messages delivered (flow scenarios: the CPU time is that
+    /// of producing and draining, not of connecting and subscribing).
+    pub broker_cpu_seconds_per_million: Option<f64>,
     /// Broker RSS before the run, KiB (with `--pid`).
     pub broker_rss_before_kib: Option<u64>,
     /// Broker RSS at the end of the run (for `connections`: with every connection open), KiB.
     pub broker_rss_after_kib: Option<u64>,
     /// `connections`: (after - before) / connections, in KiB.
     pub rss_per_connection_kib: Option<f64>,
+    /// Flow scenarios: broker RSS growth while the subscribers connected and subscribed, over
+    /// the subscribers, in KiB.
+    pub rss_per_subscriber_kib: Option<f64>,
     /// `connections`: broker RSS after they were closed again, KiB.
     pub broker_rss_closed_kib: Option<u64>,
     /// `latency`: the target rate in messages per second.
     pub rate: Option<u64>,
     /// Producer in-flight window (0 = none).
     pub window: Option<u64>,
+    /// `room --churn`: subscribe-unsubscribe cycles completed while producing.
+    pub churned: Option<u64>,
     /// `persistent`: RECEIPTs received for SENDs.
     pub receipts: Option<u64>,
     /// Anything the reader must know to interpret the numbers.
@@ -155,9 +163,19 @@ impl fmt::Display for Report {
             l.p50, l.p99, l.p999, l.max, l.count
         )?;
         if let (Some(client), Some(broker)) = (self.client_cpu_seconds, self.broker_cpu_seconds) {
-            writeln!(f, "  cpu s      bench {client:.2}  broker {broker:.2}")?;
+            write!(f, "  cpu s      bench {client:.2}  broker {broker:.2}")?;
+            if let Some(per_million) = self.broker_cpu_seconds_per_million {
+                write!(f, " ({per_million:.3} per million deliveries)")?;
+            }
+            writeln!(f)?;
         } else if let Some(client) = self.client_cpu_seconds {
             writeln!(f, "  cpu s      bench {client:.2}")?;
+        }
+        if let Some(per) = self.rss_per_subscriber_kib {
+            writeln!(f, "  broker RSS {per:.1} KiB per subscriber")?;
+        }
+        if let Some(churned) = self.churned {
+            writeln!(f, "  churn      {churned} subscribe-unsubscribe cycles during the run")?;
         }
         write!(f, "  errors {}", self.errors)?;
         for message in &self.error_messages {

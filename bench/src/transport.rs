@@ -26,6 +26,7 @@ use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio_rustls::rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_rustls::TlsConnector;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
 use tokio_tungstenite::WebSocketStream;
 
@@ -100,7 +101,7 @@ impl Endpoint {
                     }
                     None => Box::new(tcp),
                 };
-                let (ws, _) = tokio_tungstenite::client_async(url.as_str(), stream)
+                let (ws, _) = tokio_tungstenite::client_async_with_config(url.as_str(), stream, Some(ws_config()))
                     .await
                     .map_err(|e| BenchError::Broker(format!("WebSocket upgrade: {e}")))?;
                 let (write, read) = ws.split();
@@ -108,6 +109,15 @@ impl Endpoint {
             }
         }
     }
+}
+
+/// What tungstenite reads from the socket at once: small, so a room of 10,000 WebSocket
+/// subscribers fits in the generator (its default, 128 KiB, is allocated per connection).
+const WS_READ_BUFFER_BYTES: usize = 8 * 1024;
+
+/// The WebSocket settings of every bench connection.
+fn ws_config() -> WebSocketConfig {
+    WebSocketConfig::default().read_buffer_size(WS_READ_BUFFER_BYTES)
 }
 
 /// The TLS client configuration `trust` asks for.

@@ -95,6 +95,18 @@ fn persistent_gets_a_receipt_for_every_send_and_says_stompbox_does_not_persist()
 }
 
 #[test]
+fn room_delivers_every_message_to_every_subscriber_while_others_come_and_go() {
+    let report = bench(&["room", "--count", "200", "--rate", "2000", "--subscribers", "50", "--churn", "100"]);
+    assert_eq!(report["scenario"], "room");
+    assert_eq!(count(&report, "sent"), 200);
+    assert_eq!(count(&report, "delivered"), 200 * 50);
+    assert_eq!(count(&report["latency_us"], "count"), 200 * 50);
+    assert!(report["broker_cpu_seconds_per_million"].is_number(), "{report}");
+    assert!(report["rss_per_subscriber_kib"].is_number(), "{report}");
+    assert!(report["churned"].is_u64(), "{report}");
+}
+
+#[test]
 fn connections_open_and_report_broker_memory() {
     let report = bench(&["connections", "--count", "200", "--hold", "0s"]);
     assert_eq!(report["scenario"], "connections");

@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use super::{per_second, Ctx};
+use super::{open_files_for, per_second, Ctx};
 use crate::client::Conn;
 use crate::progress::Progress;
 use crate::report::Report;
 use crate::stats::{histogram, Latency};
-use crate::{proc, BenchError, Result};
+use crate::{proc, Result};
 
 /// How long the broker gets to release closed connections before RSS is read again.
 const SETTLE: Duration = Duration::from_secs(1);
@@ -21,11 +21,7 @@ const SETTLE: Duration = Duration::from_secs(1);
 /// Opens `count` connections, `concurrency` handshakes at a time, holds them, closes them.
 pub(crate) async fn run(ctx: &Ctx, count: u64, concurrency: usize, hold: Duration) -> Result<Report> {
     let target = Arc::new(ctx.target()?);
-    // Each connection is one file descriptor here: raise the soft limit as far as allowed.
-    let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0);
-    if limit > 0 && count + 64 > limit {
-        return Err(BenchError::Options(format!("{count} connections need more than the open-file limit {limit}")));
-    }
+    open_files_for(count)?;
     let rss_before = ctx.cli.pid.and_then(proc::rss_kib);
     let opened = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let progress = {

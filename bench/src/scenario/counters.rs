@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 
 use super::{per_second, Ctx};
 use crate::report::Report;
-use crate::stats::{Latency, Tracker};
+use crate::stats::{histogram, Latency, Tracker};
 
 /// Counters the producers and consumers of one run share.
 pub(super) struct Counters {
@@ -22,16 +22,25 @@ pub(super) struct Counters {
     /// Messages written by all producers.
     pub(super) sent: AtomicU64,
     /// Messages received, per consumer.
-    pub(super) delivered: Vec<AtomicU64>,
+    delivered: Vec<AtomicU64>,
+    /// Messages received by all consumers together (summing `delivered` costs a pass over
+    /// thousands of counters in a room).
+    delivered_total: AtomicU64,
     /// RECEIPTs received, per producer.
     pub(super) receipts: Vec<AtomicU64>,
     /// Woken when deliveries or receipts arrive.
     pub(super) progress: Notify,
     /// [`now_ns`](crate::stats::now_ns) of the latest delivery.
     pub(super) last_delivery_ns: AtomicU64,
+    /// End-to-end latency in nanoseconds, in a few shards rather than one histogram per
+    /// consumer: a histogram takes about 270 KiB, too much for each of 10,000 subscribers.
+    latency: Vec<Mutex<Histogram<u64>>>,
     /// Errors seen by any task.
     errors: Mutex<Report>,
 }
+
+/// Latency histograms shared by the consumers (consumer `i` records into shard `i % SHARDS`).
+const LATENCY_SHARDS: usize = 8;
 
 impl Counters {
     /// Counters for `producers` producers and `consumers` consumers.
@@ -40,16 +49,38 @@ impl Counters {
             fanout,
             sent: AtomicU64::new(0),
             delivered: (0..consumers).map(|_| AtomicU64::new(0)).collect(),
+            delivered_total: AtomicU64::new(0),
             receipts: (0..producers).map(|_| AtomicU64::new(0)).collect(),
             progress: Notify::new(),
             last_delivery_ns: AtomicU64::new(0),
+            latency: (0..LATENCY_SHARDS).map(|_| Mutex::new(histogram())).collect(),
             errors: Mutex::new(Report::default()),
+        }
+    }
+
+    /// Records that consumer `index` received `count` messages in a read at `now_ns`, and wakes
+    /// whoever waits for progress.
+    pub(super) fn record_delivered(&self, index: usize, count: u64, now_ns: u64) {
+        self.delivered[index].fetch_add(count, Ordering::Relaxed);
+        self.delivered_total.fetch_add(count, Ordering::Relaxed);
+        self.last_delivery_ns.fetch_max(now_ns, Ordering::Relaxed);
+        self.progress.notify_waiters();
+    }
+
+    /// Records the latencies (ns) consumer `index` measured in one read.
+    pub(super) fn record_latency(&self, index: usize, samples: &[u64]) {
+        if samples.is_empty() {
+            return;
+        }
+        let mut shard = self.latency[index % LATENCY_SHARDS].lock();
+        for &ns in samples {
+            let _ = shard.record(ns.max(1));
         }
     }
 
     /// Messages received by all consumers.
     pub(super) fn total_delivered(&self) -> u64 {
-        self.delivered.iter().map(|d| d.load(Ordering::Relaxed)).sum()
+        self.delivered_total.load(Ordering::Relaxed)
     }
 
     /// Messages no longer in flight: delivered to every subscriber (topic) or to one (queue).
@@ -84,18 +115,16 @@ impl Counters {
     /// The report of a finished run: counts, rates, loss, duplicates, latency and errors, from
     /// these counters and what the consumers recorded. Producing began at `start_ns` and lasted
     /// `send_seconds`; the caller fills in what is its own (scenario, connections, note).
-    pub(super) fn report(
-        &self,
-        start_ns: u64,
-        send_seconds: f64,
-        trackers: &[Tracker],
-        latency: &Histogram<u64>,
-    ) -> Report {
+    pub(super) fn report(&self, start_ns: u64, send_seconds: f64, trackers: &[Tracker]) -> Report {
         let sent = self.sent.load(Ordering::SeqCst);
         let delivered = self.total_delivered();
         let seconds = self.last_delivery_ns.load(Ordering::SeqCst).saturating_sub(start_ns) as f64 / 1e9;
         let (lost, duplicated) = self.lost_and_duplicated(sent, trackers);
         let errors = std::mem::take(&mut *self.errors.lock());
+        let mut latency = histogram();
+        for shard in &self.latency {
+            let _ = latency.add(&*shard.lock());
+        }
         Report {
             sent,
             delivered,
@@ -106,7 +135,7 @@ impl Counters {
             msgs_per_s: per_second(delivered, seconds),
             lost,
             duplicated,
-            latency_us: Latency::from_histogram(latency),
+            latency_us: Latency::from_histogram(&latency),
             errors: errors.errors,
             error_messages: errors.error_messages,
             ..Report::default()

@@ -15,7 +15,7 @@ mod relay;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
@@ -23,7 +23,7 @@ use crate::cli::{AckMode, Cli, Scenario};
 use crate::client::Target;
 use crate::report::Report;
 use crate::transport::{Endpoint, Trust};
-use crate::{proc, Result};
+use crate::{proc, BenchError, Result};
 
 /// How long a scenario produces when neither `--duration` nor `--count` is given.
 pub const DEFAULT_DURATION: Duration = Duration::from_secs(10);
@@ -138,11 +138,14 @@ pub(crate) async fn run(cli: &Cli) -> Result<Report> {
             flow::run(&ctx, spec).await
         }
         Scenario::Latency { rate } => flow::run(&ctx, flow::Spec::latency(&ctx, *rate)).await,
+        Scenario::Room { publishers, subscribers, rate, churn } => {
+            flow::run(&ctx, flow::Spec::room(&ctx, *publishers, *subscribers, *rate, *churn)).await
+        }
         Scenario::Connections { connections, concurrency, hold } => {
             let count = cli.count.unwrap_or(*connections);
             connections::run(&ctx, count, *concurrency, *hold).await
         }
-        Scenario::RelayCeiling { subscribers, load } => relay::run(&ctx, *subscribers, *load).await,
+        Scenario::RelayCeiling { subscribers, rate, load } => relay::run(&ctx, *subscribers, *rate, *load).await,
     };
     watcher.abort();
     let mut report = result?;
@@ -150,7 +153,9 @@ pub(crate) async fn run(cli: &Cli) -> Result<Report> {
     report.url = if report.scenario == "relay-ceiling" { "loopback relay".into() } else { cli.url.clone() };
     report.size = if report.scenario == "connections" { 0 } else { cli.size };
     report.client_cpu_seconds = delta(client_cpu, proc::cpu_seconds(me));
-    report.broker_cpu_seconds = delta(broker_cpu, cli.pid.and_then(proc::cpu_seconds));
+    if report.broker_cpu_seconds.is_none() {
+        report.broker_cpu_seconds = delta(broker_cpu, cli.pid.and_then(proc::cpu_seconds));
+    }
     if report.broker_rss_before_kib.is_none() {
         report.broker_rss_before_kib = rss_before;
         report.broker_rss_after_kib = cli.pid.and_then(proc::rss_kib);
@@ -158,6 +163,48 @@ pub(crate) async fn run(cli: &Cli) -> Result<Report> {
     Ok(report)
 }
 
+/// A fixed sending rate: message `n` (from 0) is due at `start + n / per_second`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Pace {
+    start: Instant,
+    per_second: f64,
+}
+
+impl Pace {
+    /// `per_second` messages a second from `start`.
+    pub(crate) fn new(start: Instant, per_second: f64) -> Pace {
+        Pace { start, per_second }
+    }
+
+    /// How many messages are due now, once `sent` have been sent. While none is, waits until
+    /// the next is due (or `stop`) and returns 0: the caller checks its stop conditions again.
+    pub(crate) async fn due(&self, sent: u64, stop: &CancellationToken) -> u64 {
+        let due = (self.start.elapsed().as_secs_f64() * self.per_second) as u64 + 1;
+        if due > sent {
+            return due - sent;
+        }
+        let next = self.start + Duration::from_secs_f64(sent as f64 / self.per_second);
+        tokio::select! {
+            () = tokio::time::sleep_until(next.into()) => {}
+            () = stop.cancelled() => {}
+        }
+        0
+    }
+}
+
+/// Raises this process's open-file limit as far as allowed; fails if `connections` (one file
+/// each) would not fit under it.
+fn open_files_for(connections: u64) -> Result<()> {
+    let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0);
+    if limit > 0 && connections + 64 > limit {
+        return Err(BenchError::Options(format!(
+            "{connections} connections need more than the open-file limit {limit}"
+        )));
+    }
+    Ok(())
+}
+
+/// CPU seconds between two readings, to 10 ms.
 fn delta(before: Option<f64>, after: Option<f64>) -> Option<f64> {
     Some(((after? - before?) * 100.0).round() / 100.0)
 }

@@ -17,19 +17,19 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::counters::{wait_for_deliveries, wait_progress, Counters};
-use super::{quotas, Ctx};
+use super::{quotas, Ctx, Pace};
 use crate::cli::Load;
 use crate::client::{make_read_room, READ_CHUNK};
 use crate::progress::Progress;
 use crate::report::Report;
-use crate::stats::{histogram, now_ns, Tracker};
+use crate::stats::{now_ns, Tracker};
 use crate::{BenchError, Result};
 
 /// The smallest record: the three numbers.
 const HEADER_BYTES: usize = 24;
 
 /// Runs the relay ceiling with `subscribers` readers.
-pub(crate) async fn run(ctx: &Ctx, subscribers: usize, load: Load) -> Result<Report> {
+pub(crate) async fn run(ctx: &Ctx, subscribers: usize, rate: Option<u64>, load: Load) -> Result<Report> {
     let size = ctx.cli.size.max(HEADER_BYTES);
     if subscribers == 0 {
         return Err(BenchError::Options("at least one subscriber is needed".into()));
@@ -66,9 +66,16 @@ pub(crate) async fn run(ctx: &Ctx, subscribers: usize, load: Load) -> Result<Rep
     let quota = quotas(ctx.cli.count, 1)[0];
     let batch = load.batch.max(1) as u64;
     let mut buf = BytesMut::with_capacity(batch as usize * size);
+    let pace = rate.map(|rate| Pace::new(start, rate.max(1) as f64));
     let mut seq = 0u64;
     while !ctx.stop.is_cancelled() && quota.is_none_or(|q| seq < q) {
         let mut n = quota.map_or(batch, |q| batch.min(q - seq));
+        if let Some(pace) = &pace {
+            match pace.due(seq, &ctx.stop).await {
+                0 => continue,
+                due => n = n.min(due),
+            }
+        }
         let notified = counters.progress.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
@@ -101,10 +108,8 @@ pub(crate) async fn run(ctx: &Ctx, subscribers: usize, load: Load) -> Result<Rep
     relay.abort();
 
     let mut trackers = Vec::new();
-    let mut latency = histogram();
     while let Some(joined) = readers.join_next().await {
-        if let Ok((tracker, h)) = joined {
-            let _ = latency.add(&h);
+        if let Ok(tracker) = joined {
             trackers.push(tracker);
         }
     }
@@ -113,9 +118,10 @@ pub(crate) async fn run(ctx: &Ctx, subscribers: usize, load: Load) -> Result<Rep
         scenario: "relay-ceiling".into(),
         producers: 1,
         consumers: subscribers,
+        rate,
         window: Some(load.window),
         note: Some("plain TCP relay of fixed-size records, no STOMP: the ceiling for fan-out on this machine".into()),
-        ..counters.report(start_ns, send_seconds, &trackers, &latency)
+        ..counters.report(start_ns, send_seconds, &trackers)
     })
 }
 
@@ -148,9 +154,9 @@ async fn read_records(
     counters: Arc<Counters>,
     index: usize,
     done: CancellationToken,
-) -> (Tracker, hdrhistogram::Histogram<u64>) {
+) -> Tracker {
     let mut tracker = Tracker::default();
-    let mut latency = histogram();
+    let mut latency = Vec::new();
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     loop {
         make_read_room(&mut buf);
@@ -170,14 +176,14 @@ async fn read_records(
             let seq = record.get_u64_le();
             let sent = record.get_u64_le();
             tracker.mark(producer as usize, seq);
-            let _ = latency.record(now.saturating_sub(sent).max(1));
+            latency.push(now.saturating_sub(sent));
             got += 1;
         }
         if got > 0 {
-            counters.delivered[index].fetch_add(got, Ordering::Relaxed);
-            counters.last_delivery_ns.fetch_max(now, Ordering::Relaxed);
-            counters.progress.notify_waiters();
+            counters.record_latency(index, &latency);
+            latency.clear();
+            counters.record_delivered(index, got, now);
         }
     }
-    (tracker, latency)
+    tracker
 }

@@ -190,7 +190,7 @@ impl Broker {
                 destination: topic.destination().as_str().to_owned(),
                 kind: kind_name(Kind::Topic),
                 producers: read(&counters.producers),
-                consumers: topics.subscribers(&topic).len() as u64,
+                consumers: topics.subscriber_count(&topic) as u64,
                 enqueued: read(&counters.enqueued),
                 dequeued: read(&counters.dequeued),
                 depth: 0,

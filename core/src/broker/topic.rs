@@ -1,29 +1,39 @@
 //! Topics: fan-out to every current subscriber whose pattern matches.
 //!
-//! Subscriptions live in a wildcard trie. Each concrete topic that is published to or subscribed
-//! to by name has a [`Topic`] entry with its counters and the cached list of its matching
-//! subscribers. Subscribing and unsubscribing bump a generation number; a publisher whose cached
-//! list is of an older generation recomputes it once, so the hot path takes only the topic's own
-//! lock, never the trie's (NATS's sublist `genid` and per-client result cache).
+//! Each concrete topic that is published to or subscribed to by name has a [`Topic`] entry with
+//! its counters and its subscribers, in two parts:
 //!
-//! Durable subscriptions are subscribers of the same trie: queues that collect what their
-//! pattern matches while their subscriber is away (see `queue`), so the topic hands each message
-//! to its subscribers' outboxes and to its durable subscriptions' queues in one pass.
+//! - **by name**: the subscriptions to exactly this topic (a chat room's thousands), in a
+//!   persistent ordered map. Subscribing and unsubscribing change it in O(log n) under the
+//!   topic's own lock; a publisher takes a snapshot of it in O(1) (a reference count) and fans
+//!   out with no lock held, so a subscriber that comes or goes never waits for a fan-out to
+//!   thousands, nor makes the next one rebuild a list;
+//! - **by wildcard**: the wildcard subscriptions and the durable subscriptions live in tries.
+//!   Changing either bumps a generation number; a publisher whose cached lists of matching
+//!   wildcard and durable subscriptions are of an older generation recomputes them once (NATS's
+//!   sublist `genid` and per-client result cache). They are few; a change costs a walk of those
+//!   that match.
 //!
-//! The same list is the deny filter of wildcard subscriptions (NATS's `checkDenySub`): a
-//! subscription to `/topic/chat.*` is left out of `/topic/chat.secret`'s list when its principal
-//! may not receive from that topic. The decision is made once per subscription and topic, when
-//! the list is computed, and the list is also recomputed when the authorizer's version moves, so
-//! fan-out itself checks nothing.
+//! Durable subscriptions are queues that collect what their pattern matches while their
+//! subscriber is away (see `queue`), so the topic hands each message to its subscribers' outboxes
+//! and to its durable subscriptions' queues in one pass.
+//!
+//! The wildcard lists are also the deny filter of wildcard subscriptions (NATS's
+//! `checkDenySub`): a subscription to `/topic/chat.*` is left out of `/topic/chat.secret`'s list
+//! when its principal may not receive from that topic. The decision is made once per
+//! subscription and topic, when the list is computed, and the list is also recomputed when the
+//! authorizer's version moves, so fan-out itself checks nothing. A subscription by name was
+//! authorized for its one destination at SUBSCRIBE.
 //!
 //! Entries nobody holds (no cached route of a producer, no subscription by name) are swept when
 //! the map has doubled since the last sweep, so publishing to ever-new names cannot grow it
 //! without bound.
 //!
-//! Lock order: the trie lock ([`Topics::inner`]), then a topic's cache lock.
+//! Lock order: the trie lock ([`Topics::inner`]), then a topic's locks (its subscribers by name,
+//! or its wildcard cache; never both at once).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -41,11 +51,15 @@ use crate::store::Ticket;
 /// Entries kept at least before the map is swept of unused ones.
 const SWEEP_FLOOR: usize = 1024;
 
-/// The subscribers of one topic, shared by concurrent publishers.
-pub(crate) type Subscribers = Arc<[Arc<Subscriber>]>;
+/// The wildcard subscribers matching one topic, shared by concurrent publishers.
+type Matching = Arc<[Arc<Subscriber>]>;
 
-/// The durable subscriptions of one topic.
+/// The durable subscriptions collecting one topic's messages.
 type Durables = Arc<[Arc<Queue>]>;
+
+/// The subscribers of one topic by name, keyed by the address of their [`Subscriber`] (unique
+/// while the map holds it): a snapshot is a reference count, a change O(log n).
+type ByName = imbl::OrdMap<usize, Arc<Subscriber>>;
 
 /// What a fan-out came to.
 #[derive(Debug, Default)]
@@ -60,15 +74,19 @@ pub(crate) struct Fanned {
 #[derive(Debug)]
 pub(crate) struct Topics {
     inner: Mutex<Inner>,
-    /// Bumped (under the trie lock) by every subscribe and unsubscribe.
+    /// Bumped (under the trie lock) by every change of the tries.
     generation: AtomicU64,
+    /// Subscriptions by name, in all topics.
+    by_name: AtomicUsize,
     /// Asked whether a wildcard subscription may receive from a topic.
     authorizer: Arc<dyn Authorizer>,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
+    /// The wildcard subscriptions.
     trie: TopicTrie<Arc<Subscriber>>,
+    /// The durable subscriptions, by pattern (wildcard or not).
     durables: TopicTrie<DurableEntry>,
     known: HashMap<Arc<str>, Arc<Topic>>,
     sweep_at: usize,
@@ -82,21 +100,23 @@ struct DurableEntry {
     receive_check: Option<Arc<Principal>>,
 }
 
-/// One concrete topic: its counters and its cached subscriber list.
+/// One concrete topic: its counters and its subscribers.
 #[derive(Debug)]
 pub(crate) struct Topic {
     destination: Destination,
     counters: Arc<DestinationStats>,
-    cache: Mutex<Cached>,
+    by_name: Mutex<ByName>,
+    wildcard: Mutex<Cached>,
 }
 
+/// A topic's cached lists of matching wildcard and durable subscriptions.
 #[derive(Debug)]
 struct Cached {
-    /// The generation the list was computed at (`u64::MAX`: never).
+    /// The generation the lists were computed at (`u64::MAX`: never).
     generation: u64,
-    /// The authorizer's version it was filtered under.
+    /// The authorizer's version they were filtered under.
     version: u64,
-    subscribers: Subscribers,
+    subscribers: Matching,
     durables: Durables,
 }
 
@@ -115,7 +135,7 @@ impl Topic {
 impl Topics {
     /// No topics yet; wildcard subscriptions are filtered by `authorizer`.
     pub(crate) fn new(authorizer: Arc<dyn Authorizer>) -> Topics {
-        Topics { inner: Mutex::default(), generation: AtomicU64::new(0), authorizer }
+        Topics { inner: Mutex::default(), generation: AtomicU64::new(0), by_name: AtomicUsize::new(0), authorizer }
     }
 
     /// The entry of a concrete topic, if it exists.
@@ -137,7 +157,8 @@ impl Topics {
         let topic = Arc::new(Topic {
             destination: destination.clone(),
             counters: Arc::default(),
-            cache: Mutex::new(Cached {
+            by_name: Mutex::default(),
+            wildcard: Mutex::new(Cached {
                 generation: u64::MAX,
                 version: 0,
                 subscribers: Arc::new([]),
@@ -148,14 +169,26 @@ impl Topics {
         topic
     }
 
-    /// Adds a subscription to a pattern.
+    /// Adds a subscription to a pattern. The entry of a topic subscribed to by name must exist
+    /// (the caller holds it for as long as the subscription lives).
     pub(crate) fn subscribe(&self, pattern: &Destination, subscriber: Arc<Subscriber>) {
-        self.change(|inner| inner.trie.insert(pattern.segments(), subscriber));
+        if pattern.is_wildcard() {
+            self.change(|inner| inner.trie.insert(pattern.segments(), subscriber));
+        } else if let Some(topic) = self.find(pattern) {
+            topic.by_name.lock().insert(key(&subscriber), subscriber);
+            self.by_name.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Removes a subscription.
     pub(crate) fn unsubscribe(&self, pattern: &Destination, subscriber: &Arc<Subscriber>) {
-        self.change(|inner| drop(inner.trie.remove(pattern.segments(), |s| Arc::ptr_eq(s, subscriber))));
+        if pattern.is_wildcard() {
+            self.change(|inner| drop(inner.trie.remove(pattern.segments(), |s| Arc::ptr_eq(s, subscriber))));
+        } else if let Some(topic) = self.find(pattern) {
+            if topic.by_name.lock().remove(&key(subscriber)).is_some() {
+                self.by_name.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
     }
 
     /// Adds a durable subscription's queue to a pattern; a wildcard one collects only what
@@ -176,17 +209,17 @@ impl Topics {
     }
 
     /// Changes the tries under their lock and bumps the generation, so that every topic's
-    /// cached list is computed again.
+    /// cached lists are computed again.
     fn change(&self, change: impl FnOnce(&mut Inner)) {
         let mut inner = self.inner.lock();
         change(&mut inner);
         self.generation.fetch_add(1, Ordering::Release);
     }
 
-    /// Every subscriber whose pattern matches `topic` and that may receive from it, from its
-    /// cache when still current.
-    pub(crate) fn subscribers(&self, topic: &Topic) -> Subscribers {
-        self.matches(topic).0
+    /// How many subscriptions `topic` has: by name, and by wildcards that match it and may
+    /// receive from it.
+    pub(crate) fn subscriber_count(&self, topic: &Topic) -> usize {
+        topic.by_name.lock().len() + self.matches(topic).0.len()
     }
 
     /// Whether any durable subscription collects what is published to `topic`.
@@ -194,12 +227,13 @@ impl Topics {
         !self.matches(topic).1.is_empty()
     }
 
-    /// The subscribers and durable subscriptions matching `topic`, from its cache when current.
-    fn matches(&self, topic: &Topic) -> (Subscribers, Durables) {
+    /// The wildcard subscriptions that match `topic` and may receive from it, and the durable
+    /// subscriptions that collect it, from its cache when still current.
+    fn matches(&self, topic: &Topic) -> (Matching, Durables) {
         let generation = self.generation.load(Ordering::Acquire);
         let version = self.authorizer.version();
         {
-            let cached = topic.cache.lock();
+            let cached = topic.wildcard.lock();
             if cached.generation == generation && cached.version == version {
                 return (cached.subscribers.clone(), cached.durables.clone());
             }
@@ -209,23 +243,24 @@ impl Topics {
         let generation = self.generation.load(Ordering::Acquire);
         let segments: Vec<&str> = topic.destination.segments().collect();
         let resource = Resource::Destination(&topic.destination);
-        let mut found = Vec::new();
+        let may_receive = |check: &Option<Arc<Principal>>| {
+            check.as_ref().is_none_or(|p| self.authorizer.allows(p, Operation::Receive, resource))
+        };
+        let mut subscribers = Vec::new();
         inner.trie.for_each_match(&segments, |s| {
-            let allowed =
-                s.receive_check.as_ref().is_none_or(|p| self.authorizer.allows(p, Operation::Receive, resource));
-            if allowed {
-                found.push(s.clone());
+            if may_receive(&s.receive_check) {
+                subscribers.push(s.clone());
             }
         });
         let mut durables = Vec::new();
         inner.durables.for_each_match(&segments, |d| {
-            if d.receive_check.as_ref().is_none_or(|p| self.authorizer.allows(p, Operation::Receive, resource)) {
+            if may_receive(&d.receive_check) {
                 durables.push(d.queue.clone());
             }
         });
-        let cached = Cached { generation, version, subscribers: found.into(), durables: durables.into() };
+        let cached = Cached { generation, version, subscribers: subscribers.into(), durables: durables.into() };
         let found = (cached.subscribers.clone(), cached.durables.clone());
-        *topic.cache.lock() = cached;
+        *topic.wildcard.lock() = cached;
         found
     }
 
@@ -233,9 +268,10 @@ impl Topics {
     /// the outboxes now hold against `memory` at once, and into the queue of every durable
     /// subscription (one that is full misses it, counted as dropped). See [`Fanned`].
     pub(crate) fn fan_out(&self, topic: &Topic, message: &Arc<Message>, memory: &Memory) -> Fanned {
-        let (subscribers, durables) = self.matches(topic);
+        let by_name = topic.by_name.lock().clone();
+        let (wildcard, durables) = self.matches(topic);
         let (mut delivered, mut held, mut fanned) = (0, 0, Fanned::default());
-        for subscriber in subscribers.iter().filter(|s| s.is_active()) {
+        for subscriber in by_name.values().chain(wildcard.iter()).filter(|s| s.is_active()) {
             let pushed = subscriber.outbox.push(Delivery::copy(message, subscriber, false));
             held += pushed.held;
             if pushed.pressing && fanned.pressure.is_none() {
@@ -258,11 +294,16 @@ impl Topics {
     /// How many subscriptions exist (durable ones included).
     pub(crate) fn len(&self) -> usize {
         let inner = self.inner.lock();
-        inner.trie.len() + inner.durables.len()
+        inner.trie.len() + inner.durables.len() + self.by_name.load(Ordering::Relaxed)
     }
 
     /// The known topics, copied out under the lock.
     pub(crate) fn known(&self) -> Vec<Arc<Topic>> {
         self.inner.lock().known.values().cloned().collect()
     }
+}
+
+/// A subscriber's key among a topic's subscribers by name.
+fn key(subscriber: &Arc<Subscriber>) -> usize {
+    Arc::as_ptr(subscriber) as usize
 }

@@ -444,6 +444,10 @@ impl<T: Transport> Task<T> {
         let deadline = Instant::now() + limit;
         while !self.connection.write_buf.is_empty() {
             tokio::select! {
+                // The write first: when the socket takes it at once (usually), nothing else is
+                // polled, so no timer or waiter is registered just to be dropped again. A peer
+                // that keeps taking bytes is making progress; the others are seen once it stops.
+                biased;
                 // Cancellation-safe: when another branch wins, nothing was written.
                 result = self.connection.write_some() => match result {
                     Ok(0) => return Err(CloseReason::Io(std::io::ErrorKind::WriteZero.into())),

@@ -206,8 +206,11 @@ pub(crate) async fn accept_loop(
         match permits.clone().try_acquire_owned() {
             Ok(permit) => {
                 let meta = ConnectionMeta { peer: Some(peer), connector: listener.connector.clone() };
-                let accepted =
-                    Accepted { stream, meta, deadline, context: context.clone(), cancel: cancel.clone(), permit };
+                // A token of its own: the connection registers for cancellation every time it
+                // waits, and clones of one token would share one waiter list (one lock) among
+                // every connection.
+                let cancel = cancel.child_token();
+                let accepted = Accepted { stream, meta, deadline, context: context.clone(), cancel, permit };
                 accepted.spawn(&listener.handshake, &console, &tracker);
             }
             Err(_) => {

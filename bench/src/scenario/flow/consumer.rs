@@ -1,45 +1,59 @@
-//! One consumer: reads MESSAGEs with a large buffer, tracks their sequence numbers and latency,
-//! and writes the ACKs of one read in one write.
+//! One consumer: reads MESSAGEs with a buffer that grows while reads fill it, tracks their
+//! sequence numbers, records their latency in the run's shared histograms, and writes the ACKs
+//! of one read in one write. Without ACKs to write, MESSAGEs are scanned in place (`scan`)
+//! rather than decoded.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use bytes::BytesMut;
-use hdrhistogram::Histogram;
+use bytes::{Buf, BytesMut};
 use stompbox_core::frame::{Command, Frame, Parsed};
 use tokio_util::codec::{Decoder, Encoder};
 use tokio_util::sync::CancellationToken;
 
+use super::scan::{scan, Numbers, Scan};
 use super::{Spec, PRODUCER_HEADER, SEQ_HEADER, TIMESTAMP_HEADER};
 use crate::cli::AckMode;
-use crate::client::{ack_for, describe_error, make_read_room, Conn};
+use crate::client::{ack_for, describe_error, Conn, ReadRoom};
 use crate::scenario::counters::Counters;
-use crate::stats::{histogram, now_ns, Tracker};
+use crate::stats::{now_ns, Tracker};
 
-/// What a consumer hands back.
-pub(super) struct Consumed {
-    /// The sequence numbers seen.
-    pub(super) tracker: Tracker,
-    /// Latency of every message that carried a send time, in nanoseconds.
-    pub(super) latency: Histogram<u64>,
-}
-
-/// Reads MESSAGEs until `done`, records them, ACKs them when the mode asks.
+/// Reads MESSAGEs until `done`, records them, ACKs them when the mode asks; returns the
+/// sequence numbers seen.
 pub(super) async fn consume(
     spec: Arc<Spec>,
     counters: Arc<Counters>,
     index: usize,
     conn: Conn,
     done: CancellationToken,
-) -> Consumed {
+) -> Tracker {
     let Conn { mut reader, mut writer, mut codec, mut read_buf, version, .. } = conn;
-    let mut consumed = Consumed { tracker: Tracker::default(), latency: histogram() };
+    let mut tracker = Tracker::default();
+    // Latency of every message of one read that carried a send time, in nanoseconds.
+    let mut latency = Vec::new();
+    let mut room = ReadRoom::default();
     let mut acks = BytesMut::new();
     let client_ack = spec.ack == AckMode::ClientIndividual;
     'reading: loop {
         let mut got = 0u64;
         let now = now_ns();
         loop {
+            if !client_ack {
+                // Most frames are MESSAGEs: read their numbers in place.
+                match scan(&read_buf) {
+                    Scan::Eol(len) => {
+                        read_buf.advance(len);
+                        continue;
+                    }
+                    Scan::Message { len, numbers } => {
+                        got += 1;
+                        record(numbers, now, &mut tracker, &mut latency);
+                        read_buf.advance(len);
+                        continue;
+                    }
+                    Scan::Incomplete => break,
+                    Scan::Other => {}
+                }
+            }
             let frame = match codec.decode(&mut read_buf) {
                 Ok(Some(Parsed::Frame(frame))) => frame,
                 Ok(Some(Parsed::Heartbeat)) => continue,
@@ -52,7 +66,7 @@ pub(super) async fn consume(
             match frame.command {
                 Command::Message => {
                     got += 1;
-                    record(&frame, now, &mut consumed);
+                    record(numbers(&frame), now, &mut tracker, &mut latency);
                     if client_ack {
                         match ack_for(&frame, version) {
                             Some(ack) => {
@@ -67,9 +81,9 @@ pub(super) async fn consume(
             }
         }
         if got > 0 {
-            counters.delivered[index].fetch_add(got, Ordering::Relaxed);
-            counters.last_delivery_ns.fetch_max(now, Ordering::Relaxed);
-            counters.progress.notify_waiters();
+            counters.record_latency(index, &latency);
+            latency.clear();
+            counters.record_delivered(index, got, now);
         }
         if !acks.is_empty() {
             if let Err(e) = writer.write_all(&acks).await {
@@ -78,7 +92,7 @@ pub(super) async fn consume(
             }
             acks.clear();
         }
-        make_read_room(&mut read_buf);
+        room.prepare(&mut read_buf);
         tokio::select! {
             biased;
             () = done.cancelled() => break,
@@ -87,7 +101,7 @@ pub(super) async fn consume(
                     counters.error(format!("consumer {index}: the broker closed the connection"));
                     break;
                 }
-                Ok(_) => {}
+                Ok(read) => room.read(read),
                 Err(e) => {
                     counters.error(format!("consumer {index}: read failed: {e}"));
                     break;
@@ -97,16 +111,21 @@ pub(super) async fn consume(
     }
     let conn = Conn { reader, writer, codec, read_buf, version, server: String::new() };
     conn.disconnect().await;
-    consumed
+    tracker
 }
 
-/// Tracks one MESSAGE and records its latency (messages without bench headers only count).
-fn record(frame: &Frame, now: u64, consumed: &mut Consumed) {
+/// The bench headers of a decoded MESSAGE.
+fn numbers(frame: &Frame) -> Numbers {
     let number = |name: &str| frame.header(name).and_then(|v| v.parse::<u64>().ok());
-    if let (Some(producer), Some(seq)) = (number(PRODUCER_HEADER), number(SEQ_HEADER)) {
-        consumed.tracker.mark(producer as usize, seq);
+    Numbers { producer: number(PRODUCER_HEADER), seq: number(SEQ_HEADER), sent_ns: number(TIMESTAMP_HEADER) }
+}
+
+/// Tracks one MESSAGE and notes its latency (messages without bench headers only count).
+fn record(numbers: Numbers, now: u64, tracker: &mut Tracker, latency: &mut Vec<u64>) {
+    if let (Some(producer), Some(seq)) = (numbers.producer, numbers.seq) {
+        tracker.mark(producer as usize, seq);
     }
-    if let Some(sent) = number(TIMESTAMP_HEADER) {
-        let _ = consumed.latency.record(now.saturating_sub(sent).max(1));
+    if let Some(sent) = numbers.sent_ns {
+        latency.push(now.saturating_sub(sent));
     }
 }

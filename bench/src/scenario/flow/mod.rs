@@ -6,6 +6,11 @@
 //! and record `now - bench_ts` in a histogram. Header names use `_`, not `-`, because ActiveMQ
 //! maps headers to JMS properties, whose names must be Java identifiers.
 //!
+//! Subscribers connect and subscribe a few hundred at a time (a room has thousands), and
+//! producing starts once every subscription is confirmed. With `--pid`, the broker's RSS is read
+//! before and after subscribing (RSS per subscriber) and its CPU time while producing and
+//! draining (CPU per million deliveries).
+//!
 //! Producers encode up to `--batch` SEND frames into one buffer per write. They stop when the
 //! clock or `--count` says so, and pause while `--window` messages are in flight (sent but not
 //! yet delivered to every subscriber of a topic, or to any consumer of a queue), so broker
@@ -15,13 +20,16 @@
 //! - `spec`: what a run does, per scenario.
 //! - `send`: the SEND frame a producer restamps per message.
 //! - `producer`: the producer loop and the reader of its replies.
-//! - `consumer`: the consumer loop.
+//! - `consumer`: the consumer loop; `scan`: a MESSAGE's numbers read in place.
+//! - `churn`: a subscription that comes and goes (`room --churn`).
 //! - here: the wiring: subscribe, produce, drain, report.
 //!
 //! [`now_ns`]: crate::stats::now_ns
 
+mod churn;
 mod consumer;
 mod producer;
+mod scan;
 mod send;
 mod spec;
 
@@ -30,19 +38,23 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use stompbox_core::Version;
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub(crate) use self::spec::Spec;
 use super::counters::{wait_for_deliveries, Counters};
-use super::{quotas, Ctx};
-use crate::client::Conn;
+use super::{delta, open_files_for, quotas, Ctx};
+use crate::client::{Conn, Target};
 use crate::progress::Progress;
 use crate::report::Report;
-use crate::stats::{histogram, now_ns};
-use crate::{BenchError, Result};
+use crate::stats::{now_ns, Tracker};
+use crate::{proc, BenchError, Result};
 use consumer::consume;
 use producer::Producer;
+
+/// Subscribers connecting and subscribing at once.
+const CONNECT_CONCURRENCY: usize = 256;
 
 /// Header: index of the producer that sent the message.
 pub const PRODUCER_HEADER: &str = "bench_prod";
@@ -56,23 +68,17 @@ pub(crate) async fn run(ctx: &Ctx, spec: Spec) -> Result<Report> {
     if spec.producers == 0 || spec.consumers == 0 {
         return Err(BenchError::Options("at least one producer and one consumer are needed".into()));
     }
+    open_files_for((spec.consumers + spec.stuck + spec.producers + 1) as u64)?;
     let target = ctx.target()?;
     let spec = Arc::new(spec);
     let counters = Arc::new(Counters::new(spec.fanout, spec.producers, spec.consumers));
+    let broker = ctx.cli.pid;
+    let rss_before = broker.and_then(proc::rss_kib);
 
     // Subscribe first, each confirmed by a RECEIPT, so no message is produced before every
     // subscription exists.
     let done = CancellationToken::new();
-    let mut consumers = JoinSet::new();
-    let mut version = Version::V1_2;
-    let mut server = String::new();
-    for index in 0..spec.consumers {
-        let mut conn = Conn::connect(&target).await?;
-        conn.subscribe(&spec.destination, &format!("s{index}"), spec.ack, spec.prefetch).await?;
-        version = version.min(conn.version);
-        server.clone_from(&conn.server);
-        consumers.spawn(consume(spec.clone(), counters.clone(), index, conn, done.clone()));
-    }
+    let (mut consumers, version, server) = subscribe_all(&target, &spec, &counters, &done).await?;
     // Stuck subscribers: subscribed, then never read until the run ends.
     let mut stuck = Vec::with_capacity(spec.stuck);
     for index in 0..spec.stuck {
@@ -80,11 +86,17 @@ pub(crate) async fn run(ctx: &Ctx, spec: Spec) -> Result<Report> {
         conn.subscribe(&spec.destination, &format!("stuck{index}"), spec.ack, spec.prefetch).await?;
         stuck.push(conn);
     }
+    let rss_subscribed = broker.and_then(proc::rss_kib);
     let mut conns = Vec::with_capacity(spec.producers);
     for _ in 0..spec.producers {
         conns.push(Conn::connect(&target).await?);
     }
+    // Stops with the producers (which may stop at `--count`, before the clock).
+    let churn_stop = ctx.stop.child_token();
+    let churn = (spec.churn > 0)
+        .then(|| tokio::spawn(churn::run(churn_stop.clone(), target.clone(), spec.clone(), counters.clone())));
 
+    let broker_cpu = broker.and_then(proc::cpu_seconds);
     let quotas = quotas(ctx.cli.count, spec.producers);
     let start = Instant::now();
     let start_ns = now_ns();
@@ -106,22 +118,25 @@ pub(crate) async fn run(ctx: &Ctx, spec: Spec) -> Result<Report> {
         }
     }
     let send_seconds = start.elapsed().as_secs_f64();
+    churn_stop.cancel();
+    let churned = match churn {
+        Some(churn) => churn.await.ok(),
+        None => None,
+    };
     wait_for_deliveries(ctx, &counters).await;
+    let broker_cpu = delta(broker_cpu, broker.and_then(proc::cpu_seconds));
     done.cancel();
     drop(stuck);
 
     let mut trackers = Vec::new();
-    let mut latency = histogram();
     while let Some(joined) = consumers.join_next().await {
         match joined {
-            Ok(consumed) => {
-                let _ = latency.add(&consumed.latency);
-                trackers.push(consumed.tracker);
-            }
+            Ok(tracker) => trackers.push(tracker),
             Err(e) => counters.error(format!("consumer task failed: {e}")),
         }
     }
     progress.finish();
+    let delivered = counters.total_delivered();
 
     Ok(Report {
         scenario: spec.scenario.to_owned(),
@@ -137,6 +152,47 @@ pub(crate) async fn run(ctx: &Ctx, spec: Spec) -> Result<Report> {
             (None, stuck) => Some(format!("{stuck} more subscriber(s) never read")),
         },
         server,
-        ..counters.report(start_ns, send_seconds, &trackers, &latency)
+        broker_cpu_seconds: broker_cpu,
+        broker_cpu_seconds_per_million: broker_cpu
+            .filter(|_| delivered > 0)
+            .map(|cpu| (cpu / delivered as f64 * 1e6 * 1000.0).round() / 1000.0),
+        rss_per_subscriber_kib: rss_before.zip(rss_subscribed).map(|(before, after)| {
+            let per = (after as f64 - before as f64) / (spec.consumers + spec.stuck) as f64;
+            (per * 100.0).round() / 100.0
+        }),
+        churned,
+        ..counters.report(start_ns, send_seconds, &trackers)
     })
+}
+
+/// Connects every subscriber and subscribes it, [`CONNECT_CONCURRENCY`] at a time, each
+/// confirmed by its RECEIPT; starts its consumer. Returns the consumers, the lowest STOMP
+/// version negotiated and the broker's `server` header.
+async fn subscribe_all(
+    target: &Target,
+    spec: &Arc<Spec>,
+    counters: &Arc<Counters>,
+    done: &CancellationToken,
+) -> Result<(JoinSet<Tracker>, Version, String)> {
+    let permits = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
+    let mut subscribing = JoinSet::new();
+    for index in 0..spec.consumers {
+        let (target, spec, permits) = (target.clone(), spec.clone(), permits.clone());
+        subscribing.spawn(async move {
+            let _permit = permits.acquire_owned().await.expect("never closed");
+            let mut conn = Conn::connect(&target).await?;
+            conn.subscribe(&spec.destination, &format!("s{index}"), spec.ack, spec.prefetch).await?;
+            Ok::<_, BenchError>((index, conn))
+        });
+    }
+    let mut consumers = JoinSet::new();
+    let mut version = Version::V1_2;
+    let mut server = String::new();
+    while let Some(joined) = subscribing.join_next().await {
+        let (index, conn) = joined.map_err(|e| BenchError::Options(format!("subscriber task failed: {e}")))??;
+        version = version.min(conn.version);
+        server.clone_from(&conn.server);
+        consumers.spawn(consume(spec.clone(), counters.clone(), index, conn, done.clone()));
+    }
+    Ok((consumers, version, server))
 }

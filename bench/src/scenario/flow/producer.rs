@@ -21,7 +21,7 @@ use super::send::SendTemplate;
 use super::Spec;
 use crate::client::{describe_error, Conn};
 use crate::scenario::counters::{wait_progress, Counters};
-use crate::scenario::Ctx;
+use crate::scenario::{Ctx, Pace};
 use crate::stats::now_ns;
 use crate::transport::{Reader, Writer};
 
@@ -39,10 +39,8 @@ pub(super) struct Producer {
     index: usize,
     /// Messages to send in all, `None` until stopped.
     quota: Option<u64>,
-    /// Messages per second for this producer, `None` = unpaced.
-    rate: Option<f64>,
-    /// When producing started: message `n` is due at `start + n / rate`.
-    start: Instant,
+    /// This producer's share of the rate, `None` = unpaced.
+    pace: Option<Pace>,
     version: Version,
     writer: Writer,
     /// Notified by the reply reader when the DISCONNECT's receipt (or the close) arrives.
@@ -73,13 +71,12 @@ impl Producer {
         let template = SendTemplate::new(&spec.destination, index, size, spec.persistent.is_some());
         let buf = BytesMut::with_capacity(spec.load.batch.max(1) * (size + 160));
         Producer {
-            rate: spec.rate.map(|r| r as f64 / spec.producers as f64),
+            pace: spec.rate.map(|rate| Pace::new(start, rate as f64 / spec.producers as f64)),
             ctx,
             spec,
             counters,
             index,
             quota,
-            start,
             version,
             writer,
             bye,
@@ -114,18 +111,11 @@ impl Producer {
             if let Some(quota) = self.quota {
                 n = n.min(quota - self.seq);
             }
-            if let Some(rate) = self.rate {
-                // Messages due by now, the first at time 0.
-                let due = (self.start.elapsed().as_secs_f64() * rate) as u64 + 1;
-                if due <= self.seq {
-                    let next = self.start + Duration::from_secs_f64(self.seq as f64 / rate);
-                    tokio::select! {
-                        () = tokio::time::sleep_until(next.into()) => {}
-                        () = self.ctx.stop.cancelled() => {}
-                    }
-                    continue;
+            if let Some(pace) = &self.pace {
+                match pace.due(self.seq, &self.ctx.stop).await {
+                    0 => continue,
+                    due => n = n.min(due),
                 }
-                n = n.min(due - self.seq);
             }
             let notified = self.counters.progress.notified();
             tokio::pin!(notified);

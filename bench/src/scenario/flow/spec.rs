@@ -30,6 +30,8 @@ pub(crate) struct Spec {
     pub persistent: Option<u64>,
     /// Extra subscribers that never read (not counted as consumers).
     pub stuck: usize,
+    /// Subscribe-unsubscribe cycles per second on one more connection (0: none).
+    pub churn: u64,
 }
 
 impl Spec {
@@ -47,6 +49,7 @@ impl Spec {
             rate: None,
             persistent: None,
             stuck: 0,
+            churn: 0,
         }
     }
 
@@ -72,16 +75,35 @@ impl Spec {
             rate: None,
             persistent: None,
             stuck: 0,
+            churn: 0,
         }
+    }
+
+    /// `room`: `publishers` sharing `rate` msgs/s to a topic with `subscribers` subscribers,
+    /// and `churn` subscriptions a second that come and go.
+    pub fn room(ctx: &Ctx, publishers: usize, subscribers: usize, rate: u64, churn: u64) -> Spec {
+        Spec::paced_topic(ctx, "room", publishers, subscribers, rate, churn)
     }
 
     /// `latency`: one producer at `rate` msgs/s to a topic with one subscriber.
     pub fn latency(ctx: &Ctx, rate: u64) -> Spec {
+        Spec::paced_topic(ctx, "latency", 1, 1, rate, 0)
+    }
+
+    /// Producers sharing a fixed rate to a topic, unacknowledged subscribers.
+    fn paced_topic(
+        ctx: &Ctx,
+        scenario: &'static str,
+        producers: usize,
+        consumers: usize,
+        rate: u64,
+        churn: u64,
+    ) -> Spec {
         Spec {
-            scenario: "latency",
-            destination: ctx.destination("topic", "latency"),
-            producers: 1,
-            consumers: 1,
+            scenario,
+            destination: ctx.destination("topic", scenario),
+            producers,
+            consumers,
             fanout: true,
             ack: AckMode::Auto,
             prefetch: 1000,
@@ -89,6 +111,7 @@ impl Spec {
             rate: Some(rate.max(1)),
             persistent: None,
             stuck: 0,
+            churn,
         }
     }
 }

@@ -8,6 +8,7 @@ mod admin;
 mod authorization;
 mod flow;
 mod persistence;
+mod room;
 mod snapshot;
 
 use super::*;
