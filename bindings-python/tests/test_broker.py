@@ -50,3 +50,18 @@ def test_bad_config_is_a_value_error(tmp_path: Path) -> None:
         stompbox.Broker(config=tmp_path / "missing.toml")
     with pytest.raises(TypeError):
         stompbox.Broker(config=42)  # type: ignore[arg-type]
+
+
+def test_data_dir_keeps_persistent_messages_across_a_restart(tmp_path: Path) -> None:
+    config = {"data_dir": str(tmp_path / "data")}
+    with stompbox.Broker(port=0, config=config) as broker:
+        with stompbox.Stomp(broker.url) as producer:
+            producer.send("/queue/orders", b"not kept", receipt=True)
+            producer.send("/queue/orders", b"kept", headers={"persistent": "true"}, receipt=True)
+    with stompbox.Broker(port=0, config=config) as broker:
+        with stompbox.Stomp(broker.url) as consumer:
+            consumer.subscribe("/queue/orders")
+            # First in the queue: the message sent before it was not persistent, so not stored.
+            frame = consumer.read_frame(timeout=10)
+            assert frame is not None and frame.body == b"kept"
+            assert frame.header("redelivered") == "true", "the broker cannot know it was not delivered"
