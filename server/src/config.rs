@@ -424,7 +424,7 @@ mod tests {
 
     #[test]
     fn data_dir_is_relative_to_the_config_file() {
-        let folder = std::env::temp_dir().join(format!("stompbox-config-{}", std::process::id()));
+        let folder = std::env::temp_dir().join(format!("stompbox-config-data-{}", std::process::id()));
         std::fs::create_dir_all(&folder).unwrap();
         let file = folder.join("stompbox.toml");
         std::fs::write(&file, "data_dir = \"data\"\n").unwrap();
