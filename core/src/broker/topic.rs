@@ -72,6 +72,9 @@ struct Inner {
     durables: TopicTrie<DurableEntry>,
     known: HashMap<Arc<str>, Arc<Topic>>,
     sweep_at: usize,
+    /// How many subscriptions (durable ones included) use each pattern: the local interest the
+    /// cluster bridge follows.
+    interest: HashMap<Arc<str>, usize>,
 }
 
 /// A durable subscription in the trie: its queue, and for a wildcard pattern the principal whose
@@ -148,39 +151,84 @@ impl Topics {
         topic
     }
 
-    /// Adds a subscription to a pattern.
-    pub(crate) fn subscribe(&self, pattern: &Destination, subscriber: Arc<Subscriber>) {
-        self.change(|inner| inner.trie.insert(pattern.segments(), subscriber));
+    /// Adds a subscription to a pattern. Returns whether it is the pattern's first (durable
+    /// subscriptions included): local interest in it began.
+    pub(crate) fn subscribe(&self, pattern: &Destination, subscriber: Arc<Subscriber>) -> bool {
+        self.change(pattern, |inner| {
+            inner.trie.insert(pattern.segments(), subscriber);
+            true
+        })
     }
 
-    /// Removes a subscription.
-    pub(crate) fn unsubscribe(&self, pattern: &Destination, subscriber: &Arc<Subscriber>) {
-        self.change(|inner| drop(inner.trie.remove(pattern.segments(), |s| Arc::ptr_eq(s, subscriber))));
+    /// Removes a subscription. Returns whether it was the pattern's last: local interest ended.
+    pub(crate) fn unsubscribe(&self, pattern: &Destination, subscriber: &Arc<Subscriber>) -> bool {
+        self.change_out(pattern, |inner| {
+            inner.trie.remove(pattern.segments(), |s| Arc::ptr_eq(s, subscriber)).is_some()
+        })
     }
 
     /// Adds a durable subscription's queue to a pattern; a wildcard one collects only what
     /// `receive_check` (its subscriber; `None` for one read back from the store) may receive.
+    /// Returns whether local interest in the pattern began.
     pub(crate) fn subscribe_durable(
         &self,
         pattern: &Destination,
         queue: Arc<Queue>,
         receive_check: Option<Arc<Principal>>,
-    ) {
+    ) -> bool {
         let receive_check = receive_check.filter(|_| pattern.is_wildcard());
-        self.change(|inner| inner.durables.insert(pattern.segments(), DurableEntry { queue, receive_check }));
+        self.change(pattern, |inner| {
+            inner.durables.insert(pattern.segments(), DurableEntry { queue, receive_check });
+            true
+        })
     }
 
-    /// Removes a durable subscription's queue.
-    pub(crate) fn unsubscribe_durable(&self, pattern: &Destination, queue: &Arc<Queue>) {
-        self.change(|inner| drop(inner.durables.remove(pattern.segments(), |d| Arc::ptr_eq(&d.queue, queue))));
+    /// Removes a durable subscription's queue. Returns whether local interest in the pattern
+    /// ended.
+    pub(crate) fn unsubscribe_durable(&self, pattern: &Destination, queue: &Arc<Queue>) -> bool {
+        self.change_out(pattern, |inner| {
+            inner.durables.remove(pattern.segments(), |d| Arc::ptr_eq(&d.queue, queue)).is_some()
+        })
     }
 
-    /// Changes the tries under their lock and bumps the generation, so that every topic's
-    /// cached list is computed again.
-    fn change(&self, change: impl FnOnce(&mut Inner)) {
+    /// Adds to a pattern under the trie lock (`add` says whether it did) and bumps the
+    /// generation, so that every topic's cached list is computed again. Returns whether the
+    /// pattern had no subscription before.
+    fn change(&self, pattern: &Destination, add: impl FnOnce(&mut Inner) -> bool) -> bool {
         let mut inner = self.inner.lock();
-        change(&mut inner);
+        let added = add(&mut inner);
         self.generation.fetch_add(1, Ordering::Release);
+        if !added {
+            return false;
+        }
+        let count = inner.interest.entry(pattern.shared().clone()).or_default();
+        *count += 1;
+        *count == 1
+    }
+
+    /// Removes from a pattern under the trie lock (`remove` says whether it did), like
+    /// [`Topics::change`]. Returns whether the pattern has no subscription left.
+    fn change_out(&self, pattern: &Destination, remove: impl FnOnce(&mut Inner) -> bool) -> bool {
+        let mut inner = self.inner.lock();
+        let removed = remove(&mut inner);
+        self.generation.fetch_add(1, Ordering::Release);
+        let Some(count) = inner.interest.get_mut(pattern.as_str()).filter(|_| removed) else { return false };
+        *count -= 1;
+        let ended = *count == 0;
+        if ended {
+            inner.interest.remove(pattern.as_str());
+        }
+        ended
+    }
+
+    /// Whether any subscription (durable ones included) uses `pattern`.
+    pub(crate) fn has_interest(&self, pattern: &str) -> bool {
+        self.inner.lock().interest.contains_key(pattern)
+    }
+
+    /// The patterns subscriptions use (durable ones included).
+    pub(crate) fn patterns(&self) -> Vec<String> {
+        self.inner.lock().interest.keys().map(|p| p.to_string()).collect()
     }
 
     /// Every subscriber whose pattern matches `topic` and that may receive from it, from its
