@@ -1,7 +1,9 @@
 //! The bridge task: the one owner of the NATS client (see the module docs of `cluster`).
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_nats::{Client, Subscriber};
 use stompbox_core::broker::{Broker, Message};
@@ -13,6 +15,9 @@ use tracing::{debug, warn};
 
 use super::wire::{self, Seen};
 use super::{bump, subject, Link};
+
+/// The longest a stopping node waits for NATS to take what it sent last.
+const FINAL_FLUSH: Duration = Duration::from_secs(1);
 
 /// Serves the bridge until `cancel`: publishes what `outgoing` brings, follows local interest,
 /// delivers what NATS brings.
@@ -47,8 +52,10 @@ pub(super) async fn run(
             Some((_, nats)) = interest.streams.next() => deliver(&broker, &link, &mut seen, nats.payload),
         }
     }
-    // What was sent goes out before the node stops.
-    let _ = client.flush().await;
+    // What was sent goes out before the node stops, if NATS is there to take it.
+    if link.connected.load(Ordering::Acquire) {
+        let _ = tokio::time::timeout(FINAL_FLUSH, client.flush()).await;
+    }
 }
 
 /// Delivers a message from another node to this node's subscribers, once.
@@ -111,7 +118,7 @@ impl Interest {
                 debug!(%error, "cluster: NATS did not confirm the subscriptions yet");
             }
             let count = self.streams.len() as u64;
-            link.counters.subscriptions.store(count, std::sync::atomic::Ordering::Relaxed);
+            link.counters.subscriptions.store(count, Ordering::Relaxed);
         }
     }
 

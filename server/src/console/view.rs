@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 use stompbox_core::broker::{
-    Broker, ClosedConnection, ConnectionSnapshot, DestinationSnapshot, MemorySnapshot, StatsSnapshot,
+    Broker, ClosedConnection, ClusterSnapshot, ConnectionSnapshot, DestinationSnapshot, MemorySnapshot, StatsSnapshot,
 };
 
 /// The broker's version.
@@ -25,6 +25,8 @@ pub(crate) struct Overview {
     pub(crate) stats: StatsSnapshot,
     /// Bytes held for messages against the memory bound.
     pub(crate) memory: MemorySnapshot,
+    /// The cluster bridge: whether NATS is reachable, what crossed it (`null`: a single node).
+    pub(crate) cluster: Option<ClusterSnapshot>,
 }
 
 /// The broker's figures.
@@ -37,6 +39,7 @@ pub(crate) fn overview(broker: &Broker) -> Overview {
         uptime_ms: now.saturating_sub(started_at_ms),
         stats: broker.stats(),
         memory: broker.memory_snapshot(),
+        cluster: broker.cluster_snapshot(),
     }
 }
 
