@@ -142,3 +142,22 @@ async fn without_nats_a_node_serves_locally_and_topics_resume_after_it_returns()
     }
     remote.barrier().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_node_rejoins() {
+    let nats = NatsServer::start().await;
+    let a = node(&nats, "a").await;
+    let mut listener = a.connect12().await;
+    listener.subscribe("/topic/news", "0", "").await;
+    until(&a, "a's subscription in NATS", |s| cluster(s).subscriptions == 1).await;
+    for run in ["first run", "second run"] {
+        // Same name, a new run: its sequence numbers start over and must not be taken for copies.
+        let b = node(&nats, "b").await;
+        let mut producer = b.connect12().await;
+        producer.publish_sync("/topic/news", run).await;
+        assert_eq!(body(&listener.message().await), run);
+        producer.disconnect().await;
+        b.shutdown().await.expect("b stops");
+    }
+    listener.barrier().await;
+}
