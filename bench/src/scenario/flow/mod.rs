@@ -56,7 +56,10 @@ pub(crate) async fn run(ctx: &Ctx, spec: Spec) -> Result<Report> {
     if spec.producers == 0 || spec.consumers == 0 {
         return Err(BenchError::Options("at least one producer and one consumer are needed".into()));
     }
-    let target = ctx.target()?;
+    let targets = ctx.targets()?;
+    // Connections go to the brokers in turn, consumers first.
+    let mut turn = targets.iter().cycle();
+    let mut target = move || turn.next().expect("at least one broker");
     let spec = Arc::new(spec);
     let counters = Arc::new(Counters::new(spec.fanout, spec.producers, spec.consumers));
 
@@ -67,7 +70,7 @@ pub(crate) async fn run(ctx: &Ctx, spec: Spec) -> Result<Report> {
     let mut version = Version::V1_2;
     let mut server = String::new();
     for index in 0..spec.consumers {
-        let mut conn = Conn::connect(&target).await?;
+        let mut conn = Conn::connect(target()).await?;
         conn.subscribe(&spec.destination, &format!("s{index}"), spec.ack, spec.prefetch).await?;
         version = version.min(conn.version);
         server.clone_from(&conn.server);
@@ -76,15 +79,16 @@ pub(crate) async fn run(ctx: &Ctx, spec: Spec) -> Result<Report> {
     // Stuck subscribers: subscribed, then never read until the run ends.
     let mut stuck = Vec::with_capacity(spec.stuck);
     for index in 0..spec.stuck {
-        let mut conn = Conn::connect(&target).await?;
+        let mut conn = Conn::connect(target()).await?;
         conn.subscribe(&spec.destination, &format!("stuck{index}"), spec.ack, spec.prefetch).await?;
         stuck.push(conn);
     }
     let mut conns = Vec::with_capacity(spec.producers);
     for _ in 0..spec.producers {
-        conns.push(Conn::connect(&target).await?);
+        conns.push(Conn::connect(target()).await?);
     }
 
+    tokio::time::sleep(ctx.cli.settle).await;
     let quotas = quotas(ctx.cli.count, spec.producers);
     let start = Instant::now();
     let start_ns = now_ns();
