@@ -80,6 +80,14 @@ class Node:
     def cluster(self) -> dict[str, Any]:
         return json.loads(self.api("/api/broker"))["cluster"]
 
+    def stomppy(self) -> tuple[stomp.Connection12, Inbox]:
+        """A stomp.py connection to the node's tcp listener, and the inbox of what it receives."""
+        connection = stomp.Connection12([("127.0.0.1", self.ports["tcp"])])
+        inbox = Inbox()
+        connection.set_listener("inbox", inbox)
+        connection.connect(wait=True)
+        return connection, inbox
+
     def metric(self, name: str) -> float:
         families = text_string_to_metric_families(self.api("/metrics").decode())
         return next(s.value for f in families for s in f.samples if s.name == f"stompbox_{name}")
@@ -107,10 +115,7 @@ def cluster_fixture(tmp_path: Path, broker_launcher: Callable[..., Any]) -> Iter
 
 def test_stomppy_on_one_node_talks_to_a_websocket_client_on_another(cluster: tuple[Nats, Node, Node]) -> None:
     _, a, b = cluster
-    connection = stomp.Connection12([("127.0.0.1", a.ports["tcp"])])
-    inbox = Inbox()
-    connection.set_listener("inbox", inbox)
-    connection.connect(wait=True)
+    connection, inbox = a.stomppy()
     try:
         connection.subscribe("/topic/chat.lobby", id="0", receipt="sub-0")
         with connect(f"ws://127.0.0.1:{b.ports['ws']}/", open_timeout=TIMEOUT, subprotocols=["v12.stomp"]) as ws:
@@ -137,10 +142,7 @@ def test_without_nats_nodes_serve_locally_and_say_so(cluster: tuple[Nats, Node, 
     until(lambda: a.cluster()["state"] == "disconnected", "node a to see NATS gone")
     assert a.metric("cluster_connected") == 0
     until(lambda: any("NATS unreachable" in line for line in a.broker.log), "the log to say so")
-    connection = stomp.Connection12([("127.0.0.1", a.ports["tcp"])])
-    inbox = Inbox()
-    connection.set_listener("inbox", inbox)
-    connection.connect(wait=True)
+    connection, inbox = a.stomppy()
     try:
         connection.subscribe("/topic/local", id="0", receipt="sub-0")
         connection.send("/topic/local", "still served")
