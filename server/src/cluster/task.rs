@@ -16,8 +16,9 @@ use tracing::{debug, warn};
 use super::wire::{self, Seen};
 use super::{bump, subject, Link};
 
-/// The longest a stopping node waits for NATS to take what it sent last.
-const FINAL_FLUSH: Duration = Duration::from_secs(1);
+/// The longest the task waits for NATS to confirm what it sent (subscriptions, or the last
+/// messages of a stopping node), so that it never stalls on a NATS that went away.
+const FLUSH_WAIT: Duration = Duration::from_secs(1);
 
 /// Serves the bridge until `cancel`: publishes what `outgoing` brings, follows local interest,
 /// delivers what NATS brings.
@@ -54,7 +55,7 @@ pub(super) async fn run(
     }
     // What was sent goes out before the node stops, if NATS is there to take it.
     if link.connected.load(Ordering::Acquire) {
-        let _ = tokio::time::timeout(FINAL_FLUSH, client.flush()).await;
+        let _ = tokio::time::timeout(FLUSH_WAIT, client.flush()).await;
     }
 }
 
@@ -114,8 +115,9 @@ impl Interest {
         if changed {
             // The server has seen the subscriptions once it answers: what is published after
             // that reaches this node.
-            if let Err(error) = client.flush().await {
-                debug!(%error, "cluster: NATS did not confirm the subscriptions yet");
+            match tokio::time::timeout(FLUSH_WAIT, client.flush()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => debug!("cluster: NATS did not confirm the subscriptions yet"),
             }
             let count = self.streams.len() as u64;
             link.counters.subscriptions.store(count, Ordering::Relaxed);
