@@ -14,7 +14,8 @@ pub struct Cli {
     #[command(subcommand)]
     pub scenario: Scenario,
     /// The broker: `tcp://host:port`, `ssl://` or `tls://` (TLS), `ws://host:port/path`
-    /// (WebSocket) or `wss://` (WebSocket over TLS).
+    /// (WebSocket) or `wss://` (WebSocket over TLS). Several, separated by commas (the nodes of a
+    /// cluster): producer and consumer connections go to them in turn.
     #[arg(long, global = true, default_value = "tcp://127.0.0.1:61613")]
     pub url: String,
     /// TLS: trust the CA certificates in this PEM file.
@@ -50,6 +51,10 @@ pub struct Cli {
     /// Destination name (without `/topic/` or `/queue/`); default: unique per run.
     #[arg(long, global = true)]
     pub destination: Option<String>,
+    /// How long to wait after subscribing before producing: a cluster's other nodes learn of a
+    /// subscription a moment after its RECEIPT (default 0).
+    #[arg(long, global = true, default_value = "0s", value_parser = parse_duration)]
+    pub settle: Duration,
     /// How long to wait for outstanding deliveries after producing stops.
     #[arg(long, global = true, default_value = "5s", value_parser = parse_duration)]
     pub drain: Duration,

@@ -20,6 +20,7 @@
 //! - `per_address`: open connections per IP address.
 //! - `transport`: the seam TCP, TLS and WebSocket streams plug into (a WebSocket seen as a byte
 //!   stream).
+//! - `cluster`: the bridge that shares topics with other nodes through NATS (`[cluster]`).
 //! - [`store`]: the message store on disk (an append-only segmented journal), behind the
 //!   engine's store `Backend`.
 //!
@@ -28,6 +29,7 @@
 //! they are gone (or after a grace period); then the store writes what is waiting and closes.
 
 pub mod auth;
+mod cluster;
 pub mod config;
 mod connection;
 mod console;
@@ -103,6 +105,9 @@ pub async fn serve_broker(
     let tracker = TaskTracker::new();
     let console = console::Console::new(&config, context.clone(), permits.clone(), cancel.clone(), tracker.clone());
     let console = console::app(console);
+    if let Some(cluster) = &config.cluster {
+        cluster::start(cluster, &context.broker, cancel.clone(), &tracker).await?;
+    }
     for listener in bound.listeners {
         tracker.spawn(listener::accept_loop(
             listener,

@@ -16,9 +16,13 @@
 //! - [`BlockingBroker`] runs the broker on a runtime of its own, for plain `#[test]`s of the
 //!   blocking client (`stompbox_core::client`); [`BlockingBroker::freeze`] stops it outright.
 //!
-//! Tests never sleep and hope: they wait for frames with [`TIMEOUT`], and prove that something
-//! did *not* arrive with [`Client::barrier`], a receipt round trip.
+//! - [`nats::NatsServer`] is a real NATS server for the cluster tests.
+//!
+//! Tests never sleep and hope: they wait for frames with [`TIMEOUT`] (or for the broker's
+//! snapshot to show a state, with [`until`]), and prove that something did *not* arrive with
+//! [`Client::barrier`], a receipt round trip.
 
+pub mod nats;
 pub mod pki;
 pub mod wire;
 
@@ -160,6 +164,26 @@ impl Drop for TestBroker {
     fn drop(&mut self) {
         drop(self.shutdown.take());
     }
+}
+
+/// Waits (bounded by [`TIMEOUT`]) until the broker's snapshot satisfies `test`.
+pub async fn until(broker: &TestBroker, what: &str, test: impl Fn(&stompbox_core::broker::Snapshot) -> bool) {
+    until_within(TIMEOUT, broker, what, test).await;
+}
+
+/// Waits (bounded by `within`) until the broker's snapshot satisfies `test`.
+pub async fn until_within(
+    within: Duration,
+    broker: &TestBroker,
+    what: &str,
+    test: impl Fn(&stompbox_core::broker::Snapshot) -> bool,
+) {
+    let waited = tokio::time::timeout(within, async {
+        while !test(&broker.broker.snapshot()) {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    waited.await.unwrap_or_else(|_| panic!("timed out waiting for {what}"));
 }
 
 /// One thing read from the broker.

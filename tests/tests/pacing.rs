@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use stompbox_core::broker::{Amount, QueueFullPolicy};
 use stompbox_server::Config;
-use stompbox_tests::{start, start_with, Client, Event, TestBroker, TIMEOUT};
+use stompbox_tests::{start, start_with, until, until_within, Client, Event, TIMEOUT};
 
 /// `n` numbered topic SENDs of `size` bytes in one string, the last with `receipt:burst`.
 fn burst(destination: &str, n: usize, size: usize) -> String {
@@ -16,26 +16,6 @@ fn burst(destination: &str, n: usize, size: usize) -> String {
         frames.push_str(&format!("SEND\ndestination:{destination}\nseq:{i}\n{receipt}\n{payload}\0"));
     }
     frames
-}
-
-/// Waits (bounded by `TIMEOUT`) until the broker's snapshot satisfies `test`.
-async fn until(broker: &TestBroker, what: &str, test: impl Fn(&stompbox_core::broker::Snapshot) -> bool) {
-    until_within(TIMEOUT, broker, what, test).await;
-}
-
-/// Waits (bounded by `within`) until the broker's snapshot satisfies `test`.
-async fn until_within(
-    within: Duration,
-    broker: &TestBroker,
-    what: &str,
-    test: impl Fn(&stompbox_core::broker::Snapshot) -> bool,
-) {
-    let waited = tokio::time::timeout(within, async {
-        while !test(&broker.broker.snapshot()) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    });
-    waited.await.unwrap_or_else(|_| panic!("timed out waiting for {what}"));
 }
 
 /// Reads `n` MESSAGE frames, which must be numbered 0..n in order.

@@ -44,11 +44,24 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    /// The broker to connect to.
+    /// The broker to connect to (the first of `--url`'s).
     pub fn target(&self) -> Result<Target> {
+        Ok(self.targets()?.remove(0))
+    }
+
+    /// Every broker `--url` names, for connections to take in turn.
+    pub fn targets(&self) -> Result<Vec<Target>> {
         let trust = Trust { ca: self.cli.ca.clone(), insecure: self.cli.insecure };
-        let endpoint = Endpoint::parse(&self.cli.url, &trust)?;
-        Ok(Target { endpoint, user: self.cli.user.clone(), pass: self.cli.pass.clone(), vhost: self.cli.vhost.clone() })
+        let target = |url: &str| -> Result<Target> {
+            let endpoint = Endpoint::parse(url, &trust)?;
+            Ok(Target {
+                endpoint,
+                user: self.cli.user.clone(),
+                pass: self.cli.pass.clone(),
+                vhost: self.cli.vhost.clone(),
+            })
+        };
+        self.cli.url.split(',').map(target).collect()
     }
 
     /// How long producing may last.

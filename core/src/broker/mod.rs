@@ -18,6 +18,8 @@
 //! - `admin`: what an operator does through the management API (close, purge, delete);
 //! - `stats`, `close`: counters, and why connections end; `error`: what a session answers with;
 //! - `memory`: the broker-wide bound on bytes held for messages;
+//! - `cluster`: the seam of the cluster bridge ([`Bridge`]): what other nodes must know, and
+//!   delivery of what they publish;
 //! - `clock`: the time `expires` is compared with.
 //!
 //! Lock order (a lock is only ever taken after those listed before it, and none is held across
@@ -33,6 +35,7 @@
 mod admin;
 mod clock;
 mod close;
+mod cluster;
 mod config;
 mod delivery;
 mod directory;
@@ -54,6 +57,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub use admin::QueueError;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use close::{CloseKind, CloseReason};
+pub use cluster::{Bridge, ClusterSnapshot, RemoteError};
 pub use config::{
     BrokerConfig, DeadLetterPolicy, DeliveryConfig, HeartbeatConfig, Limits, MemoryConfig, QueueFullPolicy,
     QueueLimits, QueuePolicy, QueueRule, QueuesConfig, SlowConsumerPolicy, StoreConfig,

@@ -6,13 +6,15 @@
 //! (the store refuses it when failed or full), then deliver: fan out to a topic's subscribers and
 //! durable subscriptions, or enqueue on a queue. The store is a subscriber, not a branch: each
 //! queue and durable subscription stores the persistent messages it takes, and publish returns
-//! the store's [`Ticket`] for the RECEIPT to wait on. The cluster bridge will be called here
-//! after delivery; no other file fans out or enqueues. [`Router::subscribe`] authorizes
+//! the store's [`Ticket`] for the RECEIPT to wait on. The cluster bridge, when one is attached, is
+//! the last subscriber of a topic: it gets the message after local delivery (see `cluster`); no
+//! other file fans out or enqueues. [`Router::subscribe`] authorizes
 //! `receive` (topics) or `consume` (queues), and `create`, then inserts the subscription: a plain
 //! one, a durable one, or a browser. [`Router::recover`] puts back what the store read at start.
 //! A wildcard topic subscription is allowed when some of what it matches may be received; the
 //! topics filter its deliveries one destination at a time. With `add_user_header`, the message is
-//! stamped with its sender here, once.
+//! stamped with its sender here, once. Subscribing and unsubscribing tell the bridge when local
+//! interest in a topic pattern begins or ends.
 //!
 //! Decisions are cached: each session keeps the routes of its recent SEND destinations, already
 //! authorized, and drops them all when the authorizer's version moves. A repeated SEND costs one
@@ -23,13 +25,14 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::time::Instant;
 use tracing::warn;
 
 use super::admin::QueueError;
+use super::cluster::Bridge;
 use super::config::{BrokerConfig, QueueFullPolicy};
 use super::delivery::Subscriber;
 use super::directory::{Directory, Environment};
@@ -55,6 +58,8 @@ pub(crate) struct Router {
     config: BrokerConfig,
     topics: Topics,
     directory: Arc<Directory>,
+    /// The cluster bridge, in cluster mode.
+    bridge: OnceLock<Arc<dyn Bridge>>,
 }
 
 /// What a publish came to.
@@ -174,7 +179,24 @@ impl Router {
     pub(crate) fn new(config: BrokerConfig, stats: Arc<Stats>, memory: Arc<Memory>, store: Option<Store>) -> Router {
         let directory = Directory::new(&config, stats, memory, store);
         let topics = Topics::new(config.authorizer.clone());
-        Router { config, topics, directory }
+        Router { config, topics, directory, bridge: OnceLock::new() }
+    }
+
+    /// Attaches the cluster bridge; `false` if one was attached already.
+    pub(crate) fn set_bridge(&self, bridge: Arc<dyn Bridge>) -> bool {
+        self.bridge.set(bridge).is_ok()
+    }
+
+    /// The cluster bridge, in cluster mode.
+    pub(crate) fn bridge(&self) -> Option<&Arc<dyn Bridge>> {
+        self.bridge.get()
+    }
+
+    /// Tells the bridge that local interest in `pattern` began or ended, when `changed`.
+    fn interest(&self, pattern: &Destination, changed: bool) {
+        if let (true, Some(bridge)) = (changed, self.bridge()) {
+            bridge.interest_changed(pattern.as_str());
+        }
     }
 
     fn env(&self) -> &Environment {
@@ -272,6 +294,9 @@ impl Router {
                     return Ok(Published::Done(None));
                 }
                 let fanned = self.topics.fan_out(&topic, &message, &env.memory);
+                if let Some(bridge) = self.bridge() {
+                    bridge.publish(&message);
+                }
                 Ok(match fanned.pressure {
                     Some(pressure) => Published::Paced(pressure, fanned.ticket),
                     None => Published::Done(fanned.ticket),
@@ -479,7 +504,8 @@ impl Router {
                     true => None,
                     false => Some(self.topic(principal, pattern)?),
                 };
-                self.topics.subscribe(pattern, subscriber.clone());
+                let began = self.topics.subscribe(pattern, subscriber.clone());
+                self.interest(pattern, began);
                 Ok((Binding::Topic { pattern: pattern.clone(), _topic: topic }, None))
             }
             (Kind::Queue, Subscribe::Browse { keep_open }) => {
@@ -529,7 +555,8 @@ impl Router {
         let queue = self.directory.insert_entry(&mut queues, destination, entry, Arc::default());
         drop(queues);
         let mut ticket = replaced.and_then(|old| self.drop_durable(&old));
-        self.topics.subscribe_durable(pattern, queue.clone(), Some(Arc::new(principal.clone())));
+        let began = self.topics.subscribe_durable(pattern, queue.clone(), Some(Arc::new(principal.clone())));
+        self.interest(pattern, began);
         ticket = ticket.max(queue.record());
         Ok((queue, ticket))
     }
@@ -546,7 +573,8 @@ impl Router {
     fn drop_durable(&self, queue: &Arc<Queue>) -> Option<Ticket> {
         if let CatalogEntry::Durable { pattern, .. } = queue.entry() {
             if let Ok(pattern) = Destination::parse_pattern(pattern) {
-                self.topics.unsubscribe_durable(&pattern, queue);
+                let ended = self.topics.unsubscribe_durable(&pattern, queue);
+                self.interest(&pattern, ended);
             }
         }
         queue.destroy()
@@ -557,7 +585,10 @@ impl Router {
     pub(crate) fn unsubscribe(&self, binding: &Binding, subscriber: &Arc<Subscriber>) {
         subscriber.deactivate();
         match binding {
-            Binding::Topic { pattern, .. } => self.topics.unsubscribe(pattern, subscriber),
+            Binding::Topic { pattern, .. } => {
+                let ended = self.topics.unsubscribe(pattern, subscriber);
+                self.interest(pattern, ended);
+            }
             Binding::Queue(queue) => queue.remove_consumer(subscriber),
             Binding::Browse(queue) => queue.remove_browser(subscriber),
         }
@@ -582,6 +613,7 @@ impl Router {
                 let mut queues = self.directory.lock();
                 let queue = self.directory.insert_entry(&mut queues, destination, entry, Arc::default());
                 drop(queues);
+                // Read back before a bridge can be attached, which then learns of it.
                 self.topics.subscribe_durable(&pattern, queue.clone(), None);
                 Some(queue)
             }

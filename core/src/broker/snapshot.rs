@@ -8,6 +8,7 @@
 
 use serde::Serialize;
 
+use super::cluster::ClusterSnapshot;
 use super::stats::{read, StatsSnapshot};
 use super::Broker;
 use crate::destination::Kind;
@@ -26,6 +27,8 @@ pub struct Snapshot {
     pub memory: MemorySnapshot,
     /// The message store (`None`: persistence is off).
     pub store: Option<StoreSnapshot>,
+    /// The cluster bridge (`None`: a single node).
+    pub cluster: Option<ClusterSnapshot>,
     /// Live connections, by id.
     pub connections: Vec<ConnectionSnapshot>,
     /// Topics and queues, by name.
@@ -139,6 +142,7 @@ impl Broker {
             stats: self.stats(),
             memory: self.memory_snapshot(),
             store: self.store().map(|store| store.snapshot()),
+            cluster: self.cluster_snapshot(),
             connections: self.connections(),
             destinations: self.destinations(),
             closed: self.closed_connections(),

@@ -90,6 +90,9 @@ struct Inner {
     durables: TopicTrie<DurableEntry>,
     known: HashMap<Arc<str>, Arc<Topic>>,
     sweep_at: usize,
+    /// How many subscriptions (durable ones included) use each pattern: the local interest the
+    /// cluster bridge follows.
+    interest: HashMap<Arc<str>, usize>,
 }
 
 /// A durable subscription in the trie: its queue, and for a wildcard pattern the principal whose
@@ -170,50 +173,88 @@ impl Topics {
     }
 
     /// Adds a subscription to a pattern. The entry of a topic subscribed to by name must exist
-    /// (the caller holds it for as long as the subscription lives).
-    pub(crate) fn subscribe(&self, pattern: &Destination, subscriber: Arc<Subscriber>) {
+    /// (the caller holds it for as long as the subscription lives). Returns whether it is the
+    /// pattern's first (durable subscriptions included): local interest in it began.
+    pub(crate) fn subscribe(&self, pattern: &Destination, subscriber: Arc<Subscriber>) -> bool {
         if pattern.is_wildcard() {
-            self.change(|inner| inner.trie.insert(pattern.segments(), subscriber));
-        } else if let Some(topic) = self.find(pattern) {
-            topic.by_name.lock().insert(key(&subscriber), subscriber);
-            self.by_name.fetch_add(1, Ordering::Relaxed);
+            return self.change(pattern, |inner| {
+                inner.trie.insert(pattern.segments(), subscriber);
+                true
+            });
         }
+        let Some(topic) = self.find(pattern) else { return false };
+        topic.by_name.lock().insert(key(&subscriber), subscriber);
+        self.by_name.fetch_add(1, Ordering::Relaxed);
+        // The trie lock only for the count: no generation bump, no list to compute again.
+        interest_began(&mut self.inner.lock(), pattern)
     }
 
-    /// Removes a subscription.
-    pub(crate) fn unsubscribe(&self, pattern: &Destination, subscriber: &Arc<Subscriber>) {
+    /// Removes a subscription. Returns whether it was the pattern's last: local interest ended.
+    pub(crate) fn unsubscribe(&self, pattern: &Destination, subscriber: &Arc<Subscriber>) -> bool {
         if pattern.is_wildcard() {
-            self.change(|inner| drop(inner.trie.remove(pattern.segments(), |s| Arc::ptr_eq(s, subscriber))));
-        } else if let Some(topic) = self.find(pattern) {
-            if topic.by_name.lock().remove(&key(subscriber)).is_some() {
-                self.by_name.fetch_sub(1, Ordering::Relaxed);
-            }
+            return self.change_out(pattern, |inner| {
+                inner.trie.remove(pattern.segments(), |s| Arc::ptr_eq(s, subscriber)).is_some()
+            });
         }
+        let Some(topic) = self.find(pattern) else { return false };
+        if topic.by_name.lock().remove(&key(subscriber)).is_none() {
+            return false;
+        }
+        self.by_name.fetch_sub(1, Ordering::Relaxed);
+        interest_ended(&mut self.inner.lock(), pattern)
     }
 
     /// Adds a durable subscription's queue to a pattern; a wildcard one collects only what
     /// `receive_check` (its subscriber; `None` for one read back from the store) may receive.
+    /// Returns whether local interest in the pattern began.
     pub(crate) fn subscribe_durable(
         &self,
         pattern: &Destination,
         queue: Arc<Queue>,
         receive_check: Option<Arc<Principal>>,
-    ) {
+    ) -> bool {
         let receive_check = receive_check.filter(|_| pattern.is_wildcard());
-        self.change(|inner| inner.durables.insert(pattern.segments(), DurableEntry { queue, receive_check }));
+        self.change(pattern, |inner| {
+            inner.durables.insert(pattern.segments(), DurableEntry { queue, receive_check });
+            true
+        })
     }
 
-    /// Removes a durable subscription's queue.
-    pub(crate) fn unsubscribe_durable(&self, pattern: &Destination, queue: &Arc<Queue>) {
-        self.change(|inner| drop(inner.durables.remove(pattern.segments(), |d| Arc::ptr_eq(&d.queue, queue))));
+    /// Removes a durable subscription's queue. Returns whether local interest in the pattern
+    /// ended.
+    pub(crate) fn unsubscribe_durable(&self, pattern: &Destination, queue: &Arc<Queue>) -> bool {
+        self.change_out(pattern, |inner| {
+            inner.durables.remove(pattern.segments(), |d| Arc::ptr_eq(&d.queue, queue)).is_some()
+        })
     }
 
-    /// Changes the tries under their lock and bumps the generation, so that every topic's
-    /// cached lists are computed again.
-    fn change(&self, change: impl FnOnce(&mut Inner)) {
+    /// Adds to a pattern under the trie lock (`add` says whether it did) and bumps the
+    /// generation, so that every topic's cached list is computed again. Returns whether the
+    /// pattern had no subscription before.
+    fn change(&self, pattern: &Destination, add: impl FnOnce(&mut Inner) -> bool) -> bool {
         let mut inner = self.inner.lock();
-        change(&mut inner);
+        let added = add(&mut inner);
         self.generation.fetch_add(1, Ordering::Release);
+        added && interest_began(&mut inner, pattern)
+    }
+
+    /// Removes from a pattern under the trie lock (`remove` says whether it did), like
+    /// [`Topics::change`]. Returns whether the pattern has no subscription left.
+    fn change_out(&self, pattern: &Destination, remove: impl FnOnce(&mut Inner) -> bool) -> bool {
+        let mut inner = self.inner.lock();
+        let removed = remove(&mut inner);
+        self.generation.fetch_add(1, Ordering::Release);
+        removed && interest_ended(&mut inner, pattern)
+    }
+
+    /// Whether any subscription (durable ones included) uses `pattern`.
+    pub(crate) fn has_interest(&self, pattern: &str) -> bool {
+        self.inner.lock().interest.contains_key(pattern)
+    }
+
+    /// The patterns subscriptions use (durable ones included).
+    pub(crate) fn patterns(&self) -> Vec<String> {
+        self.inner.lock().interest.keys().map(|p| p.to_string()).collect()
     }
 
     /// How many subscriptions `topic` has: by name, and by wildcards that match it and may
@@ -301,6 +342,24 @@ impl Topics {
     pub(crate) fn known(&self) -> Vec<Arc<Topic>> {
         self.inner.lock().known.values().cloned().collect()
     }
+}
+
+/// Counts one more subscription to `pattern`; returns whether it is the first.
+fn interest_began(inner: &mut Inner, pattern: &Destination) -> bool {
+    let count = inner.interest.entry(pattern.shared().clone()).or_default();
+    *count += 1;
+    *count == 1
+}
+
+/// Counts one subscription to `pattern` less; returns whether it was the last.
+fn interest_ended(inner: &mut Inner, pattern: &Destination) -> bool {
+    let Some(count) = inner.interest.get_mut(pattern.as_str()) else { return false };
+    *count -= 1;
+    let ended = *count == 0;
+    if ended {
+        inner.interest.remove(pattern.as_str());
+    }
+    ended
 }
 
 /// A subscriber's key among a topic's subscribers by name.

@@ -110,6 +110,13 @@ function showBroker(broker) {
   $("bytes").textContent = `${bytes(broker.bytes_in)} / ${bytes(broker.bytes_out)}`;
   $("memory").textContent = `${bytes(broker.memory.held)} of ${bytes(broker.memory.high_watermark)}`;
   $("slow").textContent = number(broker.slow_consumers);
+  $("cluster-card").hidden = !broker.cluster;
+  if (broker.cluster) {
+    const cluster = broker.cluster;
+    $("cluster").textContent = `${cluster.node}: ${cluster.state}`;
+    $("cluster").title = `${number(cluster.published)} sent, ${number(cluster.received)} received, ` +
+      `${number(cluster.dropped)} dropped${cluster.last_error ? `; last error: ${cluster.last_error}` : ""}`;
+  }
   if (previous) {
     const seconds = Math.max((broker.uptime_ms - previous.uptime_ms) / 1000, 0.001);
     push(history.in, (broker.messages_in - previous.messages_in) / seconds);

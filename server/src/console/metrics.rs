@@ -91,6 +91,13 @@ impl Collector for BrokerCollector {
                 u64::from(store.failed.is_some()),
             )?;
         }
+        if let Some(cluster) = broker.cluster_snapshot() {
+            let connected = u64::from(cluster.state == "connected");
+            gauge(out, "cluster_connected", "1 while the cluster bridge reaches NATS.", connected)?;
+            counter(out, "cluster_published", "Topic messages sent to other nodes.", cluster.published)?;
+            counter(out, "cluster_received", "Topic messages received from other nodes.", cluster.received)?;
+            counter(out, "cluster_dropped", "Topic messages not sent to, or not taken from, NATS.", cluster.dropped)?;
+        }
         let mut destinations = broker.destinations();
         let count = |kind| destinations.iter().filter(|d| d.kind == kind).count() as u64;
         let counts = [([("kind", "topic")], count("topic")), ([("kind", "queue")], count("queue"))];

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 use stompbox_core::broker::{
-    Broker, ClosedConnection, ConnectionSnapshot, DestinationSnapshot, MemorySnapshot, StatsSnapshot,
+    Broker, ClosedConnection, ClusterSnapshot, ConnectionSnapshot, DestinationSnapshot, MemorySnapshot, StatsSnapshot,
 };
 use stompbox_core::store::StoreSnapshot;
 
@@ -28,6 +28,8 @@ pub(crate) struct Overview {
     pub(crate) memory: MemorySnapshot,
     /// The message store's figures (`null`: persistence is off).
     pub(crate) store: Option<StoreSnapshot>,
+    /// The cluster bridge: whether NATS is reachable, what crossed it (`null`: a single node).
+    pub(crate) cluster: Option<ClusterSnapshot>,
 }
 
 /// The broker's figures.
@@ -41,6 +43,7 @@ pub(crate) fn overview(broker: &Broker) -> Overview {
         stats: broker.stats(),
         memory: broker.memory_snapshot(),
         store: broker.store().map(|store| store.snapshot()),
+        cluster: broker.cluster_snapshot(),
     }
 }
 

@@ -69,7 +69,10 @@ pub(crate) async fn run(ctx: &Ctx, spec: Spec) -> Result<Report> {
         return Err(BenchError::Options("at least one producer and one consumer are needed".into()));
     }
     open_files_for((spec.consumers + spec.stuck + spec.producers + 1) as u64)?;
-    let target = ctx.target()?;
+    let targets = ctx.targets()?;
+    // Connections go to the brokers in turn, consumers first.
+    let mut turn = targets.iter().cycle();
+    let mut target = move || turn.next().expect("at least one broker");
     let spec = Arc::new(spec);
     let counters = Arc::new(Counters::new(spec.fanout, spec.producers, spec.consumers));
     let broker = ctx.cli.pid;
@@ -78,24 +81,25 @@ pub(crate) async fn run(ctx: &Ctx, spec: Spec) -> Result<Report> {
     // Subscribe first, each confirmed by a RECEIPT, so no message is produced before every
     // subscription exists.
     let done = CancellationToken::new();
-    let (mut consumers, version, server) = subscribe_all(&target, &spec, &counters, &done).await?;
+    let (mut consumers, version, server) = subscribe_all(&mut target, &spec, &counters, &done).await?;
     // Stuck subscribers: subscribed, then never read until the run ends.
     let mut stuck = Vec::with_capacity(spec.stuck);
     for index in 0..spec.stuck {
-        let mut conn = Conn::connect(&target).await?;
+        let mut conn = Conn::connect(target()).await?;
         conn.subscribe(&spec.destination, &format!("stuck{index}"), spec.ack, spec.prefetch).await?;
         stuck.push(conn);
     }
     let rss_subscribed = broker.and_then(proc::rss_kib);
     let mut conns = Vec::with_capacity(spec.producers);
     for _ in 0..spec.producers {
-        conns.push(Conn::connect(&target).await?);
+        conns.push(Conn::connect(target()).await?);
     }
     // Stops with the producers (which may stop at `--count`, before the clock).
     let churn_stop = ctx.stop.child_token();
     let churn = (spec.churn > 0)
-        .then(|| tokio::spawn(churn::run(churn_stop.clone(), target.clone(), spec.clone(), counters.clone())));
+        .then(|| tokio::spawn(churn::run(churn_stop.clone(), target().clone(), spec.clone(), counters.clone())));
 
+    tokio::time::sleep(ctx.cli.settle).await;
     let broker_cpu = broker.and_then(proc::cpu_seconds);
     let quotas = quotas(ctx.cli.count, spec.producers);
     let start = Instant::now();
@@ -165,11 +169,11 @@ pub(crate) async fn run(ctx: &Ctx, spec: Spec) -> Result<Report> {
     })
 }
 
-/// Connects every subscriber and subscribes it, [`CONNECT_CONCURRENCY`] at a time, each
-/// confirmed by its RECEIPT; starts its consumer. Returns the consumers, the lowest STOMP
-/// version negotiated and the broker's `server` header.
-async fn subscribe_all(
-    target: &Target,
+/// Connects every subscriber (to the brokers `target` gives in turn) and subscribes it,
+/// [`CONNECT_CONCURRENCY`] at a time, each confirmed by its RECEIPT; starts its consumer. Returns
+/// the consumers, the lowest STOMP version negotiated and the broker's `server` header.
+async fn subscribe_all<'a>(
+    target: &mut impl FnMut() -> &'a Target,
     spec: &Arc<Spec>,
     counters: &Arc<Counters>,
     done: &CancellationToken,
@@ -177,7 +181,7 @@ async fn subscribe_all(
     let permits = Arc::new(Semaphore::new(CONNECT_CONCURRENCY));
     let mut subscribing = JoinSet::new();
     for index in 0..spec.consumers {
-        let (target, spec, permits) = (target.clone(), spec.clone(), permits.clone());
+        let (target, spec, permits) = (target().clone(), spec.clone(), permits.clone());
         subscribing.spawn(async move {
             let _permit = permits.acquire_owned().await.expect("never closed");
             let mut conn = Conn::connect(&target).await?;

@@ -1,0 +1,119 @@
+//! The seam of the cluster bridge: what the router tells the bridge, and what the bridge hands
+//! back.
+//!
+//! The engine knows nothing of NATS. A server in cluster mode attaches a [`Bridge`] with
+//! [`Broker::attach_bridge`]; the router then gives it every topic message a local client
+//! published (after local delivery) and every change of local interest in a topic pattern (the
+//! first subscription to a pattern, and the last one leaving). What other nodes published comes
+//! back through [`Broker::deliver_from_cluster`], which delivers locally and never calls the
+//! bridge: a message crosses the bridge once, so nodes cannot echo each other (NATS's route
+//! check `c.kind != ROUTER`).
+//!
+//! Calls into the bridge are made with no lock of the engine held that a bridge could need, and
+//! must not block: a bridge queues the work for its own task.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use super::message::Message;
+use super::stats::Stats;
+use super::Broker;
+use crate::destination::{Destination, Kind};
+
+/// Where the router sends what other nodes must know. See the module docs.
+pub trait Bridge: Send + Sync + fmt::Debug {
+    /// A local client published `message` to a topic; it was delivered locally already.
+    fn publish(&self, message: &Arc<Message>);
+
+    /// Local interest in the topic `pattern` began (the first subscription to it) or ended
+    /// (the last one left): [`Broker::has_topic_interest`] tells which, when the bridge gets to it.
+    fn interest_changed(&self, pattern: &str);
+
+    /// The bridge's state, for the snapshot and the console.
+    fn snapshot(&self) -> ClusterSnapshot;
+}
+
+/// The cluster bridge as the snapshot shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClusterSnapshot {
+    /// This node's name.
+    pub node: String,
+    /// `connected`, or `disconnected` while NATS cannot be reached (local delivery goes on).
+    pub state: &'static str,
+    /// When the state last changed, ms since the epoch.
+    pub since_ms: u64,
+    /// Why NATS was last unreachable, if it was.
+    pub last_error: Option<String>,
+    /// Topic subjects the node subscribes to in NATS (one per pattern with local interest).
+    pub subscriptions: u64,
+    /// Messages sent to other nodes.
+    pub published: u64,
+    /// Messages received from other nodes.
+    pub received: u64,
+    /// Messages that could not be sent to other nodes (the bridge's queue was full) or that came
+    /// from them malformed.
+    pub dropped: u64,
+}
+
+/// Why a message from another node was not delivered.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RemoteError {
+    /// Its destination is not a concrete topic.
+    #[error("not a topic: {0}")]
+    NotATopic(String),
+}
+
+impl Broker {
+    /// Attaches the cluster bridge (once; a second call is ignored), and tells it about every
+    /// pattern with local interest already (durable subscriptions read back from the store).
+    pub fn attach_bridge(&self, bridge: Arc<dyn Bridge>) {
+        let router = &self.shared.router;
+        if router.set_bridge(bridge.clone()) {
+            for pattern in router.topics().patterns() {
+                bridge.interest_changed(&pattern);
+            }
+        }
+    }
+
+    /// Whether any local subscription (durable ones included) uses the topic `pattern`.
+    pub fn has_topic_interest(&self, pattern: &str) -> bool {
+        self.shared.router.topics().has_interest(pattern)
+    }
+
+    /// The bridge's state, when the broker is part of a cluster.
+    pub fn cluster_snapshot(&self) -> Option<ClusterSnapshot> {
+        self.shared.router.bridge().map(|bridge| bridge.snapshot())
+    }
+
+    /// Delivers a message another node published to a topic, to this node's subscribers only:
+    /// access rules were applied on the publisher's node, and wildcard subscriptions here are
+    /// filtered by their own `receive` rights as for a local message.
+    pub fn deliver_from_cluster(
+        &self,
+        destination: &str,
+        headers: Vec<(String, String)>,
+        body: Bytes,
+    ) -> Result<(), RemoteError> {
+        let destination = Destination::parse(destination)
+            .ok()
+            .filter(|d| d.kind() == Kind::Topic)
+            .ok_or_else(|| RemoteError::NotATopic(destination.to_owned()))?;
+        let router = &self.shared.router;
+        let topic = router.topics().get_or_create(&destination);
+        let id = router.next_id();
+        let message = Arc::new(Message::new(id, destination.shared().clone(), headers, body, topic.counters().clone()));
+        Stats::bump(&topic.counters().enqueued);
+        if message.expires() && message.is_expired_at(self.config().clock.now_ms()) {
+            Stats::bump(&self.shared.stats.expired);
+            Stats::bump(&topic.counters().expired);
+            return Ok(());
+        }
+        // Pressure is not waited for: NATS does not wait for a slow node either, and the
+        // subscribers' own slow-consumer policy bounds what they hold.
+        router.topics().fan_out(&topic, &message, &self.shared.memory);
+        Ok(())
+    }
+}

@@ -1,0 +1,206 @@
+//! The cluster bridge: several nodes sharing topics through NATS (`[cluster]`).
+//!
+//! One task owns the NATS client (`task`): it publishes what local clients send to topics, keeps
+//! one NATS subscription per subject this node has local interest in, and delivers what arrives
+//! to this node's subscribers. The engine reaches it through [`Link`], its `Bridge`: the router
+//! hands over a message with a `try_send` on a bounded channel and never waits for the network;
+//! an interest change marks the pattern for the task to look at. Messages from NATS are
+//! delivered with `Broker::deliver_from_cluster`, which never calls the bridge again, and the
+//! connection is `no_echo`: nothing loops.
+//!
+//! When NATS cannot be reached, the node serves its own clients as a single node would, drops
+//! (and counts) what it would have sent, says so in the log and the snapshot, and the client
+//! reconnects on its own, subscribing again to what it had. Topic messages sent during the
+//! outage are not replayed. Subjects and the payload are in `subject` and `wire`.
+
+mod subject;
+mod task;
+mod wire;
+
+use std::collections::HashSet;
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use async_nats::{ConnectOptions, Event};
+use parking_lot::Mutex;
+use stompbox_core::broker::{Bridge, Broker, ClusterSnapshot, Message};
+use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::config::ClusterConfig;
+
+/// Connects to NATS (in the background: a node starts, and serves, while NATS is down), spawns
+/// the bridge task on `tracker` until `cancel`, and attaches the bridge to `broker`.
+pub(crate) async fn start(
+    config: &ClusterConfig,
+    broker: &Broker,
+    cancel: CancellationToken,
+    tracker: &TaskTracker,
+) -> io::Result<()> {
+    let node = config.node_name();
+    let (outgoing, receiver) = mpsc::channel(config.outgoing_capacity);
+    let link = Arc::new(Link {
+        origin: format!("{node}/{:016x}", run_id()),
+        node,
+        outgoing,
+        dirty: Mutex::default(),
+        wake: Notify::new(),
+        connected: AtomicBool::new(false),
+        state: Mutex::new(State { since_ms: now_ms(), last_error: None }),
+        counters: Counters::default(),
+    });
+    let client = options(config, link.clone()).await?.connect(&config.nats).await.map_err(io::Error::other)?;
+    info!(node = %link.node, nats = ?config.nats, "cluster mode: sharing topics through NATS");
+    tracker.spawn(task::run(client, link.clone(), broker.clone(), receiver, config.subject_prefix.clone(), cancel));
+    broker.attach_bridge(link);
+    Ok(())
+}
+
+/// The client's options as `[cluster]` sets them: credentials, TLS, no echo, reconnecting
+/// forever (from the first attempt on), events to `link`.
+async fn options(config: &ClusterConfig, link: Arc<Link>) -> io::Result<ConnectOptions> {
+    let mut options = ConnectOptions::new()
+        .name(format!("stompbox {}", link.node))
+        .no_echo()
+        .retry_on_initial_connect()
+        .subscription_capacity(config.subscription_capacity)
+        .require_tls(config.require_tls);
+    if let Some(path) = &config.credentials_file {
+        options = options.credentials_file(path).await?;
+    }
+    if let (Some(user), Some(password)) = (&config.user, &config.password) {
+        options = options.user_and_password(user.clone(), password.clone());
+    }
+    if let Some(token) = &config.token {
+        options = options.token(token.clone());
+    }
+    if let Some(ca) = &config.tls_ca {
+        options = options.add_root_certificates(ca.clone());
+    }
+    if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
+        options = options.add_client_certificate(cert.clone(), key.clone());
+    }
+    Ok(options.event_callback(move |event| {
+        let link = link.clone();
+        async move { link.event(event) }
+    }))
+}
+
+/// The engine's side of the bridge (see the module docs), shared with the task.
+#[derive(Debug)]
+pub(crate) struct Link {
+    node: String,
+    /// The node and this run of it: what other nodes tell its messages apart by.
+    origin: String,
+    outgoing: mpsc::Sender<Arc<Message>>,
+    /// Patterns whose local interest changed since the task last looked.
+    dirty: Mutex<HashSet<String>>,
+    wake: Notify,
+    connected: AtomicBool,
+    state: Mutex<State>,
+    counters: Counters,
+}
+
+#[derive(Debug)]
+struct State {
+    since_ms: u64,
+    last_error: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    subscriptions: AtomicU64,
+    published: AtomicU64,
+    received: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl Bridge for Link {
+    fn publish(&self, message: &Arc<Message>) {
+        let sent = self.connected.load(Ordering::Acquire) && self.outgoing.try_send(message.clone()).is_ok();
+        if !sent {
+            bump(&self.counters.dropped);
+        }
+    }
+
+    fn interest_changed(&self, pattern: &str) {
+        self.dirty.lock().insert(pattern.to_owned());
+        self.wake.notify_one();
+    }
+
+    fn snapshot(&self) -> ClusterSnapshot {
+        let state = self.state.lock();
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        ClusterSnapshot {
+            node: self.node.clone(),
+            state: if self.connected.load(Ordering::Acquire) { "connected" } else { "disconnected" },
+            since_ms: state.since_ms,
+            last_error: state.last_error.clone(),
+            subscriptions: read(&self.counters.subscriptions),
+            published: read(&self.counters.published),
+            received: read(&self.counters.received),
+            dropped: read(&self.counters.dropped),
+        }
+    }
+}
+
+impl Link {
+    /// Follows the connection's events: its state for the snapshot, and the log.
+    fn event(&self, event: Event) {
+        match event {
+            Event::Connected => {
+                self.set_connected(true);
+                info!(node = %self.node, "cluster: connected to NATS");
+            }
+            Event::Disconnected => {
+                self.set_connected(false);
+                warn!(node = %self.node, "cluster: NATS unreachable; serving local clients only until it is back");
+            }
+            Event::SlowConsumer(_) => {
+                bump(&self.counters.dropped);
+                warn!(node = %self.node, "cluster: NATS dropped messages for this node: it did not keep up");
+            }
+            other => {
+                self.state.lock().last_error = Some(other.to_string());
+                warn!(node = %self.node, event = %other, "cluster: NATS connection event");
+            }
+        }
+    }
+
+    fn set_connected(&self, connected: bool) {
+        let was = self.connected.swap(connected, Ordering::AcqRel);
+        let mut state = self.state.lock();
+        if was != connected {
+            state.since_ms = now_ms();
+        }
+        if !connected {
+            state.last_error = Some("disconnected from NATS".to_owned());
+        }
+    }
+
+    /// The patterns whose interest changed, taken.
+    fn take_dirty(&self) -> HashSet<String> {
+        std::mem::take(&mut *self.dirty.lock())
+    }
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A number telling this run of the node from its earlier ones (its sequence numbers start over).
+fn run_id() -> u64 {
+    let mut bytes = [0; 8];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => u64::from_le_bytes(bytes),
+        Err(_) => now_ms(),
+    }
+}

@@ -1,0 +1,157 @@
+//! The bridge task: the one owner of the NATS client (see the module docs of `cluster`).
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::{Client, Subscriber};
+use stompbox_core::broker::{Broker, Message};
+use stompbox_core::destination::TOPIC_PREFIX;
+use tokio::sync::mpsc;
+use tokio_stream::{StreamExt, StreamMap};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use super::wire::{self, Seen};
+use super::{bump, subject, Link};
+
+/// The longest the task waits for NATS to confirm what it sent (subscriptions, or the last
+/// messages of a stopping node), so that it never stalls on a NATS that went away.
+const FLUSH_WAIT: Duration = Duration::from_secs(1);
+
+/// Serves the bridge until `cancel`: publishes what `outgoing` brings, follows local interest,
+/// delivers what NATS brings.
+pub(super) async fn run(
+    client: Client,
+    link: Arc<Link>,
+    broker: Broker,
+    mut outgoing: mpsc::Receiver<Arc<Message>>,
+    prefix: String,
+    cancel: CancellationToken,
+) {
+    let mut interest =
+        Interest { prefix, patterns: HashMap::new(), subjects: HashMap::new(), streams: StreamMap::new() };
+    let mut seen = Seen::default();
+    let mut sequence = 0;
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => break,
+            () = link.wake.notified() => interest.follow(&client, &link, &broker).await,
+            Some(message) = outgoing.recv() => {
+                sequence += 1;
+                let name = message.destination().strip_prefix(TOPIC_PREFIX).unwrap_or(message.destination());
+                let subject = subject::for_topic(&interest.prefix, name);
+                match client.publish(subject, wire::encode(&link.origin, sequence, &message)).await {
+                    Ok(()) => bump(&link.counters.published),
+                    Err(error) => {
+                        bump(&link.counters.dropped);
+                        debug!(%error, "cluster: a message was not sent to NATS");
+                    }
+                }
+            }
+            Some((_, nats)) = interest.streams.next() => deliver(&broker, &link, &mut seen, nats.payload),
+        }
+    }
+    // What was sent goes out before the node stops, if NATS is there to take it.
+    if link.connected.load(Ordering::Acquire) {
+        let _ = tokio::time::timeout(FLUSH_WAIT, client.flush()).await;
+    }
+}
+
+/// Delivers a message from another node to this node's subscribers, once.
+fn deliver(broker: &Broker, link: &Link, seen: &mut Seen, payload: bytes::Bytes) {
+    let remote = match wire::decode(payload) {
+        Ok(remote) => remote,
+        Err(error) => {
+            bump(&link.counters.dropped);
+            warn!(%error, "cluster: dropped a message from NATS");
+            return;
+        }
+    };
+    if !seen.first(&remote.origin, remote.sequence) {
+        return;
+    }
+    bump(&link.counters.received);
+    if let Err(error) = broker.deliver_from_cluster(&remote.destination, remote.headers, remote.body) {
+        bump(&link.counters.dropped);
+        warn!(%error, origin = %remote.origin, "cluster: dropped a message from NATS");
+    }
+}
+
+/// The NATS subscriptions that follow local interest: per pattern its subjects, per subject how
+/// many patterns need it and its stream. A subject is subscribed to when its first pattern
+/// comes and unsubscribed from (its stream dropped) when its last one goes.
+struct Interest {
+    prefix: String,
+    patterns: HashMap<String, Vec<String>>,
+    subjects: HashMap<String, usize>,
+    streams: StreamMap<String, Subscriber>,
+}
+
+impl Interest {
+    /// Looks at every pattern whose local interest changed, and subscribes or unsubscribes.
+    async fn follow(&mut self, client: &Client, link: &Link, broker: &Broker) {
+        let mut changed = false;
+        for pattern in link.take_dirty() {
+            let wanted = broker.has_topic_interest(&pattern);
+            match (wanted, self.patterns.contains_key(&pattern)) {
+                (true, false) => {
+                    let name = pattern.strip_prefix(TOPIC_PREFIX).unwrap_or(&pattern);
+                    let subjects = subject::for_pattern(&self.prefix, name);
+                    for subject in &subjects {
+                        changed |= self.add(client, subject).await;
+                    }
+                    self.patterns.insert(pattern, subjects);
+                }
+                (false, true) => {
+                    for subject in self.patterns.remove(&pattern).unwrap_or_default() {
+                        changed |= self.remove(&subject);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if changed {
+            // The server has seen the subscriptions once it answers: what is published after
+            // that reaches this node.
+            match tokio::time::timeout(FLUSH_WAIT, client.flush()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => debug!("cluster: NATS did not confirm the subscriptions yet"),
+            }
+            let count = self.streams.len() as u64;
+            link.counters.subscriptions.store(count, Ordering::Relaxed);
+        }
+    }
+
+    /// One more pattern needs `subject`; returns whether it was subscribed to now.
+    async fn add(&mut self, client: &Client, subject: &str) -> bool {
+        let count = self.subjects.entry(subject.to_owned()).or_default();
+        *count += 1;
+        if *count > 1 {
+            return false;
+        }
+        match client.subscribe(subject.to_owned()).await {
+            Ok(subscriber) => {
+                self.streams.insert(subject.to_owned(), subscriber);
+                true
+            }
+            Err(error) => {
+                warn!(%error, subject, "cluster: could not subscribe in NATS");
+                false
+            }
+        }
+    }
+
+    /// One pattern less needs `subject`; returns whether it was unsubscribed from now.
+    fn remove(&mut self, subject: &str) -> bool {
+        let Some(count) = self.subjects.get_mut(subject) else { return false };
+        *count -= 1;
+        if *count > 0 {
+            return false;
+        }
+        self.subjects.remove(subject);
+        // Dropping the subscriber unsubscribes.
+        self.streams.remove(subject).is_some()
+    }
+}

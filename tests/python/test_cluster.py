@@ -1,0 +1,154 @@
+"""Cluster mode with the real binary: two nodes sharing topics through a real `nats-server`
+(Debian's, which scripts/test installs). A stomp.py client on node A and a browser-like WebSocket
+client on node B talk to each other; with NATS stopped, each node serves its own clients and says
+so in its log, its management API and /metrics, and topics cross again once NATS is back."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import stomp
+from prometheus_client.parser import text_string_to_metric_families
+from test_listeners import Inbox, frame
+from websockets.sync.client import connect
+
+TIMEOUT = 5.0
+
+
+class Nats:
+    """`nats-server` on a free loopback port (found by binding 127.0.0.1:0), restartable on it."""
+
+    def __init__(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["nats-server", "-a", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        until(lambda: self.accepts(), "nats-server to listen")
+
+    def accepts(self) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=TIMEOUT).close()
+            return True
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=TIMEOUT)
+            self.process = None
+
+
+def until(condition: Callable[[], bool], what: str) -> None:
+    """Waits (bounded by TIMEOUT, twice over for a reconnect's backoff) until `condition` holds."""
+    deadline = time.monotonic() + 2 * TIMEOUT
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
+@dataclass
+class Node:
+    broker: Any  # conftest's RunningBroker
+    ports: dict[str, int]
+
+    def api(self, path: str) -> bytes:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.ports['http']}{path}", timeout=TIMEOUT) as response:
+            return response.read()
+
+    def cluster(self) -> dict[str, Any]:
+        return json.loads(self.api("/api/broker"))["cluster"]
+
+    def stomppy(self) -> tuple[stomp.Connection12, Inbox]:
+        """A stomp.py connection to the node's tcp listener, and the inbox of what it receives."""
+        connection = stomp.Connection12([("127.0.0.1", self.ports["tcp"])])
+        inbox = Inbox()
+        connection.set_listener("inbox", inbox)
+        connection.connect(wait=True)
+        return connection, inbox
+
+    def metric(self, name: str) -> float:
+        families = text_string_to_metric_families(self.api("/metrics").decode())
+        return next(s.value for f in families for s in f.samples if s.name == f"stompbox_{name}")
+
+
+@pytest.fixture(name="cluster")
+def cluster_fixture(tmp_path: Path, broker_launcher: Callable[..., Any]) -> Iterator[tuple[Nats, Node, Node]]:
+    nats = Nats()
+    nodes = []
+    for name in ["a", "b"]:
+        config = tmp_path / f"{name}.toml"
+        config.write_text(
+            "".join(f'[[listener]]\nkind = "{kind}"\naddress = "127.0.0.1:0"\n' for kind in ["tcp", "ws", "http"])
+            + f'[cluster]\nnats = ["{nats.url}"]\nnode = "{name}"\nsubject_prefix = "pytest"\n'
+        )
+        broker = broker_launcher(["--config", str(config)], listeners=3)
+        nodes.append(Node(broker, broker.ports()))
+    for node in nodes:
+        until(lambda: node.cluster()["state"] == "connected", "the node to connect to NATS")
+    yield nats, nodes[0], nodes[1]
+    for node in nodes:
+        assert node.broker.stop() == 0, "".join(node.broker.log)
+    nats.stop()
+
+
+def test_stomppy_on_one_node_talks_to_a_websocket_client_on_another(cluster: tuple[Nats, Node, Node]) -> None:
+    _, a, b = cluster
+    connection, inbox = a.stomppy()
+    try:
+        connection.subscribe("/topic/chat.lobby", id="0", receipt="sub-0")
+        with connect(f"ws://127.0.0.1:{b.ports['ws']}/", open_timeout=TIMEOUT, subprotocols=["v12.stomp"]) as ws:
+            ws.send("CONNECT\naccept-version:1.2\nhost:localhost\n\n\0")
+            assert frame(ws).startswith("CONNECTED\n")
+            ws.send("SUBSCRIBE\ndestination:/topic/chat.*\nid:0\nreceipt:r\n\n\0")
+            assert frame(ws).startswith("RECEIPT\n")
+            for node in (a, b):
+                until(lambda: node.cluster()["subscriptions"] == 1, "interest to reach NATS")
+            connection.send("/topic/chat.lobby", "from stomp.py on a", headers={"mood": "curious"})
+            message = frame(ws)
+            assert "\nmood:curious\n" in message and message.endswith("\n\nfrom stomp.py on a\0"), message
+            ws.send("SEND\ndestination:/topic/chat.lobby\n\nfrom the browser on b\0")
+            bodies = [inbox.bodies.get(timeout=TIMEOUT) for _ in range(2)]
+            assert bodies == ["from stomp.py on a", "from the browser on b"]
+    finally:
+        connection.disconnect()
+
+
+def test_without_nats_nodes_serve_locally_and_say_so(cluster: tuple[Nats, Node, Node]) -> None:
+    nats, a, _ = cluster
+    assert a.metric("cluster_connected") == 1
+    nats.stop()
+    until(lambda: a.cluster()["state"] == "disconnected", "node a to see NATS gone")
+    assert a.metric("cluster_connected") == 0
+    until(lambda: any("NATS unreachable" in line for line in a.broker.log), "the log to say so")
+    connection, inbox = a.stomppy()
+    try:
+        connection.subscribe("/topic/local", id="0", receipt="sub-0")
+        connection.send("/topic/local", "still served")
+        assert inbox.bodies.get(timeout=TIMEOUT) == "still served"
+    finally:
+        connection.disconnect()
+    nats.start()
+    until(lambda: a.cluster()["state"] == "connected", "node a to reconnect")
+    assert a.metric("cluster_connected") == 1

@@ -1,0 +1,68 @@
+//! A real NATS server for the cluster tests: Debian's `nats-server` binary (which `scripts/test`
+//! installs) on a free loopback port, stopped and started again on the same port at will.
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+
+use tokio::net::TcpStream;
+use tokio::time::{sleep, Instant};
+
+use crate::TIMEOUT;
+
+/// The binary, on `PATH` (Debian installs it in `/usr/sbin`).
+const BINARY: &str = "nats-server";
+
+/// A `nats-server` process listening on `127.0.0.1`. Dropping it kills the process.
+#[derive(Debug)]
+pub struct NatsServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    child: Option<Child>,
+}
+
+impl NatsServer {
+    /// Starts one on a free port (found by binding `127.0.0.1:0`: not every version takes
+    /// `-p -1`) and waits until it accepts connections.
+    pub async fn start() -> NatsServer {
+        let addr = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free loopback port");
+        let mut server = NatsServer { addr, child: None };
+        server.restart().await;
+        server
+    }
+
+    /// `nats://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("nats://{}", self.addr)
+    }
+
+    /// Kills the process and waits for it to end.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the process (again) on the same port and waits until it accepts connections.
+    pub async fn restart(&mut self) {
+        self.stop();
+        let child = Command::new(BINARY)
+            .args(["-a", "127.0.0.1", "-p", &self.addr.port().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {BINARY} (scripts/test installs Debian's package): {e}"));
+        self.child = Some(child);
+        let deadline = Instant::now() + TIMEOUT;
+        while TcpStream::connect(self.addr).await.is_err() {
+            assert!(Instant::now() < deadline, "{BINARY} did not listen on {} in time", self.addr);
+            sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
