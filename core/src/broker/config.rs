@@ -71,6 +71,8 @@ pub struct Limits {
     pub max_header_line_bytes: usize,
     /// Subscriptions per connection (default 1,000).
     pub max_subscriptions_per_connection: usize,
+    /// How deep a SUBSCRIBE `selector`'s parentheses and `NOT`s may nest (default 32).
+    pub max_selector_depth: usize,
     /// Open transactions per connection (default 16).
     pub max_transactions_per_connection: usize,
     /// Frames buffered in one transaction (default 10,000).
@@ -104,6 +106,7 @@ impl Default for Limits {
             max_headers: frame.max_headers,
             max_header_line_bytes: frame.max_header_line_bytes,
             max_subscriptions_per_connection: 1000,
+            max_selector_depth: 32,
             max_transactions_per_connection: 16,
             max_frames_per_transaction: 10_000,
             max_queues: 10_000,

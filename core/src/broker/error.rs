@@ -9,6 +9,7 @@ use crate::auth::{AuthError, Operation, Principal, Resource};
 use crate::destination::DestinationError;
 use crate::error_code::ErrorCode;
 use crate::frame::{header, Command, Frame, FrameError};
+use crate::selector::SelectorError;
 use crate::store::Refusal;
 
 /// A protocol violation or refused request. Each one ends the connection with an ERROR frame
@@ -69,6 +70,9 @@ pub enum ProtocolError {
     /// An `ack` header other than auto, client, client-individual.
     #[error("invalid ack mode {0:?} (expected auto, client or client-individual)")]
     BadAckMode(String),
+    /// A SUBSCRIBE `selector` that does not parse (or nests too deep).
+    #[error("{0}")]
+    BadSelector(#[from] SelectorError),
     /// A prefetch header that is not a number.
     #[error("invalid {header} header {value:?}")]
     BadPrefetch {
@@ -181,6 +185,7 @@ impl ProtocolError {
             | ProtocolError::NoSuchSubscription(_)
             | ProtocolError::BadAckMode(_)
             | ProtocolError::BadPrefetch { .. }
+            | ProtocolError::BadSelector(_)
             | ProtocolError::NoSuchTransaction(_)
             | ProtocolError::TransactionInUse(_)
             | ProtocolError::SendToDurable(_)

@@ -1,5 +1,7 @@
 //! A queue: messages wait in order until a consumer takes them; each goes to exactly one
-//! consumer, round-robin over the consumers that have room in their window. A delivered message
+//! consumer, round-robin over the consumers that have room in their window and whose selector
+//! selects it (a message nobody selects waits without holding back those behind it; the ones
+//! skipped are not looked at again until a consumer gets room). A delivered message
 //! stays in its consumer's in-flight set until acknowledged (or, in `auto` mode, written); NACK
 //! and a consumer leaving put it back at the front, marked redelivered, at most
 //! `max_redeliveries` times: the next time it goes to the dead-letter queue instead.
@@ -116,6 +118,9 @@ struct State {
     /// Browsers that keep browsing (`browser-end:false`): they get a copy of each new message.
     browsers: Vec<Arc<Subscriber>>,
     cursor: usize,
+    /// How many messages at the front of `ready` no consumer with room selected when last
+    /// looked at: a new message is matched from there on (only selectors make this nonzero).
+    skipped: usize,
     /// Since when nobody has used the queue, as the sweeper of unused queues last saw it.
     idle_since: Option<Instant>,
 }
@@ -281,11 +286,11 @@ impl Queue {
         state.bytes += message.size();
         self.env.memory.add(message.size());
         state.browsers.retain(|browser| browser.is_active());
-        for browser in &state.browsers {
+        for browser in state.browsers.iter().filter(|browser| browser.selects(&message)) {
             self.env.memory.change(browser.outbox.push(Delivery::copy(&message, browser, false)).held);
         }
         state.ready.push_back(Queued { message, redelivered: false, redeliveries: 0, stored: stored.map(|s| s.0) });
-        self.dispatch(state, dead);
+        self.dispatch_new(state, dead);
         stored.map(|s| s.1)
     }
 
@@ -325,7 +330,7 @@ impl Queue {
         let mut state = self.state.lock();
         let in_flight = state.consumers.iter().flat_map(|c| c.in_flight.iter());
         let mut held = 0;
-        for queued in in_flight.chain(state.ready.iter()) {
+        for queued in in_flight.chain(state.ready.iter()).filter(|queued| subscriber.selects(&queued.message)) {
             held += subscriber.outbox.push(Delivery::copy(&queued.message, subscriber, queued.redelivered)).held;
         }
         self.env.memory.change(held);
@@ -445,6 +450,7 @@ impl Queue {
         let mut ticket = None;
         let consumers = std::mem::take(&mut state.consumers);
         let held: Vec<Queued> = consumers.into_iter().flat_map(|c| c.in_flight).chain(state.ready.drain(..)).collect();
+        state.skipped = 0;
         for queued in held {
             self.env.memory.sub(state.forget(&queued.message));
             ticket = ticket.max(self.unstore(&queued));
@@ -480,6 +486,7 @@ impl Queue {
     fn purge_waiting(&self, state: &mut State) -> usize {
         let was_full = state.is_full(&self.policy);
         let purged = std::mem::take(&mut state.ready);
+        state.skipped = 0;
         let mut bytes = 0;
         for queued in &purged {
             bytes += state.forget(&queued.message);
@@ -506,12 +513,19 @@ impl Queue {
     /// Hands waiting messages to consumers with room, round-robin; drops (or dead-letters)
     /// expired ones.
     fn dispatch(self: &Arc<Self>, state: &mut State, dead: &mut Vec<DeadLetter>) {
+        state.skipped = 0;
+        self.dispatch_new(state, dead);
+    }
+
+    /// [`Queue::dispatch`] after a message was added at the back: the messages no consumer
+    /// selected last time are not looked at again (no consumer got room since).
+    fn dispatch_new(self: &Arc<Self>, state: &mut State, dead: &mut Vec<DeadLetter>) {
         let mut now = None;
-        while let Some(front) = state.ready.front() {
-            if front.message.expires()
-                && front.message.is_expired_at(*now.get_or_insert_with(|| self.env.clock.now_ms()))
+        let mut index = state.skipped;
+        while let Some(next) = state.ready.get(index) {
+            if next.message.expires() && next.message.is_expired_at(*now.get_or_insert_with(|| self.env.clock.now_ms()))
             {
-                let expired = state.ready.pop_front().expect("front exists");
+                let expired = state.ready.remove(index).expect("index exists");
                 self.env.memory.sub(state.forget(&expired.message));
                 Stats::bump(&self.env.stats.expired);
                 Stats::bump(&self.counters.expired);
@@ -524,15 +538,21 @@ impl Queue {
                 continue;
             }
             let count = state.consumers.len();
-            let Some(index) = (0..count)
-                .map(|i| (state.cursor + i) % count)
-                .find(|&i| state.consumers[i].in_flight.len() < state.consumers[i].window)
-            else {
-                break;
+            let has_room = |consumer: &Consumer| consumer.in_flight.len() < consumer.window;
+            let Some(chosen) = (0..count).map(|i| (state.cursor + i) % count).find(|&i| {
+                let consumer = &state.consumers[i];
+                has_room(consumer) && consumer.subscriber.selects(&next.message)
+            }) else {
+                // Selected by nobody with room: the next message may be, unless nobody has room.
+                if !state.consumers.iter().any(has_room) {
+                    break;
+                }
+                index += 1;
+                continue;
             };
-            state.cursor = index + 1;
-            let queued = state.ready.pop_front().expect("front exists");
-            let consumer = &mut state.consumers[index];
+            state.cursor = chosen + 1;
+            let queued = state.ready.remove(index).expect("index exists");
+            let consumer = &mut state.consumers[chosen];
             let settle = (consumer.subscriber.ack == AckMode::Auto).then(|| self.clone() as Arc<dyn Settle>);
             consumer.subscriber.outbox.push(Delivery {
                 message: queued.message.clone(),
@@ -543,6 +563,7 @@ impl Queue {
             });
             consumer.in_flight.push_back(queued);
         }
+        state.skipped = index;
     }
 }
 

@@ -44,6 +44,7 @@ use super::topic::{Topic, Topics};
 use crate::auth::{Operation, Principal, Resource};
 use crate::destination::{Destination, Kind, DURABLE_PREFIX};
 use crate::frame::{header, Frame};
+use crate::selector::Selector;
 use crate::store::{CatalogEntry, Recovered, Store, Ticket};
 
 /// Most destinations one session keeps routes for (the cache is cleared when full).
@@ -469,7 +470,7 @@ impl Router {
         match (pattern.kind(), kind) {
             (Kind::Topic, Subscribe::Durable(name)) => {
                 self.authorize(principal, Operation::Receive, resource)?;
-                let (queue, ticket) = self.durable(principal, &name, pattern)?;
+                let (queue, ticket) = self.durable(principal, &name, pattern, subscriber.selector.clone())?;
                 queue.add_consumer(subscriber.clone(), window).bury();
                 Ok((Binding::Queue(queue), ticket))
             }
@@ -513,6 +514,7 @@ impl Router {
         principal: &Principal,
         name: &str,
         pattern: &Destination,
+        selector: Option<Arc<Selector>>,
     ) -> Result<(Arc<Queue>, Option<Ticket>), ProtocolError> {
         let destination = Destination::parse(&format!("{DURABLE_PREFIX}{name}"))?;
         let entry = CatalogEntry::Durable { name: name.to_owned(), pattern: pattern.as_str().to_owned() };
@@ -529,7 +531,7 @@ impl Router {
         let queue = self.directory.insert_entry(&mut queues, destination, entry, Arc::default());
         drop(queues);
         let mut ticket = replaced.and_then(|old| self.drop_durable(&old));
-        self.topics.subscribe_durable(pattern, queue.clone(), Some(Arc::new(principal.clone())));
+        self.topics.subscribe_durable(pattern, queue.clone(), Some(Arc::new(principal.clone())), selector);
         ticket = ticket.max(queue.record());
         Ok((queue, ticket))
     }
@@ -582,7 +584,7 @@ impl Router {
                 let mut queues = self.directory.lock();
                 let queue = self.directory.insert_entry(&mut queues, destination, entry, Arc::default());
                 drop(queues);
-                self.topics.subscribe_durable(&pattern, queue.clone(), None);
+                self.topics.subscribe_durable(&pattern, queue.clone(), None, None);
                 Some(queue)
             }
         }

@@ -1,4 +1,5 @@
-//! Topics: fan-out to every current subscriber whose pattern matches.
+//! Topics: fan-out to every current subscriber whose pattern matches and whose selector (if any)
+//! selects the message.
 //!
 //! Subscriptions live in a wildcard trie. Each concrete topic that is published to or subscribed
 //! to by name has a [`Topic`] entry with its counters and the cached list of its matching
@@ -36,6 +37,7 @@ use super::queue::Queue;
 use super::stats::{DestinationStats, Stats};
 use crate::auth::{Authorizer, Operation, Principal, Resource};
 use crate::destination::{Destination, TopicTrie};
+use crate::selector::Selector;
 use crate::store::Ticket;
 
 /// Entries kept at least before the map is swept of unused ones.
@@ -45,7 +47,7 @@ const SWEEP_FLOOR: usize = 1024;
 pub(crate) type Subscribers = Arc<[Arc<Subscriber>]>;
 
 /// The durable subscriptions of one topic.
-type Durables = Arc<[Arc<Queue>]>;
+type Durables = Arc<[DurableEntry]>;
 
 /// What a fan-out came to.
 #[derive(Debug, Default)]
@@ -80,6 +82,8 @@ struct Inner {
 struct DurableEntry {
     queue: Arc<Queue>,
     receive_check: Option<Arc<Principal>>,
+    /// Only what this selects is collected (the `selector` of the SUBSCRIBE that made it).
+    selector: Option<Arc<Selector>>,
 }
 
 /// One concrete topic: its counters and its cached subscriber list.
@@ -159,15 +163,18 @@ impl Topics {
     }
 
     /// Adds a durable subscription's queue to a pattern; a wildcard one collects only what
-    /// `receive_check` (its subscriber; `None` for one read back from the store) may receive.
+    /// `receive_check` (its subscriber; `None` for one read back from the store) may receive,
+    /// and one with a `selector` only what that selects.
     pub(crate) fn subscribe_durable(
         &self,
         pattern: &Destination,
         queue: Arc<Queue>,
         receive_check: Option<Arc<Principal>>,
+        selector: Option<Arc<Selector>>,
     ) {
         let receive_check = receive_check.filter(|_| pattern.is_wildcard());
-        self.change(|inner| inner.durables.insert(pattern.segments(), DurableEntry { queue, receive_check }));
+        let entry = DurableEntry { queue, receive_check, selector };
+        self.change(|inner| inner.durables.insert(pattern.segments(), entry));
     }
 
     /// Removes a durable subscription's queue.
@@ -220,7 +227,7 @@ impl Topics {
         let mut durables = Vec::new();
         inner.durables.for_each_match(&segments, |d| {
             if d.receive_check.as_ref().is_none_or(|p| self.authorizer.allows(p, Operation::Receive, resource)) {
-                durables.push(d.queue.clone());
+                durables.push(d.clone());
             }
         });
         let cached = Cached { generation, version, subscribers: found.into(), durables: durables.into() };
@@ -235,7 +242,7 @@ impl Topics {
     pub(crate) fn fan_out(&self, topic: &Topic, message: &Arc<Message>, memory: &Memory) -> Fanned {
         let (subscribers, durables) = self.matches(topic);
         let (mut delivered, mut held, mut fanned) = (0, 0, Fanned::default());
-        for subscriber in subscribers.iter().filter(|s| s.is_active()) {
+        for subscriber in subscribers.iter().filter(|s| s.is_active() && s.selects(message)) {
             let pushed = subscriber.outbox.push(Delivery::copy(message, subscriber, false));
             held += pushed.held;
             if pushed.pressing && fanned.pressure.is_none() {
@@ -244,8 +251,9 @@ impl Topics {
             delivered += 1;
         }
         memory.change(held);
-        for queue in durables.iter() {
-            match queue.offer(message.clone()) {
+        let selected = |d: &&DurableEntry| d.selector.as_ref().is_none_or(|s| message.selected_by(s));
+        for durable in durables.iter().filter(selected) {
+            match durable.queue.offer(message.clone()) {
                 Ok(ticket) => fanned.ticket = fanned.ticket.max(ticket),
                 Err(_) => Stats::bump(&topic.counters.dropped),
             }

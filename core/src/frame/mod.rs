@@ -85,6 +85,9 @@ pub mod header {
     pub const RECEIPT_ID: &str = "receipt-id";
     /// `redelivered`.
     pub const REDELIVERED: &str = "redelivered";
+    /// `selector` (SUBSCRIBE: only messages whose headers it selects; see
+    /// [`Selector`](crate::selector::Selector)).
+    pub const SELECTOR: &str = "selector";
     /// `server` (CONNECTED).
     pub const SERVER: &str = "server";
     /// `session` (CONNECTED).

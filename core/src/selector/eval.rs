@@ -15,8 +15,10 @@ pub struct Selector {
 /// A selector expression.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Expr {
-    Or(Box<Expr>, Box<Expr>),
-    And(Box<Expr>, Box<Expr>),
+    /// Any of these (n-ary, so a long chain nests no deeper than one).
+    Or(Vec<Expr>),
+    /// All of these.
+    And(Vec<Expr>),
     Not(Box<Expr>),
     Compare(Operand, Comparison, Operand),
     Like {
@@ -80,9 +82,11 @@ enum Value<'a> {
 }
 
 impl Selector {
-    /// Parses a selector; the error says where and what was expected.
-    pub fn parse(text: &str) -> Result<Selector, SelectorError> {
-        parse::selector(text).map(|root| Selector { root })
+    /// Parses a selector whose parentheses and `NOT`s nest at most `max_depth` deep (so that
+    /// neither parsing nor evaluation can exhaust the stack); the error says where and what
+    /// was expected.
+    pub fn parse(text: &str, max_depth: usize) -> Result<Selector, SelectorError> {
+        parse::selector(text, max_depth).map(|root| Selector { root })
     }
 
     /// Whether a message with these headers is selected (`header` looks one up by name).
@@ -98,6 +102,19 @@ impl Truth {
         } else {
             Truth::False
         }
+    }
+
+    /// SQL's OR over `truths`, stopping at the first true one.
+    fn any(truths: impl Iterator<Item = Truth>) -> Truth {
+        let mut result = Truth::False;
+        for truth in truths {
+            match truth {
+                Truth::True => return Truth::True,
+                Truth::Unknown => result = Truth::Unknown,
+                Truth::False => {}
+            }
+        }
+        result
     }
 
     fn not(self) -> Truth {
@@ -121,16 +138,8 @@ impl Truth {
 impl Expr {
     fn eval<'a>(&'a self, header: &impl Fn(&str) -> Option<&'a str>) -> Truth {
         match self {
-            Expr::Or(a, b) => match (a.eval(header), b.eval(header)) {
-                (Truth::True, _) | (_, Truth::True) => Truth::True,
-                (Truth::False, Truth::False) => Truth::False,
-                _ => Truth::Unknown,
-            },
-            Expr::And(a, b) => match (a.eval(header), b.eval(header)) {
-                (Truth::False, _) | (_, Truth::False) => Truth::False,
-                (Truth::True, Truth::True) => Truth::True,
-                _ => Truth::Unknown,
-            },
+            Expr::Or(terms) => Truth::any(terms.iter().map(|term| term.eval(header))),
+            Expr::And(terms) => Truth::any(terms.iter().map(|term| term.eval(header).not())).not(),
             Expr::Not(a) => a.eval(header).not(),
             Expr::Compare(a, comparison, b) => compare(a.value(header), *comparison, b.value(header)),
             Expr::Like { operand, pattern, negated } => match operand.value(header) {

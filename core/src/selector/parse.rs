@@ -33,14 +33,47 @@ type Input<'i> = &'i str;
 /// Words that cannot name a header.
 const KEYWORDS: [&str; 11] = ["AND", "OR", "NOT", "LIKE", "ESCAPE", "IN", "BETWEEN", "IS", "NULL", "TRUE", "FALSE"];
 
-/// Parses a whole selector.
-pub(super) fn selector(text: &str) -> Result<Expr, SelectorError> {
+/// Parses a whole selector nested at most `max_depth` deep (see [`nesting`]).
+pub(super) fn selector(text: &str, max_depth: usize) -> Result<Expr, SelectorError> {
+    nesting(text, max_depth)?;
     terminated(delimited(multispace0, or, multispace0), eof.context(expected("AND, OR or the end")))
         .parse(text)
         .map_err(|error| SelectorError {
             position: text[..error.offset()].chars().count() + 1,
             expected: describe(error.inner()),
         })
+}
+
+/// Refuses a selector whose parentheses and `NOT`s nest deeper than `max_depth`, before the
+/// recursive parser (and later the evaluation) could exhaust the stack: the depth counted is
+/// the open parentheses plus every `NOT` so far, outside string literals, which bounds both.
+fn nesting(text: &str, max_depth: usize) -> Result<(), SelectorError> {
+    let (mut open, mut nots, mut quoted) = (0usize, 0usize, false);
+    let mut word_start = None;
+    for (position, (index, c)) in text.char_indices().enumerate() {
+        let in_word = !quoted && is_identifier_char(c);
+        match (word_start, in_word) {
+            (None, true) => word_start = Some(index),
+            (Some(start), false) => {
+                nots += usize::from(text[start..index].eq_ignore_ascii_case("NOT"));
+                word_start = None;
+            }
+            _ => {}
+        }
+        match c {
+            '\'' => quoted = !quoted,
+            '(' if !quoted => open += 1,
+            ')' if !quoted => open = open.saturating_sub(1),
+            _ => {}
+        }
+        if open + nots > max_depth {
+            return Err(SelectorError {
+                position: position + 1,
+                expected: format!("parentheses and NOTs nested at most {max_depth} deep"),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// What a failed parse expected, from its contexts.
@@ -65,14 +98,23 @@ fn expected(what: &'static str) -> StrContext {
 
 fn or(input: &mut Input<'_>) -> ModalResult<Expr> {
     let first = and.parse_next(input)?;
-    let rest: Vec<Expr> = repeat(0.., preceded(keyword("OR"), cut_err(and))).parse_next(input)?;
-    Ok(rest.into_iter().fold(first, |a, b| Expr::Or(Box::new(a), Box::new(b))))
+    let rest = repeat(0.., preceded(keyword("OR"), cut_err(and))).parse_next(input)?;
+    Ok(chain(first, rest, Expr::Or))
 }
 
 fn and(input: &mut Input<'_>) -> ModalResult<Expr> {
     let first = negation.parse_next(input)?;
-    let rest: Vec<Expr> = repeat(0.., preceded(keyword("AND"), cut_err(negation))).parse_next(input)?;
-    Ok(rest.into_iter().fold(first, |a, b| Expr::And(Box::new(a), Box::new(b))))
+    let rest = repeat(0.., preceded(keyword("AND"), cut_err(negation))).parse_next(input)?;
+    Ok(chain(first, rest, Expr::And))
+}
+
+/// `first` alone, or with `rest` as one n-ary `AND` or `OR`.
+fn chain(first: Expr, mut rest: Vec<Expr>, join: fn(Vec<Expr>) -> Expr) -> Expr {
+    if rest.is_empty() {
+        return first;
+    }
+    rest.insert(0, first);
+    join(rest)
 }
 
 fn negation(input: &mut Input<'_>) -> ModalResult<Expr> {
@@ -213,8 +255,10 @@ fn token<'i, O>(
 mod tests {
     use super::super::Selector;
 
+    const DEPTH: usize = 32;
+
     fn selects(selector: &str, headers: &[(&str, &str)]) -> bool {
-        let selector = Selector::parse(selector).unwrap_or_else(|e| panic!("{selector}: {e}"));
+        let selector = Selector::parse(selector, DEPTH).unwrap_or_else(|e| panic!("{selector}: {e}"));
         selector.matches(|name| headers.iter().find(|(n, _)| *n == name).map(|(_, v)| *v))
     }
 
@@ -270,7 +314,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_position() {
-        let error = |text: &str| Selector::parse(text).unwrap_err();
+        let error = |text: &str| Selector::parse(text, DEPTH).unwrap_err();
         assert_eq!(error("priority >").position, 11);
         assert_eq!(error("priority > 5 AND").position, 17);
         assert_eq!(error("region = 'eu").position, 13);
@@ -282,5 +326,19 @@ mod tests {
         assert_eq!(error("a LIKE 5").to_string(), "invalid selector at position 8: expected a quoted pattern");
         assert_eq!(error("(a = 1").to_string(), "invalid selector at position 7: expected ')'");
         assert_eq!(error("a IS 5").expected, "NULL");
+    }
+
+    #[test]
+    fn nesting_is_bounded_before_parsing() {
+        let deep = format!("{}a = 1{}", "(".repeat(40), ")".repeat(40));
+        let error = Selector::parse(&deep, DEPTH).unwrap_err();
+        assert_eq!(error.position, 33);
+        assert!(Selector::parse(&deep, 40).is_ok());
+        let nots = format!("{}a = 1", "NOT ".repeat(100_000));
+        assert_eq!(Selector::parse(&nots, DEPTH).unwrap_err().position, 33 * 4);
+        // Parentheses inside strings do not count; long chains are flat.
+        assert!(Selector::parse("a = '((((((((((((((((((((((((((((((((((('", 4).is_ok());
+        let chain = vec!["a = 1"; 10_000].join(" AND ");
+        assert!(selects(&chain, &[("a", "1")]));
     }
 }

@@ -24,6 +24,7 @@ use crate::broker::snapshot::SubscriptionSnapshot;
 use crate::broker::AckMode;
 use crate::destination::{Destination, Kind};
 use crate::frame::{escape_for, header, write_header, Command, Frame};
+use crate::selector::Selector;
 use crate::version::Version;
 
 /// SUBSCRIBE headers that set the window of unacknowledged messages, in the order they are
@@ -66,6 +67,10 @@ impl Session {
             ack,
             active: AtomicBool::new(true),
             receive_check: destination.is_wildcard().then(|| connected(&self.principal).clone()),
+            selector: frame
+                .header(header::SELECTOR)
+                .map(|text| Selector::parse(text, config.limits.max_selector_depth).map(Arc::new))
+                .transpose()?,
         });
         let kind = self.subscription_kind(frame, &destination, &id)?;
         let (binding, ticket) =
