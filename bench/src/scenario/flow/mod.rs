@@ -68,7 +68,8 @@ pub(crate) async fn run(ctx: &Ctx, spec: Spec) -> Result<Report> {
     let mut server = String::new();
     for index in 0..spec.consumers {
         let mut conn = Conn::connect(&target).await?;
-        conn.subscribe(&spec.destination, &format!("s{index}"), spec.ack, spec.prefetch).await?;
+        conn.subscribe(&spec.destination, &format!("s{index}"), spec.ack, spec.prefetch, spec.selector.as_deref())
+            .await?;
         version = version.min(conn.version);
         server.clone_from(&conn.server);
         consumers.spawn(consume(spec.clone(), counters.clone(), index, conn, done.clone()));
@@ -77,7 +78,8 @@ pub(crate) async fn run(ctx: &Ctx, spec: Spec) -> Result<Report> {
     let mut stuck = Vec::with_capacity(spec.stuck);
     for index in 0..spec.stuck {
         let mut conn = Conn::connect(&target).await?;
-        conn.subscribe(&spec.destination, &format!("stuck{index}"), spec.ack, spec.prefetch).await?;
+        conn.subscribe(&spec.destination, &format!("stuck{index}"), spec.ack, spec.prefetch, spec.selector.as_deref())
+            .await?;
         stuck.push(conn);
     }
     let mut conns = Vec::with_capacity(spec.producers);

@@ -30,6 +30,8 @@ pub(crate) struct Spec {
     pub persistent: Option<u64>,
     /// Extra subscribers that never read (not counted as consumers).
     pub stuck: usize,
+    /// The `selector` every subscription carries.
+    pub selector: Option<String>,
 }
 
 impl Spec {
@@ -47,6 +49,7 @@ impl Spec {
             rate: None,
             persistent: None,
             stuck: 0,
+            selector: None,
         }
     }
 
@@ -72,6 +75,7 @@ impl Spec {
             rate: None,
             persistent: None,
             stuck: 0,
+            selector: None,
         }
     }
 
@@ -89,6 +93,7 @@ impl Spec {
             rate: Some(rate.max(1)),
             persistent: None,
             stuck: 0,
+            selector: None,
         }
     }
 }
