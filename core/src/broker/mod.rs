@@ -13,7 +13,8 @@
 //! - `topic`, `queue`: fan-out and load-balancing (durable subscriptions are queues fed by a
 //!   topic), redelivery limits, dead letters and browsing; `directory`: the queue map and what
 //!   every queue shares; `delivery`, `outbox`: the way to a socket;
-//! - `message`: a published message, its body shared by every delivery;
+//! - `message`: a published message, its body shared by every delivery; `retained`: a topic's
+//!   retained message;
 //! - `registry`, [`snapshot`](Snapshot): live connections and the read-only view of it all;
 //! - `admin`: what an operator does through the management API (close, purge, delete);
 //! - `stats`, `close`: counters, and why connections end; `error`: what a session answers with;
@@ -42,6 +43,7 @@ mod message;
 mod outbox;
 mod queue;
 mod registry;
+mod retained;
 mod router;
 mod session;
 mod snapshot;

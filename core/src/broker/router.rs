@@ -39,13 +39,14 @@ use super::message::Message;
 use super::outbox::Pressure;
 use super::queue::Queue;
 use super::registry::ConnectionInfo;
+use super::retained::Retain;
 use super::stats::{DestinationStats, Stats};
 use super::topic::{Topic, Topics};
 use crate::auth::{Operation, Principal, Resource};
 use crate::destination::{Destination, Kind, DURABLE_PREFIX};
 use crate::frame::{header, Frame};
 use crate::selector::Selector;
-use crate::store::{CatalogEntry, Recovered, Store, Ticket};
+use crate::store::{CatalogEntry, Op, Recovered, Store, Ticket};
 
 /// Most destinations one session keeps routes for (the cache is cleared when full).
 const ROUTE_CACHE: usize = 64;
@@ -252,6 +253,7 @@ impl Router {
         admission: Admission,
     ) -> Result<Published, ProtocolError> {
         let target = self.route(principal, routes, required_destination(&frame)?)?.target.clone();
+        let retain = Retain::parse(frame.header(header::RETAIN));
         let destination = target.destination().shared().clone();
         let mut headers = frame.headers;
         if let Some(name) = &self.config.add_user_header {
@@ -260,7 +262,7 @@ impl Router {
         let message =
             Arc::new(Message::new(self.next_id(), destination, headers, frame.body, target.counters().clone()));
         if message.is_persistent() {
-            self.admit(&target)?;
+            self.admit(&target, retain)?;
         }
         let env = self.env();
         match target {
@@ -272,10 +274,15 @@ impl Router {
                     Stats::bump(&topic.counters().expired);
                     return Ok(Published::Done(None));
                 }
+                let retained = retain.and_then(|retain| {
+                    let name = topic.destination().as_str();
+                    topic.retained().update(retain, &message, name, self.store(), &env.memory)
+                });
                 let fanned = self.topics.fan_out(&topic, &message, &env.memory);
+                let ticket = fanned.ticket.max(retained);
                 Ok(match fanned.pressure {
-                    Some(pressure) => Published::Paced(pressure, fanned.ticket),
-                    None => Published::Done(fanned.ticket),
+                    Some(pressure) => Published::Paced(pressure, ticket),
+                    None => Published::Done(ticket),
                 })
             }
             Target::Queue(queue) => {
@@ -300,12 +307,12 @@ impl Router {
     }
 
     /// Refuses a persistent message the store cannot take (failed, or full) when it would be
-    /// stored: sent to a queue, or to a topic with durable subscriptions.
-    fn admit(&self, target: &Target) -> Result<(), ProtocolError> {
+    /// stored: sent to a queue, or to a topic with durable subscriptions or to be retained.
+    fn admit(&self, target: &Target, retain: Option<Retain>) -> Result<(), ProtocolError> {
         let Some(store) = self.store() else { return Ok(()) };
         let stored = match target {
             Target::Queue(_) => true,
-            Target::Topic(topic) => self.topics.has_durables(topic),
+            Target::Topic(topic) => retain == Some(Retain::Set) || self.topics.has_durables(topic),
         };
         match stored {
             true => store.admit().map_err(ProtocolError::Store),
@@ -481,6 +488,8 @@ impl Router {
                     false => Some(self.topic(principal, pattern)?),
                 };
                 self.topics.subscribe(pattern, subscriber.clone());
+                let env = self.env();
+                self.topics.replay_retained(pattern, subscriber, self.config.clock.now_ms(), &env.memory);
                 Ok((Binding::Topic { pattern: pattern.clone(), _topic: topic }, None))
             }
             (Kind::Queue, Subscribe::Browse { keep_open }) => {
@@ -570,8 +579,17 @@ impl Router {
         Recovery { router: self, by_id: HashMap::new(), orphans: 0 }
     }
 
+    /// A stored queue, durable subscription or retained message's topic, made anew.
+    fn restore_entry(&self, entry: CatalogEntry) -> Option<Restored> {
+        if let CatalogEntry::Retained { topic } = &entry {
+            let topic = Destination::parse(topic).ok().filter(|d| d.kind() == Kind::Topic)?;
+            return Some(Restored::Retained(self.topics.get_or_create(&topic), false));
+        }
+        self.restore_queue(entry).map(Restored::Queue)
+    }
+
     /// A stored queue or durable subscription, made anew.
-    fn restore_entry(&self, entry: CatalogEntry) -> Option<Arc<Queue>> {
+    fn restore_queue(&self, entry: CatalogEntry) -> Option<Arc<Queue>> {
         match &entry {
             CatalogEntry::Queue { destination } => {
                 let destination = Destination::parse(destination).ok().filter(|d| d.kind() == Kind::Queue)?;
@@ -587,6 +605,7 @@ impl Router {
                 self.topics.subscribe_durable(&pattern, queue.clone(), None, None);
                 Some(queue)
             }
+            CatalogEntry::Retained { .. } => None,
         }
     }
 
@@ -606,29 +625,56 @@ impl Router {
     }
 }
 
-/// Puts back what the store reads at start, item by item: queues and durable subscriptions
-/// first, then their messages, in order, marked redelivered.
+/// Puts back what the store reads at start, item by item: queues, durable subscriptions and
+/// topics' retained messages first, then their messages, in order (a queue's marked
+/// redelivered).
 pub(crate) struct Recovery<'a> {
     router: &'a Router,
-    by_id: HashMap<u64, Arc<Queue>>,
+    by_id: HashMap<u64, Restored>,
     /// Messages of no known queue, left out.
     orphans: u64,
+}
+
+/// What a catalog entry read back at start was made into.
+enum Restored {
+    Queue(Arc<Queue>),
+    /// The topic of a retained message, and whether its message was read back yet.
+    Retained(Arc<Topic>, bool),
 }
 
 impl Recovery<'_> {
     pub(crate) fn add(&mut self, item: Recovered) {
         match item {
             Recovered::Entry(id, entry) => match self.router.restore_entry(entry) {
-                Some(queue) => {
-                    queue.recovered(id);
-                    self.by_id.insert(id, queue);
+                Some(restored) => {
+                    if let Restored::Queue(queue) = &restored {
+                        queue.recovered(id);
+                    }
+                    self.by_id.insert(id, restored);
                 }
                 None => warn!(id, "the store holds an unusable catalog entry; its messages are left out"),
             },
             Recovered::Message(id, sequence, stored) => {
-                let Some(queue) = self.by_id.get(&id) else {
-                    self.orphans += 1;
-                    return;
+                let queue = match self.by_id.get_mut(&id) {
+                    Some(Restored::Queue(queue)) => queue,
+                    Some(Restored::Retained(topic, found)) => {
+                        let message = Message::new(
+                            self.router.next_id(),
+                            topic.destination().shared().clone(),
+                            stored.headers,
+                            stored.body,
+                            topic.counters().clone(),
+                        );
+                        let env = self.router.env();
+                        let store = env.store.as_ref().expect("recovering from a store");
+                        topic.retained().restore(Arc::new(message), (id, sequence), store, &env.memory);
+                        *found = true;
+                        return;
+                    }
+                    None => {
+                        self.orphans += 1;
+                        return;
+                    }
                 };
                 let destination = match stored.destination == queue.destination().as_str() {
                     true => queue.destination().shared().clone(),
@@ -641,7 +687,15 @@ impl Recovery<'_> {
         }
     }
 
+    /// Forgets the catalog entries of retained messages whose message was not there (it was
+    /// removed, or never written).
     pub(crate) fn finish(self) {
+        let empty = self.by_id.iter().filter(|(_, restored)| matches!(restored, Restored::Retained(_, false)));
+        if let Some(store) = self.router.store() {
+            for (&id, _) in empty {
+                store.submit(Op::Catalog { queue: id, entry: None });
+            }
+        }
         if self.orphans > 0 {
             warn!(orphans = self.orphans, "the store holds messages of no known queue; they are left out");
         }

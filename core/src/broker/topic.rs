@@ -17,9 +17,10 @@
 //! the list is computed, and the list is also recomputed when the authorizer's version moves, so
 //! fan-out itself checks nothing.
 //!
-//! Entries nobody holds (no cached route of a producer, no subscription by name) are swept when
-//! the map has doubled since the last sweep, so publishing to ever-new names cannot grow it
-//! without bound.
+//! Entries nobody holds (no cached route of a producer, no subscription by name, no retained
+//! message) are swept when the map has doubled since the last sweep, so publishing to ever-new
+//! names cannot grow it without bound. A new subscription gets the retained message of each
+//! topic it matches (see `retained`).
 //!
 //! Lock order: the trie lock ([`Topics::inner`]), then a topic's cache lock.
 
@@ -34,9 +35,10 @@ use super::memory::Memory;
 use super::message::Message;
 use super::outbox::Pressure;
 use super::queue::Queue;
+use super::retained::Retained;
 use super::stats::{DestinationStats, Stats};
 use crate::auth::{Authorizer, Operation, Principal, Resource};
-use crate::destination::{Destination, TopicTrie};
+use crate::destination::{segments_match, Destination, TopicTrie};
 use crate::selector::Selector;
 use crate::store::Ticket;
 
@@ -92,6 +94,7 @@ pub(crate) struct Topic {
     destination: Destination,
     counters: Arc<DestinationStats>,
     cache: Mutex<Cached>,
+    retained: Retained,
 }
 
 #[derive(Debug)]
@@ -114,6 +117,11 @@ impl Topic {
     pub(crate) fn counters(&self) -> &Arc<DestinationStats> {
         &self.counters
     }
+
+    /// Its retained message.
+    pub(crate) fn retained(&self) -> &Retained {
+        &self.retained
+    }
 }
 
 impl Topics {
@@ -135,7 +143,7 @@ impl Topics {
         }
         if inner.known.len() >= inner.sweep_at.max(SWEEP_FLOOR) {
             // Only the map holds an unused entry.
-            inner.known.retain(|_, topic| Arc::strong_count(topic) > 1);
+            inner.known.retain(|_, topic| Arc::strong_count(topic) > 1 || topic.retained.is_set());
             inner.sweep_at = inner.known.len() * 2;
         }
         let topic = Arc::new(Topic {
@@ -147,6 +155,7 @@ impl Topics {
                 subscribers: Arc::new([]),
                 durables: Arc::new([]),
             }),
+            retained: Retained::default(),
         });
         inner.known.insert(destination.shared().clone(), topic.clone());
         topic
@@ -261,6 +270,42 @@ impl Topics {
         }
         Stats::add(&topic.counters.dequeued, delivered);
         fanned
+    }
+
+    /// Hands a new subscription to `pattern` the retained message of every topic it matches and
+    /// may receive from, unexpired as of `now_ms` and selected by its selector.
+    pub(crate) fn replay_retained(
+        &self,
+        pattern: &Destination,
+        subscriber: &Arc<Subscriber>,
+        now_ms: u64,
+        memory: &Memory,
+    ) {
+        let topics: Vec<Arc<Topic>> = match pattern.is_wildcard() {
+            false => self.find(pattern).into_iter().collect(),
+            true => {
+                let wanted: Vec<&str> = pattern.segments().collect();
+                let inner = self.inner.lock();
+                let matching = inner.known.values().filter(|topic| {
+                    topic.retained.is_set()
+                        && segments_match(&wanted, &topic.destination.segments().collect::<Vec<_>>())
+                });
+                matching.cloned().collect()
+            }
+        };
+        let mut held = 0;
+        for topic in topics {
+            let resource = Resource::Destination(&topic.destination);
+            let allowed = subscriber
+                .receive_check
+                .as_ref()
+                .is_none_or(|principal| self.authorizer.allows(principal, Operation::Receive, resource));
+            let Some(message) = topic.retained.get().filter(|_| allowed) else { continue };
+            if !(message.expires() && message.is_expired_at(now_ms)) && subscriber.selects(&message) {
+                held += subscriber.outbox.push(Delivery::copy(&message, subscriber, false)).held;
+            }
+        }
+        memory.change(held);
     }
 
     /// How many subscriptions exist (durable ones included).

@@ -85,6 +85,9 @@ pub mod header {
     pub const RECEIPT_ID: &str = "receipt-id";
     /// `redelivered`.
     pub const REDELIVERED: &str = "redelivered";
+    /// `retain` (SEND to a topic: `set` keeps the message for new subscribers, `remove` forgets
+    /// the one kept).
+    pub const RETAIN: &str = "retain";
     /// `selector` (SUBSCRIBE: only messages whose headers it selects; see
     /// [`Selector`](crate::selector::Selector)).
     pub const SELECTOR: &str = "selector";
