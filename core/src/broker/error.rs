@@ -70,6 +70,9 @@ pub enum ProtocolError {
     /// An `ack` header other than auto, client, client-individual.
     #[error("invalid ack mode {0:?} (expected auto, client or client-individual)")]
     BadAckMode(String),
+    /// A SEND `ttl` that is not a number of milliseconds.
+    #[error("invalid ttl {0:?} (expected milliseconds)")]
+    BadTtl(String),
     /// A SUBSCRIBE `selector` that does not parse (or nests too deep).
     #[error("{0}")]
     BadSelector(#[from] SelectorError),
@@ -186,6 +189,7 @@ impl ProtocolError {
             | ProtocolError::BadAckMode(_)
             | ProtocolError::BadPrefetch { .. }
             | ProtocolError::BadSelector(_)
+            | ProtocolError::BadTtl(_)
             | ProtocolError::NoSuchTransaction(_)
             | ProtocolError::TransactionInUse(_)
             | ProtocolError::SendToDurable(_)

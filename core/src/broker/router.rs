@@ -255,9 +255,13 @@ impl Router {
         let target = self.route(principal, routes, required_destination(&frame)?)?.target.clone();
         let retain = Retain::parse(frame.header(header::RETAIN));
         let destination = target.destination().shared().clone();
+        let ttl = time_to_live(&frame)?;
         let mut headers = frame.headers;
         if let Some(name) = &self.config.add_user_header {
             stamp_sender(&mut headers, name, principal);
+        }
+        if let Some(ttl) = ttl {
+            stamp_expiry(&mut headers, self.config.clock.now_ms().saturating_add(ttl));
         }
         let message =
             Arc::new(Message::new(self.next_id(), destination, headers, frame.body, target.counters().clone()));
@@ -339,6 +343,7 @@ impl Router {
         routes: &mut RouteCache,
         frame: &Frame,
     ) -> Result<(), ProtocolError> {
+        time_to_live(frame)?;
         self.route(principal, routes, required_destination(frame)?).map(drop)
     }
 
@@ -709,6 +714,19 @@ fn stamp_sender(headers: &mut Vec<(String, String)>, name: &str, principal: &Pri
     if let Some(user) = &principal.user {
         headers.push((name.to_owned(), user.to_string()));
     }
+}
+
+/// A SEND's `ttl` (Apollo's: ms from arrival until it expires); `None` without one, or `0`.
+fn time_to_live(frame: &Frame) -> Result<Option<u64>, ProtocolError> {
+    let Some(value) = frame.header(header::TTL) else { return Ok(None) };
+    let ttl: u64 = value.trim().parse().map_err(|_| ProtocolError::BadTtl(value.to_owned()))?;
+    Ok(Some(ttl).filter(|&ttl| ttl > 0))
+}
+
+/// Sets `expires` to `at_ms` (ms since the epoch), replacing the sender's.
+fn stamp_expiry(headers: &mut Vec<(String, String)>, at_ms: u64) {
+    headers.retain(|(header, _)| header != header::EXPIRES);
+    headers.push((header::EXPIRES.to_owned(), at_ms.to_string()));
 }
 
 /// A SEND's `destination` header.

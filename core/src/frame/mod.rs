@@ -97,6 +97,8 @@ pub mod header {
     pub const SESSION: &str = "session";
     /// `subscription`.
     pub const SUBSCRIPTION: &str = "subscription";
+    /// `ttl` (SEND: Apollo's time to live, ms from arrival; the broker sets `expires`).
+    pub const TTL: &str = "ttl";
     /// `transaction`.
     pub const TRANSACTION: &str = "transaction";
     /// `version`.
