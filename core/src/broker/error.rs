@@ -70,6 +70,9 @@ pub enum ProtocolError {
     /// An `ack` header other than auto, client, client-individual.
     #[error("invalid ack mode {0:?} (expected auto, client or client-individual)")]
     BadAckMode(String),
+    /// A durable subscription to a composite destination.
+    #[error("a durable subscription subscribes to one destination, not a composite one")]
+    CompositeDurable,
     /// A SEND `ttl` that is not a number of milliseconds.
     #[error("invalid ttl {0:?} (expected milliseconds)")]
     BadTtl(String),
@@ -190,6 +193,7 @@ impl ProtocolError {
             | ProtocolError::BadPrefetch { .. }
             | ProtocolError::BadSelector(_)
             | ProtocolError::BadTtl(_)
+            | ProtocolError::CompositeDurable
             | ProtocolError::NoSuchTransaction(_)
             | ProtocolError::TransactionInUse(_)
             | ProtocolError::SendToDurable(_)

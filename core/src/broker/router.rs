@@ -95,11 +95,29 @@ pub(crate) enum Admission {
     Forced,
 }
 
-/// A message held back by a full queue, already routed: [`Router::resume`] enqueues it.
+/// Messages held back by full queues (one per queue of a composite destination), already
+/// routed: [`Router::resume`] enqueues them.
 #[derive(Debug)]
 pub(crate) struct Held {
-    pub(crate) queue: Arc<Queue>,
-    pub(crate) message: Arc<Message>,
+    /// Each full queue and the message waiting for it; never empty.
+    waiting: Vec<(Arc<Queue>, Arc<Message>)>,
+    /// The store's ticket of what was published before the hold.
+    ticket: Option<Ticket>,
+}
+
+impl Held {
+    /// The first full queue.
+    pub(crate) fn queue(&self) -> &Arc<Queue> {
+        &self.waiting[0].0
+    }
+}
+
+/// What delivering to one destination came to.
+#[derive(Debug)]
+enum Delivered {
+    Done(Option<Ticket>),
+    Paced(Pressure, Option<Ticket>),
+    Held(Arc<Queue>, Arc<Message>),
 }
 
 /// What a destination resolves to.
@@ -125,16 +143,19 @@ impl Target {
     }
 }
 
-/// A resolved and authorized SEND destination. While it is cached, its session counts as one of
-/// the destination's producers (counted when it was resolved, given back when it is dropped).
+/// A resolved and authorized SEND destination: one target, or one per destination of a
+/// composite one. While it is cached, its session counts as one of each destination's producers
+/// (counted when it was resolved, given back when it is dropped).
 #[derive(Debug)]
 struct Route {
-    target: Target,
+    targets: Vec<Target>,
 }
 
 impl Drop for Route {
     fn drop(&mut self) {
-        self.target.counters().producers.fetch_sub(1, Ordering::Relaxed);
+        for target in &self.targets {
+            target.counters().producers.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -227,8 +248,11 @@ impl Router {
             return Some(refused);
         }
         let subscriptions = info.subscriptions.lock().clone();
-        subscriptions.into_iter().find_map(|subscription| {
-            let pattern = Destination::parse_pattern(&subscription.destination).ok()?;
+        let mut each = subscriptions.iter().flat_map(|subscription| {
+            composite(&subscription.destination).map(move |destination| (subscription, destination))
+        });
+        let refused = each.find_map(|(subscription, destination)| {
+            let pattern = Destination::parse_pattern(destination).ok()?;
             let operation = match pattern.kind() {
                 Kind::Topic => Operation::Receive,
                 Kind::Queue | Kind::Durable => Operation::Consume,
@@ -241,10 +265,12 @@ impl Router {
                 },
                 other => other,
             })
-        })
+        });
+        refused
     }
 
-    /// Publishes one SEND: authorize, then deliver. See [`Published`].
+    /// Publishes one SEND: authorize, then deliver, to each destination of a composite one
+    /// (`/queue/a,/topic/b`) in turn. See [`Published`].
     pub(crate) fn publish(
         &self,
         principal: &Principal,
@@ -252,9 +278,8 @@ impl Router {
         frame: Frame,
         admission: Admission,
     ) -> Result<Published, ProtocolError> {
-        let target = self.route(principal, routes, required_destination(&frame)?)?.target.clone();
+        let targets = &self.route(principal, routes, required_destination(&frame)?)?.targets;
         let retain = Retain::parse(frame.header(header::RETAIN));
-        let destination = target.destination().shared().clone();
         let ttl = time_to_live(&frame)?;
         let mut headers = frame.headers;
         if let Some(name) = &self.config.add_user_header {
@@ -263,11 +288,44 @@ impl Router {
         if let Some(ttl) = ttl {
             stamp_expiry(&mut headers, self.config.clock.now_ms().saturating_add(ttl));
         }
-        let message =
-            Arc::new(Message::new(self.next_id(), destination, headers, frame.body, target.counters().clone()));
-        if message.is_persistent() {
-            self.admit(&target, retain)?;
+        if headers.iter().any(|(name, value)| name == header::PERSISTENT && value == "true") {
+            for target in targets {
+                self.admit(target, retain)?;
+            }
         }
+        let (mut ticket, mut pressure, mut held) = (None, None, Vec::new());
+        for (index, target) in targets.iter().enumerate() {
+            let headers = match index + 1 == targets.len() {
+                true => std::mem::take(&mut headers),
+                false => headers.clone(),
+            };
+            let destination = target.destination().shared().clone();
+            let counters = target.counters().clone();
+            let message = Arc::new(Message::new(self.next_id(), destination, headers, frame.body.clone(), counters));
+            match self.deliver(target, message, retain, admission)? {
+                Delivered::Done(done) => ticket = ticket.max(done),
+                Delivered::Paced(paced, done) => {
+                    pressure = pressure.or(Some(paced));
+                    ticket = ticket.max(done);
+                }
+                Delivered::Held(queue, message) => held.push((queue, message)),
+            }
+        }
+        Ok(match (held.is_empty(), pressure) {
+            (false, _) => Published::Held(Held { waiting: held, ticket }),
+            (true, Some(pressure)) => Published::Paced(pressure, ticket),
+            (true, None) => Published::Done(ticket),
+        })
+    }
+
+    /// Fans a message out to a topic, or enqueues it on a queue.
+    fn deliver(
+        &self,
+        target: &Target,
+        message: Arc<Message>,
+        retain: Option<Retain>,
+        admission: Admission,
+    ) -> Result<Delivered, ProtocolError> {
         let env = self.env();
         match target {
             Target::Topic(topic) => {
@@ -276,17 +334,17 @@ impl Router {
                 if message.expires() && message.is_expired_at(self.config.clock.now_ms()) {
                     Stats::bump(&env.stats.expired);
                     Stats::bump(&topic.counters().expired);
-                    return Ok(Published::Done(None));
+                    return Ok(Delivered::Done(None));
                 }
                 let retained = retain.and_then(|retain| {
                     let name = topic.destination().as_str();
                     topic.retained().update(retain, &message, name, self.store(), &env.memory)
                 });
-                let fanned = self.topics.fan_out(&topic, &message, &env.memory);
+                let fanned = self.topics.fan_out(topic, &message, &env.memory);
                 let ticket = fanned.ticket.max(retained);
                 Ok(match fanned.pressure {
-                    Some(pressure) => Published::Paced(pressure, ticket),
-                    None => Published::Done(ticket),
+                    Some(pressure) => Delivered::Paced(pressure, ticket),
+                    None => Delivered::Done(ticket),
                 })
             }
             Target::Queue(queue) => {
@@ -296,7 +354,7 @@ impl Router {
                         Ok(ticket) => ticket,
                         Err(full) => {
                             return match queue.when_full() {
-                                QueueFullPolicy::Block => Ok(Published::Held(Held { queue, message: full.message })),
+                                QueueFullPolicy::Block => Ok(Delivered::Held(queue.clone(), full.message)),
                                 QueueFullPolicy::Error => {
                                     Err(ProtocolError::QueueFull(queue.destination().as_str().to_owned()))
                                 }
@@ -305,7 +363,7 @@ impl Router {
                     },
                 };
                 Stats::bump(&env.stats.messages_in);
-                Ok(Published::Done(ticket))
+                Ok(Delivered::Done(ticket))
             }
         }
     }
@@ -324,15 +382,17 @@ impl Router {
         }
     }
 
-    /// Tries a held-back message again: `Err` gives it back while its queue is still full.
-    pub(crate) fn resume(&self, held: Held) -> Result<Option<Ticket>, Held> {
-        match held.queue.offer(held.message) {
-            Ok(ticket) => {
-                Stats::bump(&self.env().stats.messages_in);
-                Ok(ticket)
-            }
-            Err(full) => Err(Held { message: full.message, ..held }),
+    /// Tries held-back messages again, in order: `Err` gives back those whose queue is still
+    /// full.
+    pub(crate) fn resume(&self, mut held: Held) -> Result<Option<Ticket>, Held> {
+        while let Some((queue, message)) = held.waiting.first() {
+            let ticket = queue.offer(message.clone()).map_err(drop);
+            let Ok(ticket) = ticket else { return Err(held) };
+            Stats::bump(&self.env().stats.messages_in);
+            held.ticket = held.ticket.max(ticket);
+            held.waiting.remove(0);
         }
+        Ok(held.ticket)
     }
 
     /// Checks that a SEND could be published (its destination resolves and `send` is allowed)
@@ -360,10 +420,13 @@ impl Router {
             routes.version = version;
         }
         if !routes.routes.contains_key(text) {
-            let destination = Destination::parse(text)?;
-            self.authorize(principal, Operation::Send, Resource::Destination(&destination))?;
-            let target = self.target(principal, &routes.created, &destination)?;
-            routes.routes.insert(text.into(), Route { target });
+            let mut route = Route { targets: Vec::with_capacity(1) };
+            for part in composite(text) {
+                let destination = Destination::parse(part)?;
+                self.authorize(principal, Operation::Send, Resource::Destination(&destination))?;
+                route.targets.push(self.target(principal, &routes.created, &destination)?);
+            }
+            routes.routes.insert(text.into(), route);
         }
         Ok(&routes.routes[text])
     }
@@ -714,6 +777,12 @@ fn stamp_sender(headers: &mut Vec<(String, String)>, name: &str, principal: &Pri
     if let Some(user) = &principal.user {
         headers.push((name.to_owned(), user.to_string()));
     }
+}
+
+/// The destinations of a composite destination (`/queue/a,/topic/b`; Apollo's and ActiveMQ's),
+/// or the one of a plain one.
+pub(crate) fn composite(text: &str) -> impl Iterator<Item = &str> {
+    text.split(',')
 }
 
 /// A SEND's `ttl` (Apollo's: ms from arrival until it expires); `None` without one, or `0`.

@@ -33,7 +33,7 @@ use super::delivery::Subscriber;
 use super::error::{ProtocolError, SessionError};
 use super::outbox::{Outbox, Pressure};
 use super::registry::ConnectionInfo;
-use super::router::{Binding, RouteCache};
+use super::router::{Binding, RouteCache, Router};
 use super::stats::ConnectionCounters;
 use super::Broker;
 use crate::auth::{Login, Principal};
@@ -73,7 +73,17 @@ pub enum Action {
 #[derive(Debug)]
 struct Subscription {
     subscriber: Arc<Subscriber>,
-    binding: Binding,
+    /// One per destination of a composite destination.
+    bindings: Vec<Binding>,
+}
+
+impl Subscription {
+    /// Ends the subscription at each of its destinations.
+    fn end(&self, router: &Router) {
+        for binding in &self.bindings {
+            router.unsubscribe(binding, &self.subscriber);
+        }
+    }
 }
 
 /// One connection's protocol state. See the module docs.
@@ -261,7 +271,7 @@ impl Drop for Session {
         // Open transactions are aborted by forgetting them; subscriptions end and return their
         // unacknowledged queue messages for redelivery.
         for (_, subscription) in std::mem::take(&mut self.subscriptions) {
-            self.broker.shared.router.unsubscribe(&subscription.binding, &subscription.subscriber);
+            subscription.end(&self.broker.shared.router);
         }
         let shared = &self.broker.shared;
         shared.memory.sub(self.transactions.values().map(|t| t.bytes).sum());
