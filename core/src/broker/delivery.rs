@@ -39,6 +39,9 @@ pub(crate) struct Subscriber {
     pub(crate) receive_check: Option<Arc<Principal>>,
     /// The SUBSCRIBE `selector`: only the messages it selects are delivered.
     pub(crate) selector: Option<Arc<Selector>>,
+    /// `exclusive:true` (or `activemq.exclusive:true`): while it is the queue's first exclusive
+    /// consumer, the queue's messages go to it alone.
+    pub(crate) exclusive: bool,
 }
 
 impl Subscriber {

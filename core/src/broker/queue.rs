@@ -1,7 +1,9 @@
 //! A queue: messages wait in order until a consumer takes them; each goes to exactly one
 //! consumer, round-robin over the consumers that have room in their window and whose selector
 //! selects it (a message nobody selects waits without holding back those behind it; the ones
-//! skipped are not looked at again until a consumer gets room). A delivered message
+//! skipped are not looked at again until a consumer gets room). While the queue has exclusive
+//! consumers, the first of them takes every message; when it leaves, the next one does. A
+//! delivered message
 //! stays in its consumer's in-flight set until acknowledged (or, in `auto` mode, written); NACK
 //! and a consumer leaving put it back at the front, marked redelivered, at most
 //! `max_redeliveries` times: the next time it goes to the dead-letter queue instead.
@@ -539,12 +541,15 @@ impl Queue {
             }
             let count = state.consumers.len();
             let has_room = |consumer: &Consumer| consumer.in_flight.len() < consumer.window;
-            let Some(chosen) = (0..count).map(|i| (state.cursor + i) % count).find(|&i| {
+            // The first exclusive consumer, if any, is the only one that takes messages.
+            let exclusive = state.consumers.iter().position(|c| c.subscriber.exclusive);
+            let eligible = |i: &usize| exclusive.is_none_or(|e| e == *i);
+            let Some(chosen) = (0..count).map(|i| (state.cursor + i) % count).filter(eligible).find(|&i| {
                 let consumer = &state.consumers[i];
                 has_room(consumer) && consumer.subscriber.selects(&next.message)
             }) else {
                 // Selected by nobody with room: the next message may be, unless nobody has room.
-                if !state.consumers.iter().any(has_room) {
+                if !(0..count).filter(eligible).any(|i| has_room(&state.consumers[i])) {
                     break;
                 }
                 index += 1;

@@ -9,7 +9,8 @@
 //! - ActiveMQ: CONNECT's `client-id` and `activemq.subscriptionName` (NAME is
 //!   `CLIENT-ID.SUBSCRIPTION-NAME`); UNSUBSCRIBE with the same header deletes it.
 //!
-//! `browser:true` on a queue browses it (`browser-end:false` keeps browsing).
+//! `browser:true` on a queue browses it (`browser-end:false` keeps browsing). `exclusive:true`
+//! (ActiveMQ: `activemq.exclusive:true`) makes a queue consumer exclusive.
 //!
 //! A composite destination (`/queue/a,/topic/b`) subscribes to each of its destinations under
 //! the one id; all or none (a durable subscription names one topic pattern).
@@ -29,6 +30,9 @@ use crate::destination::{Destination, Kind};
 use crate::frame::{escape_for, header, write_header, Command, Frame};
 use crate::selector::Selector;
 use crate::version::Version;
+
+/// SUBSCRIBE headers that make a queue consumer exclusive: Apollo's, ActiveMQ's.
+const EXCLUSIVE_HEADERS: [&str; 2] = ["exclusive", "activemq.exclusive"];
 
 /// SUBSCRIBE headers that set the window of unacknowledged messages, in the order they are
 /// looked for: RabbitMQ's, ActiveMQ's, Apollo's (`credit:count[,bytes]`).
@@ -78,6 +82,7 @@ impl Session {
                 .header(header::SELECTOR)
                 .map(|text| Selector::parse(text, config.limits.max_selector_depth).map(Arc::new))
                 .transpose()?,
+            exclusive: EXCLUSIVE_HEADERS.iter().any(|name| frame.header(name) == Some("true")),
         });
         let mut subscription = Subscription { subscriber, bindings: Vec::with_capacity(destinations.len()) };
         let mut stored = None;
