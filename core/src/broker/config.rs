@@ -73,6 +73,9 @@ pub struct Limits {
     pub max_subscriptions_per_connection: usize,
     /// How deep a SUBSCRIBE `selector`'s parentheses and `NOT`s may nest (default 32).
     pub max_selector_depth: usize,
+    /// Message groups one queue remembers the consumer of (default 1,024); beyond, the oldest
+    /// is forgotten and its next message may go to another consumer.
+    pub max_message_groups: usize,
     /// Open transactions per connection (default 16).
     pub max_transactions_per_connection: usize,
     /// Frames buffered in one transaction (default 10,000).
@@ -107,6 +110,7 @@ impl Default for Limits {
             max_header_line_bytes: frame.max_header_line_bytes,
             max_subscriptions_per_connection: 1000,
             max_selector_depth: 32,
+            max_message_groups: 1024,
             max_transactions_per_connection: 16,
             max_frames_per_transaction: 10_000,
             max_queues: 10_000,

@@ -117,6 +117,11 @@ impl Message {
         self.headers.iter().find(|(header, _)| header == name).map(|(_, value)| value.as_str())
     }
 
+    /// Its message group: Apollo's `message_group` header, or ActiveMQ's `JMSXGroupID`.
+    pub(crate) fn group(&self) -> Option<&str> {
+        self.header(header::MESSAGE_GROUP).or_else(|| self.header(header::JMSX_GROUP_ID))
+    }
+
     /// Whether `selector` selects this message. It names headers, or (as ActiveMQ's STOMP does)
     /// the JMS names of the headers that carry them: `JMSPriority`, `JMSType`,
     /// `JMSCorrelationID`.

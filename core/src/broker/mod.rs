@@ -11,7 +11,7 @@
 //! - `session`: one connection's protocol state, one file per group of commands;
 //! - `router`: the one path of every publish and subscription (authorization, delivery);
 //! - `topic`, `queue`: fan-out and load-balancing (durable subscriptions are queues fed by a
-//!   topic), redelivery limits, dead letters and browsing; `directory`: the queue map and what
+//!   topic), redelivery limits, dead letters and browsing; `groups`: message groups; `directory`: the queue map and what
 //!   every queue shares; `delivery`, `outbox`: the way to a socket;
 //! - `message`: a published message, its body shared by every delivery; `retained`: a topic's
 //!   retained message;
@@ -38,6 +38,7 @@ mod config;
 mod delivery;
 mod directory;
 mod error;
+mod groups;
 mod memory;
 mod message;
 mod outbox;

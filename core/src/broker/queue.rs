@@ -2,8 +2,9 @@
 //! consumer, round-robin over the consumers that have room in their window and whose selector
 //! selects it (a message nobody selects waits without holding back those behind it; the ones
 //! skipped are not looked at again until a consumer gets room). While the queue has exclusive
-//! consumers, the first of them takes every message; when it leaves, the next one does. A
-//! delivered message
+//! consumers, the first of them takes every message; when it leaves, the next one does. The
+//! messages of a group go to the consumer the group sticks to (see `groups`). A delivered
+//! message
 //! stays in its consumer's in-flight set until acknowledged (or, in `auto` mode, written); NACK
 //! and a consumer leaving put it back at the front, marked redelivered, at most
 //! `max_redeliveries` times: the next time it goes to the dead-letter queue instead.
@@ -28,6 +29,7 @@ use tokio::time::Instant;
 use super::config::{QueueFullPolicy, QueuePolicy};
 use super::delivery::{Delivery, Settle, Subscriber};
 use super::directory::Environment;
+use super::groups::Groups;
 use super::message::Message;
 use super::stats::{read, DestinationStats, Stats};
 use super::AckMode;
@@ -120,6 +122,7 @@ struct State {
     /// Browsers that keep browsing (`browser-end:false`): they get a copy of each new message.
     browsers: Vec<Arc<Subscriber>>,
     cursor: usize,
+    groups: Groups,
     /// How many messages at the front of `ready` no consumer with room selected when last
     /// looked at: a new message is matched from there on (only selectors make this nonzero).
     skipped: usize,
@@ -317,6 +320,7 @@ impl Queue {
             return;
         };
         let consumer = state.consumers.remove(index);
+        state.groups.forget(subscriber);
         for queued in consumer.in_flight.into_iter().rev() {
             self.give_back(&mut state, queued, &mut dead);
         }
@@ -541,9 +545,15 @@ impl Queue {
             }
             let count = state.consumers.len();
             let has_room = |consumer: &Consumer| consumer.in_flight.len() < consumer.window;
-            // The first exclusive consumer, if any, is the only one that takes messages.
+            // The first exclusive consumer, if any, is the only one that takes messages; else
+            // the one the message's group sticks to, if any.
+            let group = next.message.group();
             let exclusive = state.consumers.iter().position(|c| c.subscriber.exclusive);
-            let eligible = |i: &usize| exclusive.is_none_or(|e| e == *i);
+            let owner = group
+                .and_then(|group| state.groups.owner(group))
+                .and_then(|owner| state.consumers.iter().position(|c| Arc::ptr_eq(&c.subscriber, owner)));
+            let only = exclusive.or(owner);
+            let eligible = |i: &usize| only.is_none_or(|only| only == *i);
             let Some(chosen) = (0..count).map(|i| (state.cursor + i) % count).filter(eligible).find(|&i| {
                 let consumer = &state.consumers[i];
                 has_room(consumer) && consumer.subscriber.selects(&next.message)
@@ -556,6 +566,10 @@ impl Queue {
                 continue;
             };
             state.cursor = chosen + 1;
+            if let Some(group) = group.filter(|_| owner.is_none()) {
+                let subscriber = state.consumers[chosen].subscriber.clone();
+                state.groups.assign(group, subscriber, self.env.max_message_groups);
+            }
             let queued = state.ready.remove(index).expect("index exists");
             let consumer = &mut state.consumers[chosen];
             let settle = (consumer.subscriber.ack == AckMode::Auto).then(|| self.clone() as Arc<dyn Settle>);

@@ -65,10 +65,14 @@ pub mod header {
     pub const HOST: &str = "host";
     /// `id` (SUBSCRIBE, UNSUBSCRIBE, ACK/NACK in 1.2).
     pub const ID: &str = "id";
+    /// `JMSXGroupID` (SEND: ActiveMQ's message group).
+    pub const JMSX_GROUP_ID: &str = "JMSXGroupID";
     /// `login`.
     pub const LOGIN: &str = "login";
     /// `message` (ERROR).
     pub const MESSAGE: &str = "message";
+    /// `message_group` (SEND: Apollo's message group; its messages go to one queue consumer).
+    pub const MESSAGE_GROUP: &str = "message_group";
     /// `message-id`.
     pub const MESSAGE_ID: &str = "message-id";
     /// `original-destination` (MESSAGE from a dead-letter queue: where it was sent).
