@@ -70,6 +70,9 @@ pub enum ProtocolError {
     /// An `ack` header other than auto, client, client-individual.
     #[error("invalid ack mode {0:?} (expected auto, client or client-individual)")]
     BadAckMode(String),
+    /// A SUBSCRIBE to another connection's temporary destination.
+    #[error("{0} is another connection's temporary destination")]
+    ForeignTemporary(String),
     /// A durable subscription to a composite destination.
     #[error("a durable subscription subscribes to one destination, not a composite one")]
     CompositeDurable,
@@ -169,7 +172,7 @@ impl ProtocolError {
     pub fn code(&self) -> ErrorCode {
         match self {
             ProtocolError::Auth(_) => ErrorCode::AuthenticationFailed,
-            ProtocolError::AccessDenied { .. } => ErrorCode::AccessDenied,
+            ProtocolError::AccessDenied { .. } | ProtocolError::ForeignTemporary(_) => ErrorCode::AccessDenied,
             ProtocolError::TooManySubscriptions { .. }
             | ProtocolError::TooManyTransactions { .. }
             | ProtocolError::TransactionTooLarge { .. }

@@ -530,6 +530,15 @@ impl Router {
         Ok(purged)
     }
 
+    /// Deletes a closing connection's temporary queue, with its messages.
+    pub(crate) fn delete_temporary(&self, name: &str) {
+        let queue = self.directory.lock().remove(name);
+        if let Some(queue) = queue {
+            queue.destroy();
+            Stats::bump(&self.env().stats.queues_deleted);
+        }
+    }
+
     /// Subscribes to a topic pattern, a queue or a durable subscription: authorize, insert.
     /// Returns the binding, and the store's ticket when a new durable subscription was stored.
     pub(crate) fn subscribe(

@@ -89,6 +89,8 @@ pub mod header {
     pub const RECEIPT_ID: &str = "receipt-id";
     /// `redelivered`.
     pub const REDELIVERED: &str = "redelivered";
+    /// `reply-to` (SEND: where replies go; a temporary destination is rewritten to its real name).
+    pub const REPLY_TO: &str = "reply-to";
     /// `retain` (SEND to a topic: `set` keeps the message for new subscribers, `remove` forgets
     /// the one kept).
     pub const RETAIN: &str = "retain";

@@ -12,7 +12,8 @@
 //! - `publish`: SEND, and SENDs held back by a full queue;
 //! - `subscribe`: SUBSCRIBE and UNSUBSCRIBE;
 //! - `ack`: ACK and NACK;
-//! - `transaction`: BEGIN, COMMIT and ABORT.
+//! - `transaction`: BEGIN, COMMIT and ABORT;
+//! - `temporary`: `/temp-queue/` and `/temp-topic/` names, rewritten before any of these.
 //!
 //! Every publish and subscription goes through the broker's router, which authorizes it. When
 //! the access rules change, the session's next frame first asks them again whether it may stay
@@ -22,6 +23,7 @@ mod ack;
 mod connect;
 mod publish;
 mod subscribe;
+mod temporary;
 mod transaction;
 
 use std::collections::{HashMap, VecDeque};
@@ -44,6 +46,7 @@ use crate::version::Version;
 
 use connect::Handshake;
 pub use publish::PendingSend;
+use temporary::Temporary;
 
 /// What the connection does after a frame was handled (besides writing the replies).
 #[derive(Debug)]
@@ -104,6 +107,8 @@ pub struct Session {
     routes: RouteCache,
     /// CONNECT's `client-id`, which names ActiveMQ-style durable subscriptions.
     client_id: Option<String>,
+    /// Its temporary destinations.
+    temporary: Temporary,
     /// The store's ticket of what the frame being handled stored or removed.
     ticket: Option<Ticket>,
     /// Receipts waiting for the store, in order, each with the ticket it waits for.
@@ -119,6 +124,7 @@ struct Transaction {
 
 impl Session {
     pub(crate) fn new(broker: Broker, info: Arc<ConnectionInfo>, outbox: Outbox) -> Session {
+        let temporary = Temporary::new(info.id);
         Session {
             broker,
             info,
@@ -131,6 +137,7 @@ impl Session {
             transactions: HashMap::new(),
             routes: RouteCache::default(),
             client_id: None,
+            temporary,
             ticket: None,
             waiting: VecDeque::new(),
         }
@@ -170,7 +177,10 @@ impl Session {
 
     /// Handles one client frame, appending any CONNECTED or RECEIPT to `replies`. An error
     /// means: write its [`SessionError::to_frame`], linger briefly, close.
-    pub fn handle(&mut self, frame: Frame, replies: &mut Vec<Frame>) -> Result<Action, SessionError> {
+    pub fn handle(&mut self, mut frame: Frame, replies: &mut Vec<Frame>) -> Result<Action, SessionError> {
+        if matches!(frame.command, Command::Send | Command::Subscribe | Command::Unsubscribe) {
+            self.temporary.rewrite(&mut frame);
+        }
         let receipt = frame.header(header::RECEIPT).map(str::to_owned);
         let fail = |error: ProtocolError| SessionError { error, receipt: receipt.clone() };
         if self.version.is_some() && frame.command != Command::Disconnect && self.access_changed() {
@@ -272,6 +282,9 @@ impl Drop for Session {
         // unacknowledged queue messages for redelivery.
         for (_, subscription) in std::mem::take(&mut self.subscriptions) {
             subscription.end(&self.broker.shared.router);
+        }
+        for queue in self.temporary.queues() {
+            self.broker.shared.router.delete_temporary(queue);
         }
         let shared = &self.broker.shared;
         shared.memory.sub(self.transactions.values().map(|t| t.bytes).sum());

@@ -86,6 +86,9 @@ impl Session {
         });
         let mut subscription = Subscription { subscriber, bindings: Vec::with_capacity(destinations.len()) };
         let mut stored = None;
+        if let Some(foreign) = destinations.iter().find(|d| self.temporary.is_foreign(d)) {
+            return Err(ProtocolError::ForeignTemporary(foreign.as_str().to_owned()));
+        }
         for destination in &destinations {
             let kind = self.subscription_kind(frame, destination, &id)?;
             if destinations.len() > 1 && matches!(kind, Subscribe::Durable(_)) {
