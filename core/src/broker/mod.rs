@@ -221,11 +221,15 @@ impl Broker {
         self.shared.router.find_queue(name).map_or(0, |q| q.depth())
     }
 
-    /// Deletes the queues nobody has used for `queues.delete_unused_after_ms`; the server calls
-    /// this now and then. Returns how many went.
-    pub fn delete_unused_queues(&self) -> usize {
-        let grace = std::time::Duration::from_millis(self.config().queues.delete_unused_after_ms);
-        self.shared.router.delete_unused_queues(tokio::time::Instant::now(), grace)
+    /// Deletes the topics and queues nobody has used for `limits.auto_delete_after_ms`
+    /// ([`BrokerConfig::queues_auto_delete_after`] for queues); the server calls this now and
+    /// then. Returns how many went.
+    pub fn delete_unused_destinations(&self) -> usize {
+        let (now, config, router) = (tokio::time::Instant::now(), self.config(), &self.shared.router);
+        let queues = router.delete_unused_queues(now, config.queues_auto_delete_after());
+        let topics = router.topics().delete_unused(now, config.topics_auto_delete_after());
+        Stats::add(&self.shared.stats.topics_deleted, topics as u64);
+        queues + topics
     }
 
     /// Asks the access rules again about every connected session (call it after replacing

@@ -19,7 +19,8 @@
 //!
 //! Entries nobody holds (no cached route of a producer, no subscription by name, no retained
 //! message) are swept when the map has doubled since the last sweep, so publishing to ever-new
-//! names cannot grow it without bound. A new subscription gets the retained message of each
+//! names cannot grow it without bound; those unused for `limits.auto_delete_after_ms` are
+//! deleted too (`Topics::delete_unused`). A new subscription gets the retained message of each
 //! topic it matches (see `retained`).
 //!
 //! Lock order: the trie lock ([`Topics::inner`]), then a topic's cache lock.
@@ -29,6 +30,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
+use tokio::time::{Duration, Instant};
 
 use super::delivery::{Delivery, Subscriber};
 use super::memory::Memory;
@@ -95,6 +97,8 @@ pub(crate) struct Topic {
     counters: Arc<DestinationStats>,
     cache: Mutex<Cached>,
     retained: Retained,
+    /// Since when nobody has used it, as the sweeper of unused topics last saw it.
+    idle_since: Mutex<Option<Instant>>,
 }
 
 #[derive(Debug)]
@@ -156,6 +160,7 @@ impl Topics {
                 durables: Arc::new([]),
             }),
             retained: Retained::default(),
+            idle_since: Mutex::new(None),
         });
         inner.known.insert(destination.shared().clone(), topic.clone());
         topic
@@ -306,6 +311,23 @@ impl Topics {
             }
         }
         memory.change(held);
+    }
+
+    /// Removes the topics nobody has used (no producer's route, no subscription by name, no
+    /// retained message) for `grace` as of `now`; returns how many. A topic is unused from the
+    /// first sweep that finds it so.
+    pub(crate) fn delete_unused(&self, now: Instant, grace: Duration) -> usize {
+        let mut inner = self.inner.lock();
+        let before = inner.known.len();
+        inner.known.retain(|_, topic| {
+            let mut idle_since = topic.idle_since.lock();
+            if Arc::strong_count(topic) > 1 || topic.retained.is_set() {
+                *idle_since = None;
+                return true;
+            }
+            now.saturating_duration_since(*idle_since.get_or_insert(now)) < grace
+        });
+        before - inner.known.len()
     }
 
     /// How many subscriptions exist (durable ones included).
