@@ -55,6 +55,8 @@ async fn a_temporary_topic_is_the_connection_s_own() {
     client.send("SEND\ndestination:/queue/jobs\nreply-to:/temp-topic/events\nreceipt:s\n\nstart\0").await;
     client.expect_receipt("s").await;
 
+    let mut everything = broker.connect12().await;
+    everything.subscribe("/topic/**", "all", "").await;
     let mut worker = broker.connect12().await;
     worker.subscribe("/queue/jobs", "0", "").await;
     let job = worker.message().await;
@@ -62,6 +64,8 @@ async fn a_temporary_topic_is_the_connection_s_own() {
     assert!(events.starts_with("/topic/temp."), "{events}");
     worker.publish_sync(&events, "progress 50%").await;
     assert_eq!(body(&client.message().await), "progress 50%");
+    everything.publish_sync("/topic/public", "public").await;
+    assert_eq!(body(&everything.message().await), "public", "a wildcard gets no other connection's temporary topic");
     worker.send(format!("SUBSCRIBE\ndestination:{events}\nid:1\n\n\0")).await;
     worker.expect_error_and_close("another connection's temporary destination").await;
 

@@ -38,6 +38,7 @@ use super::message::Message;
 use super::outbox::Pressure;
 use super::queue::Queue;
 use super::retained::Retained;
+use super::session::temporary_owner;
 use super::stats::{DestinationStats, Stats};
 use crate::auth::{Authorizer, Operation, Principal, Resource};
 use crate::destination::{segments_match, Destination, TopicTrie};
@@ -230,16 +231,21 @@ impl Topics {
         let generation = self.generation.load(Ordering::Acquire);
         let segments: Vec<&str> = topic.destination.segments().collect();
         let resource = Resource::Destination(&topic.destination);
+        // A temporary topic reaches its own connection's subscriptions only.
+        let owner = temporary_owner(&topic.destination);
         let mut found = Vec::new();
         inner.trie.for_each_match(&segments, |s| {
             let allowed =
                 s.receive_check.as_ref().is_none_or(|p| self.authorizer.allows(p, Operation::Receive, resource));
-            if allowed {
+            if allowed && owner.is_none_or(|owner| owner == s.owner) {
                 found.push(s.clone());
             }
         });
         let mut durables = Vec::new();
         inner.durables.for_each_match(&segments, |d| {
+            if owner.is_some() {
+                return;
+            }
             if d.receive_check.as_ref().is_none_or(|p| self.authorizer.allows(p, Operation::Receive, resource)) {
                 durables.push(d.clone());
             }
@@ -305,7 +311,8 @@ impl Topics {
                 .receive_check
                 .as_ref()
                 .is_none_or(|principal| self.authorizer.allows(principal, Operation::Receive, resource));
-            let Some(message) = topic.retained.get().filter(|_| allowed) else { continue };
+            let foreign = temporary_owner(&topic.destination).is_some_and(|owner| owner != subscriber.owner);
+            let Some(message) = topic.retained.get().filter(|_| allowed && !foreign) else { continue };
             if !(message.expires() && message.is_expired_at(now_ms)) && subscriber.selects(&message) {
                 held += subscriber.outbox.push(Delivery::copy(&message, subscriber, false)).held;
             }

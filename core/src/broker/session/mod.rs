@@ -46,6 +46,7 @@ use crate::version::Version;
 
 use connect::Handshake;
 pub use publish::PendingSend;
+pub(crate) use temporary::temporary_owner;
 use temporary::Temporary;
 
 /// What the connection does after a frame was handled (besides writing the replies).

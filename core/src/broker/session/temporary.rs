@@ -5,7 +5,8 @@
 //! `/temp-queue/NAME` is `/queue/temp.ID.NAME` (ID: the connection's id), `/temp-topic/NAME`
 //! `/topic/temp.ID.NAME`. Its SEND, SUBSCRIBE and UNSUBSCRIBE `destination` and SEND `reply-to`
 //! headers are rewritten so, which lets another connection reply to the real name. No other
-//! connection may subscribe to them; the connection's temporary queues are deleted, with their
+//! connection may subscribe to them, nor receive from a temporary topic through a wildcard
+//! subscription (see `topic`); the connection's temporary queues are deleted, with their
 //! messages, when it closes.
 
 use std::collections::HashSet;
@@ -24,6 +25,15 @@ pub(super) struct Temporary {
 
 /// The prefix of every real name of a temporary destination (after `/queue/` or `/topic/`).
 const PREFIX: &str = "temp.";
+
+/// The id of the connection whose temporary destination `destination` is, if it is one.
+pub(crate) fn temporary_owner(destination: &Destination) -> Option<u64> {
+    if destination.kind() == Kind::Durable {
+        return None;
+    }
+    let rest = destination.name().strip_prefix(PREFIX)?;
+    rest.split('.').next()?.parse().ok()
+}
 
 impl Temporary {
     pub(super) fn new(owner: u64) -> Temporary {
@@ -55,12 +65,7 @@ impl Temporary {
 
     /// Whether `destination` is another connection's temporary destination.
     pub(super) fn is_foreign(&self, destination: &Destination) -> bool {
-        if destination.kind() == Kind::Durable {
-            return false;
-        }
-        let Some(rest) = destination.name().strip_prefix(PREFIX) else { return false };
-        let owner = rest.split('.').next().and_then(|id| id.parse::<u64>().ok());
-        owner.is_some_and(|owner| owner != self.owner)
+        temporary_owner(destination).is_some_and(|owner| owner != self.owner)
     }
 
     /// The real names of the temporary queues the connection named.
