@@ -75,6 +75,10 @@ pub enum Scenario {
         /// must not let them hold the others back for long.
         #[arg(long, default_value_t = 0)]
         stuck: usize,
+        /// A `selector` every subscriber subscribes with, e.g. `"bench_prod >= 0"` (which
+        /// selects every message), to measure what evaluating selectors costs.
+        #[arg(long)]
+        selector: Option<String>,
         /// Producer pacing and batching.
         #[command(flatten)]
         load: Load,

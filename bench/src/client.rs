@@ -166,17 +166,28 @@ impl Conn {
         }
     }
 
-    /// Subscribes and waits for the RECEIPT, so no message sent afterwards is missed.
-    pub async fn subscribe(&mut self, destination: &str, id: &str, ack: AckMode, prefetch: u32) -> Result<()> {
+    /// Subscribes (with `selector`, if given) and waits for the RECEIPT, so no message sent
+    /// afterwards is missed.
+    pub async fn subscribe(
+        &mut self,
+        destination: &str,
+        id: &str,
+        ack: AckMode,
+        prefetch: u32,
+        selector: Option<&str>,
+    ) -> Result<()> {
         let receipt = format!("sub-{id}");
         let prefetch = prefetch.to_string();
-        let frame = Frame::new(Command::Subscribe)
+        let mut frame = Frame::new(Command::Subscribe)
             .with_header(header::ID, id)
             .with_header(header::DESTINATION, destination)
             .with_header(header::ACK, ack.as_str())
             .with_header("prefetch-count", prefetch.as_str())
             .with_header("activemq.prefetchSize", prefetch.as_str())
             .with_header(header::RECEIPT, receipt.as_str());
+        if let Some(selector) = selector {
+            frame = frame.with_header(header::SELECTOR, selector);
+        }
         self.send(&frame).await?;
         self.receipt(&receipt, "SUBSCRIBE receipt").await
     }

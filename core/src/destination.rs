@@ -4,11 +4,16 @@
 //!
 //! Names are `.`-separated segments. In a topic SUBSCRIBE, a segment `*` matches exactly one
 //! segment and `**` matches zero or more, so `/topic/chat.**` matches `/topic/chat` and
-//! `/topic/chat.general.demo`. Wildcards are refused anywhere else.
+//! `/topic/chat.general.demo`; a segment `{regex}` (Apollo's) matches one segment the regular
+//! expression matches whole, so `/topic/chat.{room[0-9]+}.demo` matches `/topic/chat.room7.demo`.
+//! A regex cannot hold `.` or `,` (they separate segments and destinations) and its compiled
+//! size is bounded ([`MAX_REGEX_BYTES`]). Wildcards are refused anywhere else (elsewhere, braces
+//! are plain characters).
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use regex::{Regex, RegexBuilder};
 use thiserror::Error;
 
 /// The prefix of topic destinations.
@@ -17,6 +22,10 @@ pub const TOPIC_PREFIX: &str = "/topic/";
 pub const QUEUE_PREFIX: &str = "/queue/";
 /// The prefix of durable subscriptions (Apollo's).
 pub const DURABLE_PREFIX: &str = "/dsub/";
+
+/// The most memory one `{regex}` segment may compile to, in bytes: a pattern such as
+/// `{a{1000}{1000}}` is refused instead of taking the broker's memory.
+pub const MAX_REGEX_BYTES: usize = 64 * 1024;
 
 /// Whether a destination fans out or load-balances.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -52,20 +61,33 @@ pub enum DestinationError {
     /// A control character in the name.
     #[error("destination {0:?} contains a control character")]
     ControlCharacter(String),
+    /// A `{regex}` segment that does not compile (or is too large).
+    #[error("destination {destination:?}: invalid regex segment: {reason}")]
+    BadRegex {
+        /// The destination.
+        destination: String,
+        /// Why the regex was refused.
+        reason: String,
+    },
 }
 
 impl Destination {
-    /// Parses a concrete destination, as in SEND: no wildcards.
+    /// Parses a concrete destination, as in SEND: no wildcards (braces are plain characters).
     pub fn parse(text: &str) -> Result<Destination, DestinationError> {
-        let destination = Destination::parse_pattern(text)?;
+        let destination = Destination::parse_with(text, false)?;
         if destination.wildcard {
             return Err(DestinationError::MisplacedWildcard(text.to_owned()));
         }
         Ok(destination)
     }
 
-    /// Parses a SUBSCRIBE destination: a topic may use `*` and `**` segments.
+    /// Parses a SUBSCRIBE destination: a topic may use `*`, `**` and `{regex}` segments.
     pub fn parse_pattern(text: &str) -> Result<Destination, DestinationError> {
+        Destination::parse_with(text, true)
+    }
+
+    /// Parses a destination; `{regex}` segments of a topic are regexes when `regexes`.
+    fn parse_with(text: &str, regexes: bool) -> Result<Destination, DestinationError> {
         let (kind, name) = if let Some(name) = text.strip_prefix(TOPIC_PREFIX) {
             (Kind::Topic, name)
         } else if let Some(name) = text.strip_prefix(QUEUE_PREFIX) {
@@ -84,6 +106,10 @@ impl Destination {
                 "" => return Err(DestinationError::EmptySegment(text.to_owned())),
                 "*" | "**" => wildcard = true,
                 s if s.contains('*') => return Err(DestinationError::MisplacedWildcard(text.to_owned())),
+                s if regexes && kind == Kind::Topic && is_regex(s) => {
+                    compile(s).map_err(|reason| DestinationError::BadRegex { destination: text.to_owned(), reason })?;
+                    wildcard = true;
+                }
                 _ => {}
             }
         }
@@ -118,7 +144,7 @@ impl Destination {
         &self.full[prefix.len()..]
     }
 
-    /// Whether this is a pattern with `*` or `**` segments.
+    /// Whether this is a pattern with `*`, `**` or `{regex}` segments.
     pub fn is_wildcard(&self) -> bool {
         self.wildcard
     }
@@ -143,18 +169,60 @@ struct Node<T> {
     literal: std::collections::HashMap<Box<str>, Node<T>>,
     one: Option<Box<Node<T>>>,
     many: Option<Box<Node<T>>>,
+    /// `{regex}` segments: the segment as written, its compiled regex, the child.
+    regex: Vec<(Box<str>, Option<Regex>, Node<T>)>,
     values: Vec<T>,
 }
 
 impl<T> Default for Node<T> {
     fn default() -> Self {
-        Node { literal: Default::default(), one: None, many: None, values: Vec::new() }
+        Node { literal: Default::default(), one: None, many: None, regex: Vec::new(), values: Vec::new() }
     }
 }
 
 impl<T> Node<T> {
     fn is_empty(&self) -> bool {
-        self.values.is_empty() && self.literal.is_empty() && self.one.is_none() && self.many.is_none()
+        self.values.is_empty()
+            && self.literal.is_empty()
+            && self.one.is_none()
+            && self.many.is_none()
+            && self.regex.is_empty()
+    }
+
+    /// The child under a `{regex}` segment, made if need be.
+    fn regex_child(&mut self, segment: &str) -> &mut Node<T> {
+        let index = match self.regex.iter().position(|(text, ..)| &**text == segment) {
+            Some(index) => index,
+            None => {
+                // Validated when the pattern was parsed; one that fails now matches nothing.
+                self.regex.push((segment.into(), compile(segment).ok(), Node::default()));
+                self.regex.len() - 1
+            }
+        };
+        &mut self.regex[index].2
+    }
+}
+
+/// Whether a pattern segment is a `{regex}` one.
+fn is_regex(segment: &str) -> bool {
+    segment.len() >= 2 && segment.starts_with('{') && segment.ends_with('}')
+}
+
+/// Compiles a `{regex}` segment to match a whole segment, within [`MAX_REGEX_BYTES`].
+fn compile(segment: &str) -> Result<Regex, String> {
+    let source = &segment[1..segment.len() - 1];
+    RegexBuilder::new(&format!("^(?:{source})$"))
+        .size_limit(MAX_REGEX_BYTES)
+        .dfa_size_limit(MAX_REGEX_BYTES)
+        .build()
+        .map_err(|error| error.to_string())
+}
+
+/// Whether one pattern segment matches one name segment (`*` and `**` aside).
+fn segment_matches(pattern: &str, name: &str) -> bool {
+    match is_regex(pattern) {
+        true => compile(pattern).is_ok_and(|regex| regex.is_match(name)),
+        false => pattern == name,
     }
 }
 
@@ -187,6 +255,7 @@ impl<T> TopicTrie<T> {
             node = match segment {
                 "*" => node.one.get_or_insert_with(Default::default),
                 "**" => node.many.get_or_insert_with(Default::default),
+                regex if is_regex(regex) => node.regex_child(regex),
                 literal => node.literal.entry(literal.into()).or_default(),
             };
         }
@@ -243,7 +312,7 @@ pub fn segments_match(pattern: &[&str], name: &[&str]) -> bool {
             next[j] = match *segment {
                 "**" => reach[j] || (j > 0 && next[j - 1]),
                 "*" => j > 0 && reach[j - 1],
-                literal => j > 0 && reach[j - 1] && name[j - 1] == literal,
+                literal => j > 0 && reach[j - 1] && segment_matches(literal, name[j - 1]),
             };
         }
         reach = next;
@@ -270,6 +339,13 @@ fn remove_in<T>(node: &mut Node<T>, segments: &[&str], is_target: impl FnMut(&T)
             removed = remove_in(child, rest, is_target);
             if child.is_empty() {
                 node.many = None;
+            }
+        }
+        regex if is_regex(regex) => {
+            let index = node.regex.iter().position(|(text, ..)| &**text == regex)?;
+            removed = remove_in(&mut node.regex[index].2, rest, is_target);
+            if node.regex[index].2.is_empty() {
+                node.regex.remove(index);
             }
         }
         literal => {
@@ -314,6 +390,11 @@ impl<'t, T> Search<'t, '_, T> {
         }
         if let Some(one) = node.one.as_deref() {
             self.visit(one, at + 1);
+        }
+        for (_, regex, child) in &node.regex {
+            if regex.as_ref().is_some_and(|regex| regex.is_match(first)) {
+                self.visit(child, at + 1);
+            }
         }
     }
 }
@@ -420,5 +501,25 @@ mod tests {
         assert_eq!(trie.len(), 1);
         assert_eq!(trie.remove(["a", "*"], |v| *v == 2), Some(2));
         assert!(trie.root.is_empty());
+    }
+
+    #[test]
+    fn regex_segments_match_one_segment_whole_and_are_bounded() {
+        assert_eq!(matches(&["/topic/chat.{room[0-9]+}.demo", "/topic/chat.*.demo"], "/topic/chat.room7.demo"), [0, 1]);
+        assert_eq!(matches(&["/topic/chat.{room[0-9]+}.demo"], "/topic/chat.room7x.demo"), Vec::<usize>::new());
+        assert_eq!(matches(&["/topic/chat.{room[0-9]+}.demo"], "/topic/chat.xroom7.demo"), Vec::<usize>::new());
+        assert!(segments_match(&["{[a-c]+}", "**"], &["abc", "x", "y"]));
+        assert!(Destination::parse_pattern("/topic/a.{x}").unwrap().is_wildcard());
+        assert!(!Destination::parse_pattern("/queue/a.{x}").unwrap().is_wildcard(), "braces are plain in queues");
+        assert_eq!(Destination::parse("/topic/a.{x}").unwrap().name(), "a.{x}", "and in SEND");
+        assert!(matches!(Destination::parse_pattern("/topic/a.{(}"), Err(DestinationError::BadRegex { .. })));
+        let huge = Destination::parse_pattern("/topic/{a{1000}{1000}}").unwrap_err();
+        assert!(huge.to_string().contains("size limit"), "{huge}");
+
+        let mut trie = TopicTrie::new();
+        let pattern = Destination::parse_pattern("/topic/chat.{room[0-9]+}").unwrap();
+        trie.insert(pattern.segments(), 1);
+        assert_eq!(trie.remove(pattern.segments(), |v| *v == 1), Some(1));
+        assert!(trie.root.is_empty(), "pruned");
     }
 }

@@ -7,6 +7,7 @@
 //! - [`codec`]: [`codec::StompCodec`], a tokio-util `Decoder`/`Encoder` over the parser, told its limits.
 //! - [`version`]: protocol versions and `accept-version` negotiation.
 //! - [`heartbeat`]: heart-beat negotiation.
+//! - [`selector`]: message selectors (SUBSCRIBE's `selector`, the SQL-92 subset of JMS).
 //! - [`destination`]: `/topic/` and `/queue/` names and the wildcard patterns of topic subscriptions.
 //! - [`auth`]: who may connect and what they may do: principals, Apollo's users and groups files,
 //!   and its access rules.
@@ -28,6 +29,7 @@ pub mod destination;
 pub mod error_code;
 pub mod frame;
 pub mod heartbeat;
+pub mod selector;
 pub mod store;
 pub mod version;
 

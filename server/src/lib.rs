@@ -118,7 +118,7 @@ pub async fn serve_broker(
             tracker.clone(),
         ));
     }
-    tracker.spawn(delete_unused_queues(context.broker.clone(), cancel.clone()));
+    tracker.spawn(delete_unused_destinations(context.broker.clone(), cancel.clone()));
     shutdown.await;
     info!("shutting down");
     cancel.cancel();
@@ -156,19 +156,20 @@ fn context(broker: Broker, config: &Config) -> connection::Context {
     }
 }
 
-/// Deletes unused queues now and then (twice per `queues.delete_unused_after_ms`), until
-/// `cancel`.
-async fn delete_unused_queues(broker: Broker, cancel: CancellationToken) {
-    let grace = Duration::from_millis(broker.config().queues.delete_unused_after_ms);
+/// Deletes unused topics and queues now and then (twice per `limits.auto_delete_after_ms`, or
+/// the queues' own grace if shorter), until `cancel`.
+async fn delete_unused_destinations(broker: Broker, cancel: CancellationToken) {
+    let config = broker.config();
+    let grace = config.topics_auto_delete_after().min(config.queues_auto_delete_after());
     let mut ticks = tokio::time::interval((grace / 2).max(Duration::from_millis(100)));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             () = cancel.cancelled() => return,
             _ = ticks.tick() => {
-                let deleted = broker.delete_unused_queues();
+                let deleted = broker.delete_unused_destinations();
                 if deleted > 0 {
-                    tracing::debug!(deleted, "deleted unused queues");
+                    tracing::debug!(deleted, "deleted unused destinations");
                 }
             }
         }

@@ -237,7 +237,7 @@ async fn unused_queues_are_deleted_and_one_connection_cannot_take_them_all() {
     let broker = start_with(|c| {
         c.limits.max_queues = 20;
         c.limits.max_queues_per_connection = 10;
-        c.queues.delete_unused_after_ms = 30_000;
+        c.limits.auto_delete_after_ms = 30_000;
     })
     .await;
     // The attack: subscribe and unsubscribe to ever new queue names.

@@ -130,8 +130,12 @@ pub(crate) async fn run(cli: &Cli) -> Result<Report> {
     let rss_before = cli.pid.and_then(proc::rss_kib);
 
     let result = match &cli.scenario {
-        Scenario::Fanout { producers, subscribers, stuck, load } => {
-            let spec = flow::Spec { stuck: *stuck, ..flow::Spec::fanout(&ctx, *producers, *subscribers, *load) };
+        Scenario::Fanout { producers, subscribers, stuck, selector, load } => {
+            let spec = flow::Spec {
+                stuck: *stuck,
+                selector: selector.clone(),
+                ..flow::Spec::fanout(&ctx, *producers, *subscribers, *load)
+            };
             flow::run(&ctx, spec).await
         }
         Scenario::Queue { producers, consumers, ack, prefetch, load } => {

@@ -71,14 +71,22 @@ pub struct Limits {
     pub max_header_line_bytes: usize,
     /// Subscriptions per connection (default 1,000).
     pub max_subscriptions_per_connection: usize,
+    /// How deep a SUBSCRIBE `selector`'s parentheses and `NOT`s may nest (default 32).
+    pub max_selector_depth: usize,
+    /// Message groups one queue remembers the consumer of (default 1,024); beyond, the oldest
+    /// is forgotten and its next message may go to another consumer.
+    pub max_message_groups: usize,
     /// Open transactions per connection (default 16).
     pub max_transactions_per_connection: usize,
     /// Frames buffered in one transaction (default 10,000).
     pub max_frames_per_transaction: usize,
+    /// A topic or queue with no producer, consumer, retained or waiting message for this long,
+    /// in ms, is deleted (default 30,000, Apollo's `auto_delete_after`); counted.
+    pub auto_delete_after_ms: u64,
     /// Queues the broker holds (default 10,000).
     pub max_queues: usize,
     /// Queues one connection created that still exist (default 1,000): one client cannot
-    /// take every queue for itself. Unused queues are deleted (`queues.delete_unused_after_ms`).
+    /// take every queue for itself. Unused queues are deleted (`auto_delete_after_ms`).
     pub max_queues_per_connection: usize,
     /// Bytes one transaction may buffer (default 128 MiB; at least `max_body_bytes`).
     pub max_bytes_per_transaction: usize,
@@ -104,8 +112,11 @@ impl Default for Limits {
             max_headers: frame.max_headers,
             max_header_line_bytes: frame.max_header_line_bytes,
             max_subscriptions_per_connection: 1000,
+            max_selector_depth: 32,
+            max_message_groups: 1024,
             max_transactions_per_connection: 16,
             max_frames_per_transaction: 10_000,
+            auto_delete_after_ms: 30_000,
             max_queues: 10_000,
             max_queues_per_connection: 1_000,
             max_bytes_per_transaction: 128 * 1024 * 1024,
@@ -232,9 +243,9 @@ pub struct QueuesConfig {
     /// A producer held back by a full queue this long, in ms, gets an ERROR naming the queue
     /// (default 60,000).
     pub block_timeout_ms: u64,
-    /// A queue with no producer, consumer or message for this long, in ms, is deleted (default
-    /// 30,000, Apollo's `auto_delete_after`); counted.
-    pub delete_unused_after_ms: u64,
+    /// The older spelling of `limits.auto_delete_after_ms`, for queues only; still read, and
+    /// when set it wins for queues.
+    pub delete_unused_after_ms: Option<u64>,
     /// A message is redelivered (after a NACK, or its consumer leaving without acknowledging
     /// it) at most this many times; the next time it moves to its dead-letter queue (default 6).
     pub max_redeliveries: u32,
@@ -255,7 +266,7 @@ impl Default for QueuesConfig {
             max_bytes: 256 * 1024 * 1024,
             when_full: QueueFullPolicy::Block,
             block_timeout_ms: 60_000,
-            delete_unused_after_ms: 30_000,
+            delete_unused_after_ms: None,
             max_redeliveries: 6,
             dead_letter: "DLQ.*".to_owned(),
             dead_letter_expired: false,
@@ -441,6 +452,19 @@ pub struct BrokerConfig {
     pub add_user_header: Option<String>,
     /// The time `expires` headers are compared with.
     pub clock: Arc<dyn Clock>,
+}
+
+impl BrokerConfig {
+    /// How long a topic stands unused before it is deleted (`limits.auto_delete_after_ms`).
+    pub fn topics_auto_delete_after(&self) -> Duration {
+        Duration::from_millis(self.limits.auto_delete_after_ms)
+    }
+
+    /// How long a queue stands unused before it is deleted: `limits.auto_delete_after_ms`, or
+    /// the older `queues.delete_unused_after_ms` when set.
+    pub fn queues_auto_delete_after(&self) -> Duration {
+        Duration::from_millis(self.queues.delete_unused_after_ms.unwrap_or(self.limits.auto_delete_after_ms))
+    }
 }
 
 impl fmt::Debug for BrokerConfig {

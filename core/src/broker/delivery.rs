@@ -16,6 +16,7 @@ use super::outbox::Outbox;
 use super::AckMode;
 use crate::auth::Principal;
 use crate::frame::Escaping;
+use crate::selector::Selector;
 
 /// One subscription as the delivery path sees it.
 #[derive(Debug)]
@@ -36,12 +37,24 @@ pub(crate) struct Subscriber {
     /// checked against (the deny filter; see `topic`). `None` for a subscription authorized
     /// for its one destination at SUBSCRIBE.
     pub(crate) receive_check: Option<Arc<Principal>>,
+    /// The SUBSCRIBE `selector`: only the messages it selects are delivered.
+    pub(crate) selector: Option<Arc<Selector>>,
+    /// The id of the connection that subscribed.
+    pub(crate) owner: u64,
+    /// `exclusive:true` (or `activemq.exclusive:true`): while it is the queue's first exclusive
+    /// consumer, the queue's messages go to it alone.
+    pub(crate) exclusive: bool,
 }
 
 impl Subscriber {
     /// Whether the subscription still takes deliveries.
     pub(crate) fn is_active(&self) -> bool {
         self.active.load(Ordering::Acquire)
+    }
+
+    /// Whether the subscription's selector (if any) selects `message`.
+    pub(crate) fn selects(&self, message: &Message) -> bool {
+        self.selector.as_ref().is_none_or(|selector| message.selected_by(selector))
     }
 
     /// Stops deliveries to this subscription, including those already queued.

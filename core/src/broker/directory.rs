@@ -29,6 +29,8 @@ pub(crate) struct Environment {
     pub(crate) clock: Arc<dyn Clock>,
     /// The store, when the broker persists messages.
     pub(crate) store: Option<Store>,
+    /// Message groups a queue remembers (`limits.max_message_groups`).
+    pub(crate) max_message_groups: usize,
     ids: Arc<AtomicU64>,
     directory: Weak<Directory>,
 }
@@ -83,6 +85,7 @@ impl Directory {
                 memory,
                 clock: config.clock.clone(),
                 store,
+                max_message_groups: config.limits.max_message_groups,
                 ids: Arc::new(AtomicU64::new(1)),
                 directory: directory.clone(),
             },

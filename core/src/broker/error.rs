@@ -9,6 +9,7 @@ use crate::auth::{AuthError, Operation, Principal, Resource};
 use crate::destination::DestinationError;
 use crate::error_code::ErrorCode;
 use crate::frame::{header, Command, Frame, FrameError};
+use crate::selector::SelectorError;
 use crate::store::Refusal;
 
 /// A protocol violation or refused request. Each one ends the connection with an ERROR frame
@@ -69,6 +70,18 @@ pub enum ProtocolError {
     /// An `ack` header other than auto, client, client-individual.
     #[error("invalid ack mode {0:?} (expected auto, client or client-individual)")]
     BadAckMode(String),
+    /// A SUBSCRIBE to another connection's temporary destination.
+    #[error("{0} is another connection's temporary destination")]
+    ForeignTemporary(String),
+    /// A durable subscription to a composite destination.
+    #[error("a durable subscription subscribes to one destination, not a composite one")]
+    CompositeDurable,
+    /// A SEND `ttl` that is not a number of milliseconds.
+    #[error("invalid ttl {0:?} (expected milliseconds)")]
+    BadTtl(String),
+    /// A SUBSCRIBE `selector` that does not parse (or nests too deep).
+    #[error("{0}")]
+    BadSelector(#[from] SelectorError),
     /// A prefetch header that is not a number.
     #[error("invalid {header} header {value:?}")]
     BadPrefetch {
@@ -159,7 +172,7 @@ impl ProtocolError {
     pub fn code(&self) -> ErrorCode {
         match self {
             ProtocolError::Auth(_) => ErrorCode::AuthenticationFailed,
-            ProtocolError::AccessDenied { .. } => ErrorCode::AccessDenied,
+            ProtocolError::AccessDenied { .. } | ProtocolError::ForeignTemporary(_) => ErrorCode::AccessDenied,
             ProtocolError::TooManySubscriptions { .. }
             | ProtocolError::TooManyTransactions { .. }
             | ProtocolError::TransactionTooLarge { .. }
@@ -181,6 +194,9 @@ impl ProtocolError {
             | ProtocolError::NoSuchSubscription(_)
             | ProtocolError::BadAckMode(_)
             | ProtocolError::BadPrefetch { .. }
+            | ProtocolError::BadSelector(_)
+            | ProtocolError::BadTtl(_)
+            | ProtocolError::CompositeDurable
             | ProtocolError::NoSuchTransaction(_)
             | ProtocolError::TransactionInUse(_)
             | ProtocolError::SendToDurable(_)

@@ -11,6 +11,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use super::stats::DestinationStats;
 use crate::frame::{header, write_header, Escaping};
+use crate::selector::Selector;
 
 /// Headers a client may not set on a SEND because the broker writes them on MESSAGE.
 const RESERVED: [&str; 7] = [
@@ -109,6 +110,31 @@ impl Message {
     /// The user headers, in SEND order.
     pub fn headers(&self) -> &[(String, String)] {
         &self.headers
+    }
+
+    /// The first user header of this name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(header, _)| header == name).map(|(_, value)| value.as_str())
+    }
+
+    /// Its message group: Apollo's `message_group` header, or ActiveMQ's `JMSXGroupID`.
+    pub(crate) fn group(&self) -> Option<&str> {
+        self.header(header::MESSAGE_GROUP).or_else(|| self.header(header::JMSX_GROUP_ID))
+    }
+
+    /// Whether `selector` selects this message. It names headers, or (as ActiveMQ's STOMP does)
+    /// the JMS names of the headers that carry them: `JMSPriority`, `JMSType`,
+    /// `JMSCorrelationID`.
+    pub(crate) fn selected_by(&self, selector: &Selector) -> bool {
+        selector.matches(|name| {
+            let name = match name {
+                "JMSPriority" => "priority",
+                "JMSType" => "type",
+                "JMSCorrelationID" => "correlation-id",
+                other => other,
+            };
+            self.header(name)
+        })
     }
 
     /// The body.

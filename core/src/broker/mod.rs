@@ -11,9 +11,10 @@
 //! - `session`: one connection's protocol state, one file per group of commands;
 //! - `router`: the one path of every publish and subscription (authorization, delivery);
 //! - `topic`, `queue`: fan-out and load-balancing (durable subscriptions are queues fed by a
-//!   topic), redelivery limits, dead letters and browsing; `directory`: the queue map and what
+//!   topic), redelivery limits, dead letters and browsing; `groups`: message groups; `directory`: the queue map and what
 //!   every queue shares; `delivery`, `outbox`: the way to a socket;
-//! - `message`: a published message, its body shared by every delivery;
+//! - `message`: a published message, its body shared by every delivery; `retained`: a topic's
+//!   retained message;
 //! - `registry`, [`snapshot`](Snapshot): live connections and the read-only view of it all;
 //! - `admin`: what an operator does through the management API (close, purge, delete);
 //! - `stats`, `close`: counters, and why connections end; `error`: what a session answers with;
@@ -40,11 +41,13 @@ mod config;
 mod delivery;
 mod directory;
 mod error;
+mod groups;
 mod memory;
 mod message;
 mod outbox;
 mod queue;
 mod registry;
+mod retained;
 mod router;
 mod session;
 mod snapshot;
@@ -222,11 +225,15 @@ impl Broker {
         self.shared.router.find_queue(name).map_or(0, |q| q.depth())
     }
 
-    /// Deletes the queues nobody has used for `queues.delete_unused_after_ms`; the server calls
-    /// this now and then. Returns how many went.
-    pub fn delete_unused_queues(&self) -> usize {
-        let grace = std::time::Duration::from_millis(self.config().queues.delete_unused_after_ms);
-        self.shared.router.delete_unused_queues(tokio::time::Instant::now(), grace)
+    /// Deletes the topics and queues nobody has used for `limits.auto_delete_after_ms`
+    /// ([`BrokerConfig::queues_auto_delete_after`] for queues); the server calls this now and
+    /// then. Returns how many went.
+    pub fn delete_unused_destinations(&self) -> usize {
+        let (now, config, router) = (tokio::time::Instant::now(), self.config(), &self.shared.router);
+        let queues = router.delete_unused_queues(now, config.queues_auto_delete_after());
+        let topics = router.topics().delete_unused(now, config.topics_auto_delete_after());
+        Stats::add(&self.shared.stats.topics_deleted, topics as u64);
+        queues + topics
     }
 
     /// Asks the access rules again about every connected session (call it after replacing

@@ -1,5 +1,10 @@
 //! A queue: messages wait in order until a consumer takes them; each goes to exactly one
-//! consumer, round-robin over the consumers that have room in their window. A delivered message
+//! consumer, round-robin over the consumers that have room in their window and whose selector
+//! selects it (a message nobody selects waits without holding back those behind it; the ones
+//! skipped are not looked at again until a consumer gets room). While the queue has exclusive
+//! consumers, the first of them takes every message; when it leaves, the next one does. The
+//! messages of a group go to the consumer the group sticks to (see `groups`). A delivered
+//! message
 //! stays in its consumer's in-flight set until acknowledged (or, in `auto` mode, written); NACK
 //! and a consumer leaving put it back at the front, marked redelivered, at most
 //! `max_redeliveries` times: the next time it goes to the dead-letter queue instead.
@@ -24,6 +29,7 @@ use tokio::time::Instant;
 use super::config::{QueueFullPolicy, QueuePolicy};
 use super::delivery::{Delivery, Settle, Subscriber};
 use super::directory::Environment;
+use super::groups::Groups;
 use super::message::Message;
 use super::stats::{read, DestinationStats, Stats};
 use super::AckMode;
@@ -116,6 +122,10 @@ struct State {
     /// Browsers that keep browsing (`browser-end:false`): they get a copy of each new message.
     browsers: Vec<Arc<Subscriber>>,
     cursor: usize,
+    groups: Groups,
+    /// How many messages at the front of `ready` no consumer with room selected when last
+    /// looked at: a new message is matched from there on (only selectors make this nonzero).
+    skipped: usize,
     /// Since when nobody has used the queue, as the sweeper of unused queues last saw it.
     idle_since: Option<Instant>,
 }
@@ -281,11 +291,11 @@ impl Queue {
         state.bytes += message.size();
         self.env.memory.add(message.size());
         state.browsers.retain(|browser| browser.is_active());
-        for browser in &state.browsers {
+        for browser in state.browsers.iter().filter(|browser| browser.selects(&message)) {
             self.env.memory.change(browser.outbox.push(Delivery::copy(&message, browser, false)).held);
         }
         state.ready.push_back(Queued { message, redelivered: false, redeliveries: 0, stored: stored.map(|s| s.0) });
-        self.dispatch(state, dead);
+        self.dispatch_new(state, dead);
         stored.map(|s| s.1)
     }
 
@@ -310,6 +320,7 @@ impl Queue {
             return;
         };
         let consumer = state.consumers.remove(index);
+        state.groups.forget(subscriber);
         for queued in consumer.in_flight.into_iter().rev() {
             self.give_back(&mut state, queued, &mut dead);
         }
@@ -325,7 +336,7 @@ impl Queue {
         let mut state = self.state.lock();
         let in_flight = state.consumers.iter().flat_map(|c| c.in_flight.iter());
         let mut held = 0;
-        for queued in in_flight.chain(state.ready.iter()) {
+        for queued in in_flight.chain(state.ready.iter()).filter(|queued| subscriber.selects(&queued.message)) {
             held += subscriber.outbox.push(Delivery::copy(&queued.message, subscriber, queued.redelivered)).held;
         }
         self.env.memory.change(held);
@@ -445,6 +456,7 @@ impl Queue {
         let mut ticket = None;
         let consumers = std::mem::take(&mut state.consumers);
         let held: Vec<Queued> = consumers.into_iter().flat_map(|c| c.in_flight).chain(state.ready.drain(..)).collect();
+        state.skipped = 0;
         for queued in held {
             self.env.memory.sub(state.forget(&queued.message));
             ticket = ticket.max(self.unstore(&queued));
@@ -480,6 +492,7 @@ impl Queue {
     fn purge_waiting(&self, state: &mut State) -> usize {
         let was_full = state.is_full(&self.policy);
         let purged = std::mem::take(&mut state.ready);
+        state.skipped = 0;
         let mut bytes = 0;
         for queued in &purged {
             bytes += state.forget(&queued.message);
@@ -506,12 +519,19 @@ impl Queue {
     /// Hands waiting messages to consumers with room, round-robin; drops (or dead-letters)
     /// expired ones.
     fn dispatch(self: &Arc<Self>, state: &mut State, dead: &mut Vec<DeadLetter>) {
+        state.skipped = 0;
+        self.dispatch_new(state, dead);
+    }
+
+    /// [`Queue::dispatch`] after a message was added at the back: the messages no consumer
+    /// selected last time are not looked at again (no consumer got room since).
+    fn dispatch_new(self: &Arc<Self>, state: &mut State, dead: &mut Vec<DeadLetter>) {
         let mut now = None;
-        while let Some(front) = state.ready.front() {
-            if front.message.expires()
-                && front.message.is_expired_at(*now.get_or_insert_with(|| self.env.clock.now_ms()))
+        let mut index = state.skipped;
+        while let Some(next) = state.ready.get(index) {
+            if next.message.expires() && next.message.is_expired_at(*now.get_or_insert_with(|| self.env.clock.now_ms()))
             {
-                let expired = state.ready.pop_front().expect("front exists");
+                let expired = state.ready.remove(index).expect("index exists");
                 self.env.memory.sub(state.forget(&expired.message));
                 Stats::bump(&self.env.stats.expired);
                 Stats::bump(&self.counters.expired);
@@ -524,15 +544,34 @@ impl Queue {
                 continue;
             }
             let count = state.consumers.len();
-            let Some(index) = (0..count)
-                .map(|i| (state.cursor + i) % count)
-                .find(|&i| state.consumers[i].in_flight.len() < state.consumers[i].window)
-            else {
-                break;
+            let has_room = |consumer: &Consumer| consumer.in_flight.len() < consumer.window;
+            // The first exclusive consumer, if any, is the only one that takes messages; else
+            // the one the message's group sticks to, if any.
+            let group = next.message.group();
+            let exclusive = state.consumers.iter().position(|c| c.subscriber.exclusive);
+            let owner = group
+                .and_then(|group| state.groups.owner(group))
+                .and_then(|owner| state.consumers.iter().position(|c| Arc::ptr_eq(&c.subscriber, owner)));
+            let only = exclusive.or(owner);
+            let eligible = |i: &usize| only.is_none_or(|only| only == *i);
+            let Some(chosen) = (0..count).map(|i| (state.cursor + i) % count).filter(eligible).find(|&i| {
+                let consumer = &state.consumers[i];
+                has_room(consumer) && consumer.subscriber.selects(&next.message)
+            }) else {
+                // Selected by nobody with room: the next message may be, unless nobody has room.
+                if !(0..count).filter(eligible).any(|i| has_room(&state.consumers[i])) {
+                    break;
+                }
+                index += 1;
+                continue;
             };
-            state.cursor = index + 1;
-            let queued = state.ready.pop_front().expect("front exists");
-            let consumer = &mut state.consumers[index];
+            state.cursor = chosen + 1;
+            if let Some(group) = group.filter(|_| owner.is_none()) {
+                let subscriber = state.consumers[chosen].subscriber.clone();
+                state.groups.assign(group, subscriber, self.env.max_message_groups);
+            }
+            let queued = state.ready.remove(index).expect("index exists");
+            let consumer = &mut state.consumers[chosen];
             let settle = (consumer.subscriber.ack == AckMode::Auto).then(|| self.clone() as Arc<dyn Settle>);
             consumer.subscriber.outbox.push(Delivery {
                 message: queued.message.clone(),
@@ -543,6 +582,7 @@ impl Queue {
             });
             consumer.in_flight.push_back(queued);
         }
+        state.skipped = index;
     }
 }
 

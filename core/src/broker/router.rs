@@ -42,12 +42,14 @@ use super::message::Message;
 use super::outbox::Pressure;
 use super::queue::Queue;
 use super::registry::ConnectionInfo;
+use super::retained::Retain;
 use super::stats::{DestinationStats, Stats};
 use super::topic::{Topic, Topics};
 use crate::auth::{Operation, Principal, Resource};
 use crate::destination::{Destination, Kind, DURABLE_PREFIX};
 use crate::frame::{header, Frame};
-use crate::store::{CatalogEntry, Recovered, Store, Ticket};
+use crate::selector::Selector;
+use crate::store::{CatalogEntry, Op, Recovered, Store, Ticket};
 
 /// Most destinations one session keeps routes for (the cache is cleared when full).
 const ROUTE_CACHE: usize = 64;
@@ -98,11 +100,29 @@ pub(crate) enum Admission {
     Forced,
 }
 
-/// A message held back by a full queue, already routed: [`Router::resume`] enqueues it.
+/// Messages held back by full queues (one per queue of a composite destination), already
+/// routed: [`Router::resume`] enqueues them.
 #[derive(Debug)]
 pub(crate) struct Held {
-    pub(crate) queue: Arc<Queue>,
-    pub(crate) message: Arc<Message>,
+    /// Each full queue and the message waiting for it; never empty.
+    waiting: Vec<(Arc<Queue>, Arc<Message>)>,
+    /// The store's ticket of what was published before the hold.
+    ticket: Option<Ticket>,
+}
+
+impl Held {
+    /// The first full queue.
+    pub(crate) fn queue(&self) -> &Arc<Queue> {
+        &self.waiting[0].0
+    }
+}
+
+/// What delivering to one destination came to.
+#[derive(Debug)]
+enum Delivered {
+    Done(Option<Ticket>),
+    Paced(Pressure, Option<Ticket>),
+    Held(Arc<Queue>, Arc<Message>),
 }
 
 /// What a destination resolves to.
@@ -128,16 +148,19 @@ impl Target {
     }
 }
 
-/// A resolved and authorized SEND destination. While it is cached, its session counts as one of
-/// the destination's producers (counted when it was resolved, given back when it is dropped).
+/// A resolved and authorized SEND destination: one target, or one per destination of a
+/// composite one. While it is cached, its session counts as one of each destination's producers
+/// (counted when it was resolved, given back when it is dropped).
 #[derive(Debug)]
 struct Route {
-    target: Target,
+    targets: Vec<Target>,
 }
 
 impl Drop for Route {
     fn drop(&mut self) {
-        self.target.counters().producers.fetch_sub(1, Ordering::Relaxed);
+        for target in &self.targets {
+            target.counters().producers.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -247,8 +270,11 @@ impl Router {
             return Some(refused);
         }
         let subscriptions = info.subscriptions.lock().clone();
-        subscriptions.into_iter().find_map(|subscription| {
-            let pattern = Destination::parse_pattern(&subscription.destination).ok()?;
+        let mut each = subscriptions.iter().flat_map(|subscription| {
+            composite(&subscription.destination).map(move |destination| (subscription, destination))
+        });
+        let refused = each.find_map(|(subscription, destination)| {
+            let pattern = Destination::parse_pattern(destination).ok()?;
             let operation = match pattern.kind() {
                 Kind::Topic => Operation::Receive,
                 Kind::Queue | Kind::Durable => Operation::Consume,
@@ -261,10 +287,12 @@ impl Router {
                 },
                 other => other,
             })
-        })
+        });
+        refused
     }
 
-    /// Publishes one SEND: authorize, then deliver. See [`Published`].
+    /// Publishes one SEND: authorize, then deliver, to each destination of a composite one
+    /// (`/queue/a,/topic/b`) in turn. See [`Published`].
     pub(crate) fn publish(
         &self,
         principal: &Principal,
@@ -272,17 +300,54 @@ impl Router {
         frame: Frame,
         admission: Admission,
     ) -> Result<Published, ProtocolError> {
-        let target = self.route(principal, routes, required_destination(&frame)?)?.target.clone();
-        let destination = target.destination().shared().clone();
+        let targets = &self.route(principal, routes, required_destination(&frame)?)?.targets;
+        let retain = Retain::parse(frame.header(header::RETAIN));
+        let ttl = time_to_live(&frame)?;
         let mut headers = frame.headers;
         if let Some(name) = &self.config.add_user_header {
             stamp_sender(&mut headers, name, principal);
         }
-        let message =
-            Arc::new(Message::new(self.next_id(), destination, headers, frame.body, target.counters().clone()));
-        if message.is_persistent() {
-            self.admit(&target)?;
+        if let Some(ttl) = ttl {
+            stamp_expiry(&mut headers, self.config.clock.now_ms().saturating_add(ttl));
         }
+        if headers.iter().any(|(name, value)| name == header::PERSISTENT && value == "true") {
+            for target in targets {
+                self.admit(target, retain)?;
+            }
+        }
+        let (mut ticket, mut pressure, mut held) = (None, None, Vec::new());
+        for (index, target) in targets.iter().enumerate() {
+            let headers = match index + 1 == targets.len() {
+                true => std::mem::take(&mut headers),
+                false => headers.clone(),
+            };
+            let destination = target.destination().shared().clone();
+            let counters = target.counters().clone();
+            let message = Arc::new(Message::new(self.next_id(), destination, headers, frame.body.clone(), counters));
+            match self.deliver(target, message, retain, admission)? {
+                Delivered::Done(done) => ticket = ticket.max(done),
+                Delivered::Paced(paced, done) => {
+                    pressure = pressure.or(Some(paced));
+                    ticket = ticket.max(done);
+                }
+                Delivered::Held(queue, message) => held.push((queue, message)),
+            }
+        }
+        Ok(match (held.is_empty(), pressure) {
+            (false, _) => Published::Held(Held { waiting: held, ticket }),
+            (true, Some(pressure)) => Published::Paced(pressure, ticket),
+            (true, None) => Published::Done(ticket),
+        })
+    }
+
+    /// Fans a message out to a topic, or enqueues it on a queue.
+    fn deliver(
+        &self,
+        target: &Target,
+        message: Arc<Message>,
+        retain: Option<Retain>,
+        admission: Admission,
+    ) -> Result<Delivered, ProtocolError> {
         let env = self.env();
         match target {
             Target::Topic(topic) => {
@@ -291,15 +356,20 @@ impl Router {
                 if message.expires() && message.is_expired_at(self.config.clock.now_ms()) {
                     Stats::bump(&env.stats.expired);
                     Stats::bump(&topic.counters().expired);
-                    return Ok(Published::Done(None));
+                    return Ok(Delivered::Done(None));
                 }
-                let fanned = self.topics.fan_out(&topic, &message, &env.memory);
+                let retained = retain.and_then(|retain| {
+                    let name = topic.destination().as_str();
+                    topic.retained().update(retain, &message, name, self.store(), &env.memory)
+                });
+                let fanned = self.topics.fan_out(topic, &message, &env.memory);
+                let ticket = fanned.ticket.max(retained);
                 if let Some(bridge) = self.bridge() {
                     bridge.publish(&message);
                 }
                 Ok(match fanned.pressure {
-                    Some(pressure) => Published::Paced(pressure, fanned.ticket),
-                    None => Published::Done(fanned.ticket),
+                    Some(pressure) => Delivered::Paced(pressure, ticket),
+                    None => Delivered::Done(ticket),
                 })
             }
             Target::Queue(queue) => {
@@ -309,7 +379,7 @@ impl Router {
                         Ok(ticket) => ticket,
                         Err(full) => {
                             return match queue.when_full() {
-                                QueueFullPolicy::Block => Ok(Published::Held(Held { queue, message: full.message })),
+                                QueueFullPolicy::Block => Ok(Delivered::Held(queue.clone(), full.message)),
                                 QueueFullPolicy::Error => {
                                     Err(ProtocolError::QueueFull(queue.destination().as_str().to_owned()))
                                 }
@@ -318,18 +388,18 @@ impl Router {
                     },
                 };
                 Stats::bump(&env.stats.messages_in);
-                Ok(Published::Done(ticket))
+                Ok(Delivered::Done(ticket))
             }
         }
     }
 
     /// Refuses a persistent message the store cannot take (failed, or full) when it would be
-    /// stored: sent to a queue, or to a topic with durable subscriptions.
-    fn admit(&self, target: &Target) -> Result<(), ProtocolError> {
+    /// stored: sent to a queue, or to a topic with durable subscriptions or to be retained.
+    fn admit(&self, target: &Target, retain: Option<Retain>) -> Result<(), ProtocolError> {
         let Some(store) = self.store() else { return Ok(()) };
         let stored = match target {
             Target::Queue(_) => true,
-            Target::Topic(topic) => self.topics.has_durables(topic),
+            Target::Topic(topic) => retain == Some(Retain::Set) || self.topics.has_durables(topic),
         };
         match stored {
             true => store.admit().map_err(ProtocolError::Store),
@@ -337,15 +407,17 @@ impl Router {
         }
     }
 
-    /// Tries a held-back message again: `Err` gives it back while its queue is still full.
-    pub(crate) fn resume(&self, held: Held) -> Result<Option<Ticket>, Held> {
-        match held.queue.offer(held.message) {
-            Ok(ticket) => {
-                Stats::bump(&self.env().stats.messages_in);
-                Ok(ticket)
-            }
-            Err(full) => Err(Held { message: full.message, ..held }),
+    /// Tries held-back messages again, in order: `Err` gives back those whose queue is still
+    /// full.
+    pub(crate) fn resume(&self, mut held: Held) -> Result<Option<Ticket>, Held> {
+        while let Some((queue, message)) = held.waiting.first() {
+            let ticket = queue.offer(message.clone()).map_err(drop);
+            let Ok(ticket) = ticket else { return Err(held) };
+            Stats::bump(&self.env().stats.messages_in);
+            held.ticket = held.ticket.max(ticket);
+            held.waiting.remove(0);
         }
+        Ok(held.ticket)
     }
 
     /// Checks that a SEND could be published (its destination resolves and `send` is allowed)
@@ -356,6 +428,7 @@ impl Router {
         routes: &mut RouteCache,
         frame: &Frame,
     ) -> Result<(), ProtocolError> {
+        time_to_live(frame)?;
         self.route(principal, routes, required_destination(frame)?).map(drop)
     }
 
@@ -372,10 +445,13 @@ impl Router {
             routes.version = version;
         }
         if !routes.routes.contains_key(text) {
-            let destination = Destination::parse(text)?;
-            self.authorize(principal, Operation::Send, Resource::Destination(&destination))?;
-            let target = self.target(principal, &routes.created, &destination)?;
-            routes.routes.insert(text.into(), Route { target });
+            let mut route = Route { targets: Vec::with_capacity(1) };
+            for part in composite(text) {
+                let destination = Destination::parse(part)?;
+                self.authorize(principal, Operation::Send, Resource::Destination(&destination))?;
+                route.targets.push(self.target(principal, &routes.created, &destination)?);
+            }
+            routes.routes.insert(text.into(), route);
         }
         Ok(&routes.routes[text])
     }
@@ -479,6 +555,15 @@ impl Router {
         Ok(purged)
     }
 
+    /// Deletes a closing connection's temporary queue, with its messages.
+    pub(crate) fn delete_temporary(&self, name: &str) {
+        let queue = self.directory.lock().remove(name);
+        if let Some(queue) = queue {
+            queue.destroy();
+            Stats::bump(&self.env().stats.queues_deleted);
+        }
+    }
+
     /// Subscribes to a topic pattern, a queue or a durable subscription: authorize, insert.
     /// Returns the binding, and the store's ticket when a new durable subscription was stored.
     pub(crate) fn subscribe(
@@ -494,7 +579,7 @@ impl Router {
         match (pattern.kind(), kind) {
             (Kind::Topic, Subscribe::Durable(name)) => {
                 self.authorize(principal, Operation::Receive, resource)?;
-                let (queue, ticket) = self.durable(principal, &name, pattern)?;
+                let (queue, ticket) = self.durable(principal, &name, pattern, subscriber.selector.clone())?;
                 queue.add_consumer(subscriber.clone(), window).bury();
                 Ok((Binding::Queue(queue), ticket))
             }
@@ -506,6 +591,8 @@ impl Router {
                 };
                 let began = self.topics.subscribe(pattern, subscriber.clone());
                 self.interest(pattern, began);
+                let env = self.env();
+                self.topics.replay_retained(pattern, subscriber, self.config.clock.now_ms(), &env.memory);
                 Ok((Binding::Topic { pattern: pattern.clone(), _topic: topic }, None))
             }
             (Kind::Queue, Subscribe::Browse { keep_open }) => {
@@ -539,6 +626,7 @@ impl Router {
         principal: &Principal,
         name: &str,
         pattern: &Destination,
+        selector: Option<Arc<Selector>>,
     ) -> Result<(Arc<Queue>, Option<Ticket>), ProtocolError> {
         let destination = Destination::parse(&format!("{DURABLE_PREFIX}{name}"))?;
         let entry = CatalogEntry::Durable { name: name.to_owned(), pattern: pattern.as_str().to_owned() };
@@ -555,7 +643,7 @@ impl Router {
         let queue = self.directory.insert_entry(&mut queues, destination, entry, Arc::default());
         drop(queues);
         let mut ticket = replaced.and_then(|old| self.drop_durable(&old));
-        let began = self.topics.subscribe_durable(pattern, queue.clone(), Some(Arc::new(principal.clone())));
+        let began = self.topics.subscribe_durable(pattern, queue.clone(), Some(Arc::new(principal.clone())), selector);
         self.interest(pattern, began);
         ticket = ticket.max(queue.record());
         Ok((queue, ticket))
@@ -599,8 +687,17 @@ impl Router {
         Recovery { router: self, by_id: HashMap::new(), orphans: 0 }
     }
 
+    /// A stored queue, durable subscription or retained message's topic, made anew.
+    fn restore_entry(&self, entry: CatalogEntry) -> Option<Restored> {
+        if let CatalogEntry::Retained { topic } = &entry {
+            let topic = Destination::parse(topic).ok().filter(|d| d.kind() == Kind::Topic)?;
+            return Some(Restored::Retained(self.topics.get_or_create(&topic), false));
+        }
+        self.restore_queue(entry).map(Restored::Queue)
+    }
+
     /// A stored queue or durable subscription, made anew.
-    fn restore_entry(&self, entry: CatalogEntry) -> Option<Arc<Queue>> {
+    fn restore_queue(&self, entry: CatalogEntry) -> Option<Arc<Queue>> {
         match &entry {
             CatalogEntry::Queue { destination } => {
                 let destination = Destination::parse(destination).ok().filter(|d| d.kind() == Kind::Queue)?;
@@ -614,9 +711,10 @@ impl Router {
                 let queue = self.directory.insert_entry(&mut queues, destination, entry, Arc::default());
                 drop(queues);
                 // Read back before a bridge can be attached, which then learns of it.
-                self.topics.subscribe_durable(&pattern, queue.clone(), None);
+                self.topics.subscribe_durable(&pattern, queue.clone(), None, None);
                 Some(queue)
             }
+            CatalogEntry::Retained { .. } => None,
         }
     }
 
@@ -636,29 +734,56 @@ impl Router {
     }
 }
 
-/// Puts back what the store reads at start, item by item: queues and durable subscriptions
-/// first, then their messages, in order, marked redelivered.
+/// Puts back what the store reads at start, item by item: queues, durable subscriptions and
+/// topics' retained messages first, then their messages, in order (a queue's marked
+/// redelivered).
 pub(crate) struct Recovery<'a> {
     router: &'a Router,
-    by_id: HashMap<u64, Arc<Queue>>,
+    by_id: HashMap<u64, Restored>,
     /// Messages of no known queue, left out.
     orphans: u64,
+}
+
+/// What a catalog entry read back at start was made into.
+enum Restored {
+    Queue(Arc<Queue>),
+    /// The topic of a retained message, and whether its message was read back yet.
+    Retained(Arc<Topic>, bool),
 }
 
 impl Recovery<'_> {
     pub(crate) fn add(&mut self, item: Recovered) {
         match item {
             Recovered::Entry(id, entry) => match self.router.restore_entry(entry) {
-                Some(queue) => {
-                    queue.recovered(id);
-                    self.by_id.insert(id, queue);
+                Some(restored) => {
+                    if let Restored::Queue(queue) = &restored {
+                        queue.recovered(id);
+                    }
+                    self.by_id.insert(id, restored);
                 }
                 None => warn!(id, "the store holds an unusable catalog entry; its messages are left out"),
             },
             Recovered::Message(id, sequence, stored) => {
-                let Some(queue) = self.by_id.get(&id) else {
-                    self.orphans += 1;
-                    return;
+                let queue = match self.by_id.get_mut(&id) {
+                    Some(Restored::Queue(queue)) => queue,
+                    Some(Restored::Retained(topic, found)) => {
+                        let message = Message::new(
+                            self.router.next_id(),
+                            topic.destination().shared().clone(),
+                            stored.headers,
+                            stored.body,
+                            topic.counters().clone(),
+                        );
+                        let env = self.router.env();
+                        let store = env.store.as_ref().expect("recovering from a store");
+                        topic.retained().restore(Arc::new(message), (id, sequence), store, &env.memory);
+                        *found = true;
+                        return;
+                    }
+                    None => {
+                        self.orphans += 1;
+                        return;
+                    }
                 };
                 let destination = match stored.destination == queue.destination().as_str() {
                     true => queue.destination().shared().clone(),
@@ -671,7 +796,15 @@ impl Recovery<'_> {
         }
     }
 
+    /// Forgets the catalog entries of retained messages whose message was not there (it was
+    /// removed, or never written).
     pub(crate) fn finish(self) {
+        let empty = self.by_id.iter().filter(|(_, restored)| matches!(restored, Restored::Retained(_, false)));
+        if let Some(store) = self.router.store() {
+            for (&id, _) in empty {
+                store.submit(Op::Catalog { queue: id, entry: None });
+            }
+        }
         if self.orphans > 0 {
             warn!(orphans = self.orphans, "the store holds messages of no known queue; they are left out");
         }
@@ -685,6 +818,25 @@ fn stamp_sender(headers: &mut Vec<(String, String)>, name: &str, principal: &Pri
     if let Some(user) = &principal.user {
         headers.push((name.to_owned(), user.to_string()));
     }
+}
+
+/// The destinations of a composite destination (`/queue/a,/topic/b`; Apollo's and ActiveMQ's),
+/// or the one of a plain one.
+pub(crate) fn composite(text: &str) -> impl Iterator<Item = &str> {
+    text.split(',')
+}
+
+/// A SEND's `ttl` (Apollo's: ms from arrival until it expires); `None` without one, or `0`.
+fn time_to_live(frame: &Frame) -> Result<Option<u64>, ProtocolError> {
+    let Some(value) = frame.header(header::TTL) else { return Ok(None) };
+    let ttl: u64 = value.trim().parse().map_err(|_| ProtocolError::BadTtl(value.to_owned()))?;
+    Ok(Some(ttl).filter(|&ttl| ttl > 0))
+}
+
+/// Sets `expires` to `at_ms` (ms since the epoch), replacing the sender's.
+fn stamp_expiry(headers: &mut Vec<(String, String)>, at_ms: u64) {
+    headers.retain(|(header, _)| header != header::EXPIRES);
+    headers.push((header::EXPIRES.to_owned(), at_ms.to_string()));
 }
 
 /// A SEND's `destination` header.

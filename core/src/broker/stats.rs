@@ -28,8 +28,11 @@ pub struct Stats {
     pub expired: AtomicU64,
     /// Queue messages returned for redelivery (NACK or consumer gone).
     pub redelivered: AtomicU64,
-    /// Queues deleted after standing unused (`queues.delete_unused_after_ms`).
+    /// Queues deleted after standing unused (`limits.auto_delete_after_ms`), or with their
+    /// connection (temporary queues).
     pub queues_deleted: AtomicU64,
+    /// Topics deleted after standing unused (`limits.auto_delete_after_ms`).
+    pub topics_deleted: AtomicU64,
     /// Closed connections, by [`CloseKind`] (indexed as [`CloseKind::ALL`]).
     closes: [AtomicU64; CloseKind::ALL.len()],
 }
@@ -59,6 +62,8 @@ pub struct StatsSnapshot {
     pub redelivered: u64,
     /// See [`Stats::queues_deleted`].
     pub queues_deleted: u64,
+    /// See [`Stats::topics_deleted`].
+    pub topics_deleted: u64,
     /// Closed connections by reason, named as [`CloseKind::as_str`]; every kind is present.
     pub closes: BTreeMap<&'static str, u64>,
 }
@@ -94,6 +99,7 @@ impl Stats {
             expired: read(&self.expired),
             redelivered: read(&self.redelivered),
             queues_deleted: read(&self.queues_deleted),
+            topics_deleted: read(&self.topics_deleted),
             closes: CloseKind::ALL.iter().map(|kind| (kind.as_str(), read(&self.closes[kind.index()]))).collect(),
         }
     }

@@ -1,4 +1,5 @@
-//! Topics: fan-out to every current subscriber whose pattern matches.
+//! Topics: fan-out to every current subscriber whose pattern matches and whose selector (if any)
+//! selects the message.
 //!
 //! Each concrete topic that is published to or subscribed to by name has a [`Topic`] entry with
 //! its counters and its subscribers, in two parts:
@@ -25,9 +26,12 @@
 //! authorizer's version moves, so fan-out itself checks nothing. A subscription by name was
 //! authorized for its one destination at SUBSCRIBE.
 //!
-//! Entries nobody holds (no cached route of a producer, no subscription by name) are swept when
-//! the map has doubled since the last sweep, so publishing to ever-new names cannot grow it
-//! without bound.
+//! Entries nobody holds (no cached route of a producer, no subscription by name, no retained
+//! message) are swept when the map has doubled since the last sweep, so publishing to ever-new
+//! names cannot grow it without bound; those unused for `limits.auto_delete_after_ms` are
+//! deleted too (`Topics::delete_unused`). A new subscription gets the retained message of each
+//! topic it matches (see `retained`). A temporary topic reaches its own connection's
+//! subscriptions only.
 //!
 //! Lock order: the trie lock ([`Topics::inner`]), then a topic's locks (its subscribers by name,
 //! or its wildcard cache; never both at once).
@@ -37,15 +41,19 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
+use tokio::time::{Duration, Instant};
 
 use super::delivery::{Delivery, Subscriber};
 use super::memory::Memory;
 use super::message::Message;
 use super::outbox::Pressure;
 use super::queue::Queue;
+use super::retained::Retained;
+use super::session::temporary_owner;
 use super::stats::{DestinationStats, Stats};
 use crate::auth::{Authorizer, Operation, Principal, Resource};
-use crate::destination::{Destination, TopicTrie};
+use crate::destination::{segments_match, Destination, TopicTrie};
+use crate::selector::Selector;
 use crate::store::Ticket;
 
 /// Entries kept at least before the map is swept of unused ones.
@@ -55,7 +63,7 @@ const SWEEP_FLOOR: usize = 1024;
 type Matching = Arc<[Arc<Subscriber>]>;
 
 /// The durable subscriptions collecting one topic's messages.
-type Durables = Arc<[Arc<Queue>]>;
+type Durables = Arc<[DurableEntry]>;
 
 /// The subscribers of one topic by name, keyed by the address of their [`Subscriber`] (unique
 /// while the map holds it): a snapshot is a reference count, a change O(log n).
@@ -101,6 +109,8 @@ struct Inner {
 struct DurableEntry {
     queue: Arc<Queue>,
     receive_check: Option<Arc<Principal>>,
+    /// Only what this selects is collected (the `selector` of the SUBSCRIBE that made it).
+    selector: Option<Arc<Selector>>,
 }
 
 /// One concrete topic: its counters and its subscribers.
@@ -110,6 +120,9 @@ pub(crate) struct Topic {
     counters: Arc<DestinationStats>,
     by_name: Mutex<ByName>,
     wildcard: Mutex<Cached>,
+    retained: Retained,
+    /// Since when nobody has used it, as the sweeper of unused topics last saw it.
+    idle_since: Mutex<Option<Instant>>,
 }
 
 /// A topic's cached lists of matching wildcard and durable subscriptions.
@@ -133,6 +146,11 @@ impl Topic {
     pub(crate) fn counters(&self) -> &Arc<DestinationStats> {
         &self.counters
     }
+
+    /// Its retained message.
+    pub(crate) fn retained(&self) -> &Retained {
+        &self.retained
+    }
 }
 
 impl Topics {
@@ -154,7 +172,7 @@ impl Topics {
         }
         if inner.known.len() >= inner.sweep_at.max(SWEEP_FLOOR) {
             // Only the map holds an unused entry.
-            inner.known.retain(|_, topic| Arc::strong_count(topic) > 1);
+            inner.known.retain(|_, topic| Arc::strong_count(topic) > 1 || topic.retained.is_set());
             inner.sweep_at = inner.known.len() * 2;
         }
         let topic = Arc::new(Topic {
@@ -167,6 +185,8 @@ impl Topics {
                 subscribers: Arc::new([]),
                 durables: Arc::new([]),
             }),
+            retained: Retained::default(),
+            idle_since: Mutex::new(None),
         });
         inner.known.insert(destination.shared().clone(), topic.clone());
         topic
@@ -205,17 +225,20 @@ impl Topics {
     }
 
     /// Adds a durable subscription's queue to a pattern; a wildcard one collects only what
-    /// `receive_check` (its subscriber; `None` for one read back from the store) may receive.
-    /// Returns whether local interest in the pattern began.
+    /// `receive_check` (its subscriber; `None` for one read back from the store) may receive,
+    /// and one with a `selector` only what that selects. Returns whether local interest in the
+    /// pattern began.
     pub(crate) fn subscribe_durable(
         &self,
         pattern: &Destination,
         queue: Arc<Queue>,
         receive_check: Option<Arc<Principal>>,
+        selector: Option<Arc<Selector>>,
     ) -> bool {
         let receive_check = receive_check.filter(|_| pattern.is_wildcard());
+        let entry = DurableEntry { queue, receive_check, selector };
         self.change(pattern, |inner| {
-            inner.durables.insert(pattern.segments(), DurableEntry { queue, receive_check });
+            inner.durables.insert(pattern.segments(), entry);
             true
         })
     }
@@ -287,16 +310,18 @@ impl Topics {
         let may_receive = |check: &Option<Arc<Principal>>| {
             check.as_ref().is_none_or(|p| self.authorizer.allows(p, Operation::Receive, resource))
         };
+        // A temporary topic reaches its own connection's subscriptions only.
+        let owner = temporary_owner(&topic.destination);
         let mut subscribers = Vec::new();
         inner.trie.for_each_match(&segments, |s| {
-            if may_receive(&s.receive_check) {
+            if may_receive(&s.receive_check) && owner.is_none_or(|owner| owner == s.owner) {
                 subscribers.push(s.clone());
             }
         });
         let mut durables = Vec::new();
         inner.durables.for_each_match(&segments, |d| {
-            if may_receive(&d.receive_check) {
-                durables.push(d.queue.clone());
+            if owner.is_none() && may_receive(&d.receive_check) {
+                durables.push(d.clone());
             }
         });
         let cached = Cached { generation, version, subscribers: subscribers.into(), durables: durables.into() };
@@ -312,7 +337,8 @@ impl Topics {
         let by_name = topic.by_name.lock().clone();
         let (wildcard, durables) = self.matches(topic);
         let (mut delivered, mut held, mut fanned) = (0, 0, Fanned::default());
-        for subscriber in by_name.values().chain(wildcard.iter()).filter(|s| s.is_active()) {
+        let selected = |s: &&Arc<Subscriber>| s.is_active() && s.selects(message);
+        for subscriber in by_name.values().chain(wildcard.iter()).filter(selected) {
             let pushed = subscriber.outbox.push(Delivery::copy(message, subscriber, false));
             held += pushed.held;
             if pushed.pressing && fanned.pressure.is_none() {
@@ -321,8 +347,9 @@ impl Topics {
             delivered += 1;
         }
         memory.change(held);
-        for queue in durables.iter() {
-            match queue.offer(message.clone()) {
+        let collects = |d: &&DurableEntry| d.selector.as_ref().is_none_or(|s| message.selected_by(s));
+        for durable in durables.iter().filter(collects) {
+            match durable.queue.offer(message.clone()) {
                 Ok(ticket) => fanned.ticket = fanned.ticket.max(ticket),
                 Err(_) => Stats::bump(&topic.counters.dropped),
             }
@@ -330,6 +357,60 @@ impl Topics {
         }
         Stats::add(&topic.counters.dequeued, delivered);
         fanned
+    }
+
+    /// Hands a new subscription to `pattern` the retained message of every topic it matches and
+    /// may receive from, unexpired as of `now_ms` and selected by its selector.
+    pub(crate) fn replay_retained(
+        &self,
+        pattern: &Destination,
+        subscriber: &Arc<Subscriber>,
+        now_ms: u64,
+        memory: &Memory,
+    ) {
+        let topics: Vec<Arc<Topic>> = match pattern.is_wildcard() {
+            false => self.find(pattern).into_iter().collect(),
+            true => {
+                let wanted: Vec<&str> = pattern.segments().collect();
+                let inner = self.inner.lock();
+                let matching = inner.known.values().filter(|topic| {
+                    topic.retained.is_set()
+                        && segments_match(&wanted, &topic.destination.segments().collect::<Vec<_>>())
+                });
+                matching.cloned().collect()
+            }
+        };
+        let mut held = 0;
+        for topic in topics {
+            let resource = Resource::Destination(&topic.destination);
+            let allowed = subscriber
+                .receive_check
+                .as_ref()
+                .is_none_or(|principal| self.authorizer.allows(principal, Operation::Receive, resource));
+            let foreign = temporary_owner(&topic.destination).is_some_and(|owner| owner != subscriber.owner);
+            let Some(message) = topic.retained.get().filter(|_| allowed && !foreign) else { continue };
+            if !(message.expires() && message.is_expired_at(now_ms)) && subscriber.selects(&message) {
+                held += subscriber.outbox.push(Delivery::copy(&message, subscriber, false)).held;
+            }
+        }
+        memory.change(held);
+    }
+
+    /// Removes the topics nobody has used (no producer's route, no subscription by name, no
+    /// retained message) for `grace` as of `now`; returns how many. A topic is unused from the
+    /// first sweep that finds it so.
+    pub(crate) fn delete_unused(&self, now: Instant, grace: Duration) -> usize {
+        let mut inner = self.inner.lock();
+        let before = inner.known.len();
+        inner.known.retain(|_, topic| {
+            let mut idle_since = topic.idle_since.lock();
+            if Arc::strong_count(topic) > 1 || topic.retained.is_set() {
+                *idle_since = None;
+                return true;
+            }
+            now.saturating_duration_since(*idle_since.get_or_insert(now)) < grace
+        });
+        before - inner.known.len()
     }
 
     /// How many subscriptions exist (durable ones included).

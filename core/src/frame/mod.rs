@@ -65,10 +65,14 @@ pub mod header {
     pub const HOST: &str = "host";
     /// `id` (SUBSCRIBE, UNSUBSCRIBE, ACK/NACK in 1.2).
     pub const ID: &str = "id";
+    /// `JMSXGroupID` (SEND: ActiveMQ's message group).
+    pub const JMSX_GROUP_ID: &str = "JMSXGroupID";
     /// `login`.
     pub const LOGIN: &str = "login";
     /// `message` (ERROR).
     pub const MESSAGE: &str = "message";
+    /// `message_group` (SEND: Apollo's message group; its messages go to one queue consumer).
+    pub const MESSAGE_GROUP: &str = "message_group";
     /// `message-id`.
     pub const MESSAGE_ID: &str = "message-id";
     /// `original-destination` (MESSAGE from a dead-letter queue: where it was sent).
@@ -85,12 +89,22 @@ pub mod header {
     pub const RECEIPT_ID: &str = "receipt-id";
     /// `redelivered`.
     pub const REDELIVERED: &str = "redelivered";
+    /// `reply-to` (SEND: where replies go; a temporary destination is rewritten to its real name).
+    pub const REPLY_TO: &str = "reply-to";
+    /// `retain` (SEND to a topic: `set` keeps the message for new subscribers, `remove` forgets
+    /// the one kept).
+    pub const RETAIN: &str = "retain";
+    /// `selector` (SUBSCRIBE: only messages whose headers it selects; see
+    /// [`Selector`](crate::selector::Selector)).
+    pub const SELECTOR: &str = "selector";
     /// `server` (CONNECTED).
     pub const SERVER: &str = "server";
     /// `session` (CONNECTED).
     pub const SESSION: &str = "session";
     /// `subscription`.
     pub const SUBSCRIPTION: &str = "subscription";
+    /// `ttl` (SEND: Apollo's time to live, ms from arrival; the broker sets `expires`).
+    pub const TTL: &str = "ttl";
     /// `transaction`.
     pub const TRANSACTION: &str = "transaction";
     /// `version`.

@@ -1,8 +1,8 @@
 //! What the store writes: keys and values, encoded by hand in a small binary form.
 //!
 //! Two key spaces, both with 16-byte big-endian keys so that key order is numeric order:
-//! - the catalog: `[queue id][0]` → a [`CatalogEntry`] (a queue, or a durable subscription and
-//!   the topic pattern it collects from);
+//! - the catalog: `[queue id][0]` → a [`CatalogEntry`] (a queue, a durable subscription and the
+//!   topic pattern it collects from, or a topic's retained message);
 //! - messages: `[queue id][sequence]` → the message's destination, headers and body. Within a
 //!   queue, sequence order is arrival order, so a scan restores every queue in FIFO order.
 //!
@@ -81,6 +81,11 @@ pub enum CatalogEntry {
         /// The topic pattern it subscribes to.
         pattern: String,
     },
+    /// A topic's retained message (its one message is the one retained).
+    Retained {
+        /// The topic, `/topic/NAME`.
+        topic: String,
+    },
 }
 
 impl CatalogEntry {
@@ -98,6 +103,10 @@ impl CatalogEntry {
                 put_text(&mut out, name);
                 put_text(&mut out, pattern);
             }
+            CatalogEntry::Retained { topic } => {
+                out.put_u8(2);
+                put_text(&mut out, topic);
+            }
         }
         out.freeze()
     }
@@ -109,6 +118,7 @@ impl CatalogEntry {
         match kind {
             0 => Ok(CatalogEntry::Queue { destination: take_text(&mut value)? }),
             1 => Ok(CatalogEntry::Durable { name: take_text(&mut value)?, pattern: take_text(&mut value)? }),
+            2 => Ok(CatalogEntry::Retained { topic: take_text(&mut value)? }),
             _ => Err(RecordError::Malformed),
         }
     }
@@ -216,6 +226,8 @@ mod tests {
             assert!(decode_message(value.slice(..len)).is_err(), "cut at {len}");
         }
         let entry = CatalogEntry::Durable { name: "n".into(), pattern: "/topic/a.*".into() };
+        assert_eq!(CatalogEntry::decode(&entry.encode()).unwrap(), entry);
+        let entry = CatalogEntry::Retained { topic: "/topic/prices".into() };
         assert_eq!(CatalogEntry::decode(&entry.encode()).unwrap(), entry);
         assert_eq!(CatalogEntry::decode(&[7]), Err(RecordError::UnknownFormat(7)));
     }

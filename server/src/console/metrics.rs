@@ -67,6 +67,7 @@ impl Collector for BrokerCollector {
         counter(out, "expired_messages", "Messages discarded because they expired.", stats.expired)?;
         counter(out, "redelivered_messages", "Queue messages returned for redelivery.", stats.redelivered)?;
         counter(out, "queues_deleted", "Queues deleted after standing unused.", stats.queues_deleted)?;
+        counter(out, "topics_deleted", "Topics deleted after standing unused.", stats.topics_deleted)?;
         let closes = stats.closes.iter().map(|(reason, count)| ([("reason", *reason)], *count));
         family(out, "connections_closed", "Closed connections, by reason.", MetricType::Counter, closes)?;
         let memory = broker.memory_snapshot();

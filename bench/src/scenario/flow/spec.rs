@@ -32,6 +32,8 @@ pub(crate) struct Spec {
     pub stuck: usize,
     /// Subscribe-unsubscribe cycles per second on one more connection (0: none).
     pub churn: u64,
+    /// The `selector` every subscription carries.
+    pub selector: Option<String>,
 }
 
 impl Spec {
@@ -50,6 +52,7 @@ impl Spec {
             persistent: None,
             stuck: 0,
             churn: 0,
+            selector: None,
         }
     }
 
@@ -76,6 +79,7 @@ impl Spec {
             persistent: None,
             stuck: 0,
             churn: 0,
+            selector: None,
         }
     }
 
@@ -112,6 +116,7 @@ impl Spec {
             persistent: None,
             stuck: 0,
             churn,
+            selector: None,
         }
     }
 }

@@ -2,7 +2,6 @@
 
 use super::{frame_in_transaction, missing, Session, Subscription};
 use crate::broker::error::ProtocolError;
-use crate::broker::queue::Settled;
 use crate::broker::router::Binding;
 use crate::broker::AckMode;
 use crate::frame::{header, Command, Frame};
@@ -44,13 +43,16 @@ impl Session {
         let message_id = self.acknowledged_id(frame).and_then(|v| v.parse::<u64>().ok())?;
         let nack = frame.command == Command::Nack;
         let settle = |subscription: &Subscription| {
-            let Binding::Queue(queue) = &subscription.binding else { return Settled::default() };
             let cumulative = subscription.subscriber.ack == AckMode::Client;
-            if nack {
-                queue.nack(&subscription.subscriber, message_id, cumulative)
-            } else {
-                queue.ack(&subscription.subscriber, message_id, cumulative)
-            }
+            let queues = subscription.bindings.iter().filter_map(|binding| match binding {
+                Binding::Queue(queue) => Some(queue),
+                _ => None,
+            });
+            let mut settled = queues.map(|queue| match nack {
+                true => queue.nack(&subscription.subscriber, message_id, cumulative),
+                false => queue.ack(&subscription.subscriber, message_id, cumulative),
+            });
+            settled.find(|settled| settled.matched).unwrap_or_default()
         };
         // A 1.1 ACK names its subscription; otherwise look through this session's queues.
         match frame.header(header::SUBSCRIPTION).and_then(|id| self.subscriptions.get(id)) {

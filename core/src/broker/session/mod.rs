@@ -12,7 +12,8 @@
 //! - `publish`: SEND, and SENDs held back by a full queue;
 //! - `subscribe`: SUBSCRIBE and UNSUBSCRIBE;
 //! - `ack`: ACK and NACK;
-//! - `transaction`: BEGIN, COMMIT and ABORT.
+//! - `transaction`: BEGIN, COMMIT and ABORT;
+//! - `temporary`: `/temp-queue/` and `/temp-topic/` names, rewritten before any of these.
 //!
 //! Every publish and subscription goes through the broker's router, which authorizes it. When
 //! the access rules change, the session's next frame first asks them again whether it may stay
@@ -22,6 +23,7 @@ mod ack;
 mod connect;
 mod publish;
 mod subscribe;
+mod temporary;
 mod transaction;
 
 use std::collections::{HashMap, VecDeque};
@@ -33,7 +35,7 @@ use super::delivery::Subscriber;
 use super::error::{ProtocolError, SessionError};
 use super::outbox::{Outbox, Pressure};
 use super::registry::ConnectionInfo;
-use super::router::{Binding, RouteCache};
+use super::router::{Binding, RouteCache, Router};
 use super::stats::ConnectionCounters;
 use super::Broker;
 use crate::auth::{Login, Principal};
@@ -44,6 +46,8 @@ use crate::version::Version;
 
 use connect::Handshake;
 pub use publish::PendingSend;
+pub(crate) use temporary::temporary_owner;
+use temporary::Temporary;
 
 /// What the connection does after a frame was handled (besides writing the replies).
 #[derive(Debug)]
@@ -73,7 +77,17 @@ pub enum Action {
 #[derive(Debug)]
 struct Subscription {
     subscriber: Arc<Subscriber>,
-    binding: Binding,
+    /// One per destination of a composite destination.
+    bindings: Vec<Binding>,
+}
+
+impl Subscription {
+    /// Ends the subscription at each of its destinations.
+    fn end(&self, router: &Router) {
+        for binding in &self.bindings {
+            router.unsubscribe(binding, &self.subscriber);
+        }
+    }
 }
 
 /// One connection's protocol state. See the module docs.
@@ -94,6 +108,8 @@ pub struct Session {
     routes: RouteCache,
     /// CONNECT's `client-id`, which names ActiveMQ-style durable subscriptions.
     client_id: Option<String>,
+    /// Its temporary destinations.
+    temporary: Temporary,
     /// The store's ticket of what the frame being handled stored or removed.
     ticket: Option<Ticket>,
     /// Receipts waiting for the store, in order, each with the ticket it waits for.
@@ -109,6 +125,7 @@ struct Transaction {
 
 impl Session {
     pub(crate) fn new(broker: Broker, info: Arc<ConnectionInfo>, outbox: Outbox) -> Session {
+        let temporary = Temporary::new(info.id);
         Session {
             broker,
             info,
@@ -121,6 +138,7 @@ impl Session {
             transactions: HashMap::new(),
             routes: RouteCache::default(),
             client_id: None,
+            temporary,
             ticket: None,
             waiting: VecDeque::new(),
         }
@@ -160,7 +178,10 @@ impl Session {
 
     /// Handles one client frame, appending any CONNECTED or RECEIPT to `replies`. An error
     /// means: write its [`SessionError::to_frame`], linger briefly, close.
-    pub fn handle(&mut self, frame: Frame, replies: &mut Vec<Frame>) -> Result<Action, SessionError> {
+    pub fn handle(&mut self, mut frame: Frame, replies: &mut Vec<Frame>) -> Result<Action, SessionError> {
+        if matches!(frame.command, Command::Send | Command::Subscribe | Command::Unsubscribe) {
+            self.temporary.rewrite(&mut frame);
+        }
         let receipt = frame.header(header::RECEIPT).map(str::to_owned);
         let fail = |error: ProtocolError| SessionError { error, receipt: receipt.clone() };
         if self.version.is_some() && frame.command != Command::Disconnect && self.access_changed() {
@@ -261,7 +282,10 @@ impl Drop for Session {
         // Open transactions are aborted by forgetting them; subscriptions end and return their
         // unacknowledged queue messages for redelivery.
         for (_, subscription) in std::mem::take(&mut self.subscriptions) {
-            self.broker.shared.router.unsubscribe(&subscription.binding, &subscription.subscriber);
+            subscription.end(&self.broker.shared.router);
+        }
+        for queue in self.temporary.queues() {
+            self.broker.shared.router.delete_temporary(queue);
         }
         let shared = &self.broker.shared;
         shared.memory.sub(self.transactions.values().map(|t| t.bytes).sum());

@@ -21,12 +21,12 @@ pub struct PendingSend {
 impl PendingSend {
     /// Notified when the queue has room.
     pub fn space(&self) -> Arc<Notify> {
-        self.held.queue.space()
+        self.held.queue().space()
     }
 
     /// The full queue, `/queue/NAME`.
     pub fn destination(&self) -> &str {
-        self.held.queue.destination().as_str()
+        self.held.queue().destination().as_str()
     }
 }
 

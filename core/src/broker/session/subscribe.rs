@@ -9,7 +9,11 @@
 //! - ActiveMQ: CONNECT's `client-id` and `activemq.subscriptionName` (NAME is
 //!   `CLIENT-ID.SUBSCRIPTION-NAME`); UNSUBSCRIBE with the same header deletes it.
 //!
-//! `browser:true` on a queue browses it (`browser-end:false` keeps browsing).
+//! `browser:true` on a queue browses it (`browser-end:false` keeps browsing). `exclusive:true`
+//! (ActiveMQ: `activemq.exclusive:true`) makes a queue consumer exclusive.
+//!
+//! A composite destination (`/queue/a,/topic/b`) subscribes to each of its destinations under
+//! the one id; all or none (a durable subscription names one topic pattern).
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -19,12 +23,16 @@ use bytes::BytesMut;
 use super::{connected, missing, require, Session, Subscription};
 use crate::broker::delivery::Subscriber;
 use crate::broker::error::ProtocolError;
-use crate::broker::router::Subscribe;
+use crate::broker::router::{composite, Subscribe};
 use crate::broker::snapshot::SubscriptionSnapshot;
 use crate::broker::AckMode;
 use crate::destination::{Destination, Kind};
 use crate::frame::{escape_for, header, write_header, Command, Frame};
+use crate::selector::Selector;
 use crate::version::Version;
+
+/// SUBSCRIBE headers that make a queue consumer exclusive: Apollo's, ActiveMQ's.
+const EXCLUSIVE_HEADERS: [&str; 2] = ["exclusive", "activemq.exclusive"];
 
 /// SUBSCRIBE headers that set the window of unacknowledged messages, in the order they are
 /// looked for: RabbitMQ's, ActiveMQ's, Apollo's (`credit:count[,bytes]`).
@@ -33,11 +41,12 @@ const PREFETCH_HEADERS: [&str; 3] = ["prefetch-count", "activemq.prefetchSize", 
 impl Session {
     pub(super) fn subscribe(&mut self, frame: &Frame) -> Result<(), ProtocolError> {
         let version = self.version.expect("connected");
-        let destination = Destination::parse_pattern(require(frame, header::DESTINATION)?)?;
+        let text = require(frame, header::DESTINATION)?;
+        let destinations = composite(text).map(Destination::parse_pattern).collect::<Result<Vec<_>, _>>()?;
         let id = match frame.header(header::ID) {
             Some(id) => id.to_owned(),
             // STOMP 1.0 made `id` optional: such a subscription is keyed by its destination.
-            None if version == Version::V1_0 => destination.as_str().to_owned(),
+            None if version == Version::V1_0 => text.to_owned(),
             None => return Err(missing(frame, header::ID)),
         };
         if self.subscriptions.contains_key(&id) {
@@ -65,18 +74,49 @@ impl Session {
             ack_header: version == Version::V1_2 && ack != AckMode::Auto,
             ack,
             active: AtomicBool::new(true),
-            receive_check: destination.is_wildcard().then(|| connected(&self.principal).clone()),
+            receive_check: destinations
+                .iter()
+                .any(Destination::is_wildcard)
+                .then(|| connected(&self.principal).clone()),
+            selector: frame
+                .header(header::SELECTOR)
+                .map(|text| Selector::parse(text, config.limits.max_selector_depth).map(Arc::new))
+                .transpose()?,
+            owner: self.info.id,
+            exclusive: EXCLUSIVE_HEADERS.iter().any(|name| frame.header(name) == Some("true")),
         });
-        let kind = self.subscription_kind(frame, &destination, &id)?;
-        let (binding, ticket) =
-            router.subscribe(connected(&self.principal), &self.routes, &destination, kind, &subscriber, window)?;
-        self.stored(ticket);
+        let mut subscription = Subscription { subscriber, bindings: Vec::with_capacity(destinations.len()) };
+        let mut stored = None;
+        if let Some(foreign) = destinations.iter().find(|d| self.temporary.is_foreign(d)) {
+            return Err(ProtocolError::ForeignTemporary(foreign.as_str().to_owned()));
+        }
+        for destination in &destinations {
+            let kind = self.subscription_kind(frame, destination, &id)?;
+            if destinations.len() > 1 && matches!(kind, Subscribe::Durable(_)) {
+                subscription.end(router);
+                return Err(ProtocolError::CompositeDurable);
+            }
+            let principal = connected(&self.principal);
+            let subscribed =
+                router.subscribe(principal, &self.routes, destination, kind, &subscription.subscriber, window);
+            match subscribed {
+                Ok((binding, ticket)) => {
+                    subscription.bindings.push(binding);
+                    stored = stored.max(ticket);
+                }
+                Err(error) => {
+                    subscription.end(router);
+                    return Err(error);
+                }
+            }
+        }
+        self.stored(stored);
         self.info.subscriptions.lock().push(SubscriptionSnapshot {
             id: id.clone(),
-            destination: destination.as_str().to_owned(),
+            destination: text.to_owned(),
             ack: ack.as_str(),
         });
-        self.subscriptions.insert(id, Subscription { subscriber, binding });
+        self.subscriptions.insert(id, subscription);
         Ok(())
     }
 
@@ -90,7 +130,7 @@ impl Session {
         let router = &self.broker.shared.router;
         let removed = self.subscriptions.remove(id);
         match &removed {
-            Some(subscription) => router.unsubscribe(&subscription.binding, &subscription.subscriber),
+            Some(subscription) => subscription.end(router),
             None if durable.is_some() => {}
             None => return Err(ProtocolError::NoSuchSubscription(id.to_owned())),
         }
