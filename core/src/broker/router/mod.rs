@@ -10,7 +10,9 @@
 //! the last subscriber of a topic: it gets the message after local delivery (see `cluster`); no
 //! other file fans out or enqueues. [`Router::subscribe`] authorizes
 //! `receive` (topics) or `consume` (queues), and `create`, then inserts the subscription: a plain
-//! one, a durable one, or a browser. [`Router::recover`] puts back what the store read at start.
+//! one, a durable one, or a browser. `lifecycle` makes and deletes durable subscriptions and
+//! deletes unused, temporary and operator-deleted queues; `recovery` puts back what the store read
+//! at start.
 //! A wildcard topic subscription is allowed when some of what it matches may be received; the
 //! topics filter its deliveries one destination at a time. With `add_user_header`, the message is
 //! stamped with its sender here, once. Subscribing and unsubscribing tell the bridge when local
@@ -26,12 +28,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
-use tokio::time::Instant;
-use tracing::warn;
-
-use super::admin::QueueError;
 use super::cluster::Bridge;
 use super::config::{BrokerConfig, QueueFullPolicy};
 use super::delivery::Subscriber;
@@ -46,10 +43,12 @@ use super::retained::Retain;
 use super::stats::{DestinationStats, Stats};
 use super::topic::{Topic, Topics};
 use crate::auth::{Operation, Principal, Resource};
-use crate::destination::{Destination, Kind, DURABLE_PREFIX};
+use crate::destination::{Destination, Kind};
 use crate::frame::{header, Frame};
-use crate::selector::Selector;
-use crate::store::{CatalogEntry, Op, Recovered, Store, Ticket};
+use crate::store::{Store, Ticket};
+
+mod lifecycle;
+mod recovery;
 
 /// Most destinations one session keeps routes for (the cache is cleared when full).
 const ROUTE_CACHE: usize = 64;
@@ -522,48 +521,6 @@ impl Router {
         Ok(queue)
     }
 
-    /// Removes the queues that nobody has used (no producer, consumer or message) for `grace`,
-    /// and returns how many.
-    pub(crate) fn delete_unused_queues(&self, now: Instant, grace: Duration) -> usize {
-        let mut queues = self.directory.lock();
-        let before = queues.len();
-        queues.retain(|_, queue| {
-            let keep = queue.idle_for(now) < grace;
-            if !keep {
-                queue.forget_catalog();
-            }
-            keep
-        });
-        let deleted = before - queues.len();
-        Stats::add(&self.env().stats.queues_deleted, deleted as u64);
-        deleted
-    }
-
-    /// Deletes a queue nobody uses, with its messages (which it returns the count of), from
-    /// memory and the store. The check and the removal happen under the queue map's lock, where
-    /// producers and consumers attach, so none can attach in between.
-    pub(crate) fn delete_queue(&self, name: &str) -> Result<usize, QueueError> {
-        let mut queues = self.directory.lock();
-        let queue = queues.get(name).ok_or_else(|| QueueError::NoSuchQueue(name.to_owned()))?;
-        let purged = queue.purge_unused().map_err(|(consumers, producers)| QueueError::InUse {
-            queue: name.to_owned(),
-            consumers,
-            producers,
-        })?;
-        queue.forget_catalog();
-        queues.remove(name);
-        Ok(purged)
-    }
-
-    /// Deletes a closing connection's temporary queue, with its messages.
-    pub(crate) fn delete_temporary(&self, name: &str) {
-        let queue = self.directory.lock().remove(name);
-        if let Some(queue) = queue {
-            queue.destroy();
-            Stats::bump(&self.env().stats.queues_deleted);
-        }
-    }
-
     /// Subscribes to a topic pattern, a queue or a durable subscription: authorize, insert.
     /// Returns the binding, and the store's ticket when a new durable subscription was stored.
     pub(crate) fn subscribe(
@@ -618,56 +575,6 @@ impl Router {
         }
     }
 
-    /// The durable subscription `name` to `pattern`: the existing one, or a new one (stored at
-    /// once, so it outlives a restart even before its first message). One that subscribed to
-    /// another pattern is replaced, its backlog dropped.
-    fn durable(
-        &self,
-        principal: &Principal,
-        name: &str,
-        pattern: &Destination,
-        selector: Option<Arc<Selector>>,
-    ) -> Result<(Arc<Queue>, Option<Ticket>), ProtocolError> {
-        let destination = Destination::parse(&format!("{DURABLE_PREFIX}{name}"))?;
-        let entry = CatalogEntry::Durable { name: name.to_owned(), pattern: pattern.as_str().to_owned() };
-        let mut queues = self.directory.lock();
-        if let Some(queue) = queues.get(destination.as_str()) {
-            if queue.entry() == &entry {
-                return Ok((queue.clone(), None));
-            }
-        }
-        let replaced = queues.remove(destination.as_str());
-        if queues.len() >= self.config.limits.max_queues {
-            return Err(ProtocolError::TooManyQueues { limit: self.config.limits.max_queues });
-        }
-        let queue = self.directory.insert_entry(&mut queues, destination, entry, Arc::default());
-        drop(queues);
-        let mut ticket = replaced.and_then(|old| self.drop_durable(&old));
-        let began = self.topics.subscribe_durable(pattern, queue.clone(), Some(Arc::new(principal.clone())), selector);
-        self.interest(pattern, began);
-        ticket = ticket.max(queue.record());
-        Ok((queue, ticket))
-    }
-
-    /// Deletes the durable subscription `name` and its backlog; returns the store's ticket.
-    pub(crate) fn delete_durable(&self, name: &str) -> Result<Option<Ticket>, ProtocolError> {
-        let destination = Destination::parse(&format!("{DURABLE_PREFIX}{name}"))?;
-        let queue = self.directory.lock().remove(destination.as_str());
-        let queue = queue.ok_or_else(|| ProtocolError::NoSuchDurable(name.to_owned()))?;
-        Ok(self.drop_durable(&queue))
-    }
-
-    /// Unhooks a durable subscription's queue from its topics and empties it.
-    fn drop_durable(&self, queue: &Arc<Queue>) -> Option<Ticket> {
-        if let CatalogEntry::Durable { pattern, .. } = queue.entry() {
-            if let Ok(pattern) = Destination::parse_pattern(pattern) {
-                let ended = self.topics.unsubscribe_durable(&pattern, queue);
-                self.interest(&pattern, ended);
-            }
-        }
-        queue.destroy()
-    }
-
     /// Ends a subscription: a topic forgets it, a queue takes its unacknowledged messages back,
     /// a browser stops.
     pub(crate) fn unsubscribe(&self, binding: &Binding, subscriber: &Arc<Subscriber>) {
@@ -679,42 +586,6 @@ impl Router {
             }
             Binding::Queue(queue) => queue.remove_consumer(subscriber),
             Binding::Browse(queue) => queue.remove_browser(subscriber),
-        }
-    }
-
-    /// Puts back what the store reads at start (see [`Recovery`]).
-    pub(crate) fn recovery(&self) -> Recovery<'_> {
-        Recovery { router: self, by_id: HashMap::new(), orphans: 0 }
-    }
-
-    /// A stored queue, durable subscription or retained message's topic, made anew.
-    fn restore_entry(&self, entry: CatalogEntry) -> Option<Restored> {
-        if let CatalogEntry::Retained { topic } = &entry {
-            let topic = Destination::parse(topic).ok().filter(|d| d.kind() == Kind::Topic)?;
-            return Some(Restored::Retained(self.topics.get_or_create(&topic), false));
-        }
-        self.restore_queue(entry).map(Restored::Queue)
-    }
-
-    /// A stored queue or durable subscription, made anew.
-    fn restore_queue(&self, entry: CatalogEntry) -> Option<Arc<Queue>> {
-        match &entry {
-            CatalogEntry::Queue { destination } => {
-                let destination = Destination::parse(destination).ok().filter(|d| d.kind() == Kind::Queue)?;
-                let mut queues = self.directory.lock();
-                Some(self.directory.insert_entry(&mut queues, destination, entry, Arc::default()))
-            }
-            CatalogEntry::Durable { name, pattern } => {
-                let destination = Destination::parse(&format!("{DURABLE_PREFIX}{name}")).ok()?;
-                let pattern = Destination::parse_pattern(pattern).ok().filter(|d| d.kind() == Kind::Topic)?;
-                let mut queues = self.directory.lock();
-                let queue = self.directory.insert_entry(&mut queues, destination, entry, Arc::default());
-                drop(queues);
-                // Read back before a bridge can be attached, which then learns of it.
-                self.topics.subscribe_durable(&pattern, queue.clone(), None, None);
-                Some(queue)
-            }
-            CatalogEntry::Retained { .. } => None,
         }
     }
 
@@ -731,83 +602,6 @@ impl Router {
     /// Every queue and durable subscription, copied out under the lock.
     pub(crate) fn queues(&self) -> Vec<Arc<Queue>> {
         self.directory.all()
-    }
-}
-
-/// Puts back what the store reads at start, item by item: queues, durable subscriptions and
-/// topics' retained messages first, then their messages, in order (a queue's marked
-/// redelivered).
-pub(crate) struct Recovery<'a> {
-    router: &'a Router,
-    by_id: HashMap<u64, Restored>,
-    /// Messages of no known queue, left out.
-    orphans: u64,
-}
-
-/// What a catalog entry read back at start was made into.
-enum Restored {
-    Queue(Arc<Queue>),
-    /// The topic of a retained message, and whether its message was read back yet.
-    Retained(Arc<Topic>, bool),
-}
-
-impl Recovery<'_> {
-    pub(crate) fn add(&mut self, item: Recovered) {
-        match item {
-            Recovered::Entry(id, entry) => match self.router.restore_entry(entry) {
-                Some(restored) => {
-                    if let Restored::Queue(queue) = &restored {
-                        queue.recovered(id);
-                    }
-                    self.by_id.insert(id, restored);
-                }
-                None => warn!(id, "the store holds an unusable catalog entry; its messages are left out"),
-            },
-            Recovered::Message(id, sequence, stored) => {
-                let queue = match self.by_id.get_mut(&id) {
-                    Some(Restored::Queue(queue)) => queue,
-                    Some(Restored::Retained(topic, found)) => {
-                        let message = Message::new(
-                            self.router.next_id(),
-                            topic.destination().shared().clone(),
-                            stored.headers,
-                            stored.body,
-                            topic.counters().clone(),
-                        );
-                        let env = self.router.env();
-                        let store = env.store.as_ref().expect("recovering from a store");
-                        topic.retained().restore(Arc::new(message), (id, sequence), store, &env.memory);
-                        *found = true;
-                        return;
-                    }
-                    None => {
-                        self.orphans += 1;
-                        return;
-                    }
-                };
-                let destination = match stored.destination == queue.destination().as_str() {
-                    true => queue.destination().shared().clone(),
-                    false => stored.destination.into(),
-                };
-                let id = self.router.next_id();
-                let message = Message::new(id, destination, stored.headers, stored.body, queue.counters().clone());
-                queue.restore(Arc::new(message), sequence);
-            }
-        }
-    }
-
-    /// Forgets the catalog entries of retained messages whose message was not there (it was
-    /// removed, or never written).
-    pub(crate) fn finish(self) {
-        let empty = self.by_id.iter().filter(|(_, restored)| matches!(restored, Restored::Retained(_, false)));
-        if let Some(store) = self.router.store() {
-            for (&id, _) in empty {
-                store.submit(Op::Catalog { queue: id, entry: None });
-            }
-        }
-        if self.orphans > 0 {
-            warn!(orphans = self.orphans, "the store holds messages of no known queue; they are left out");
-        }
     }
 }
 
