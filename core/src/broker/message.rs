@@ -67,7 +67,7 @@ impl Message {
             .find(|(name, _)| name == header::EXPIRES)
             .and_then(|(_, value)| value.trim().parse::<u64>().ok())
             .filter(|&ms| ms != 0);
-        let persistent = headers.iter().any(|(name, value)| name == header::PERSISTENT && value == "true");
+        let persistent = asks_persistence(&headers);
         const OVERHEAD: usize = 128;
         let size = body.len() + headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum::<usize>() + OVERHEAD;
         Message { id, destination, headers, body, expires_at_ms, persistent, size, blocks: Default::default(), stats }
@@ -227,6 +227,11 @@ impl Message {
 fn has_line_break(name: &str, value: &str) -> bool {
     memchr::memchr2(b'\n', b'\r', name.as_bytes()).is_some()
         || memchr::memchr2(b'\n', b'\r', value.as_bytes()).is_some()
+}
+
+/// Whether a SEND's headers ask for `persistent:true`.
+pub(crate) fn asks_persistence(headers: &[(String, String)]) -> bool {
+    headers.iter().any(|(name, value)| name == header::PERSISTENT && value == "true")
 }
 
 #[cfg(test)]

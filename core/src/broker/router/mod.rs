@@ -35,7 +35,7 @@ use super::delivery::Subscriber;
 use super::directory::{Directory, Environment};
 use super::error::ProtocolError;
 use super::memory::Memory;
-use super::message::Message;
+use super::message::{asks_persistence, Message};
 use super::outbox::Pressure;
 use super::queue::Queue;
 use super::registry::ConnectionInfo;
@@ -309,7 +309,7 @@ impl Router {
         if let Some(ttl) = ttl {
             stamp_expiry(&mut headers, self.config.clock.now_ms().saturating_add(ttl));
         }
-        if headers.iter().any(|(name, value)| name == header::PERSISTENT && value == "true") {
+        if asks_persistence(&headers) {
             for target in targets {
                 self.admit(target, retain)?;
             }
