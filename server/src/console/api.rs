@@ -68,7 +68,9 @@ pub(crate) async fn login(
         .await
         .map_err(|error| ApiError::unauthorized(error.to_string(), &parts.headers))?;
     let whoami = console.whoami(&principal);
-    let token = console.shared.sessions.open(principal.into());
+    let token = console.shared.sessions.open(principal.into()).map_err(|error| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("no session token: the random source failed: {error}"))
+    })?;
     Ok(([(SET_COOKIE, set_cookie(Some(&token), peer.site.tls))], Json(whoami)).into_response())
 }
 

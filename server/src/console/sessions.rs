@@ -38,9 +38,10 @@ impl Sessions {
         Sessions { idle, max, open: Mutex::default() }
     }
 
-    /// Opens a session for `principal`; returns its token.
-    pub(crate) fn open(&self, principal: Arc<Principal>) -> String {
-        let token = new_token();
+    /// Opens a session for `principal`; returns its token, or why the operating system could
+    /// not give the random bytes of one.
+    pub(crate) fn open(&self, principal: Arc<Principal>) -> Result<String, getrandom::Error> {
+        let token = new_token()?;
         let now = Instant::now();
         let mut open = self.open.lock();
         open.retain(|_, session| now.saturating_duration_since(session.last_used) < self.idle);
@@ -49,7 +50,7 @@ impl Sessions {
             oldest.map(|oldest| open.remove(&oldest));
         }
         open.insert(token.clone(), Session { principal, last_used: now });
-        token
+        Ok(token)
     }
 
     /// The principal of a session still open, which counts as a use.
@@ -95,13 +96,13 @@ pub(crate) fn set_cookie(token: Option<&str>, secure: bool) -> String {
 }
 
 /// 32 random bytes from the operating system, in hex.
-fn new_token() -> String {
+fn new_token() -> Result<String, getrandom::Error> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the operating system's random source works");
-    bytes.iter().fold(String::with_capacity(64), |mut hex, byte| {
+    getrandom::fill(&mut bytes)?;
+    Ok(bytes.iter().fold(String::with_capacity(64), |mut hex, byte| {
         let _ = write!(hex, "{byte:02x}");
         hex
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -118,7 +119,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_session_ends_when_unused_for_the_idle_time() {
         let sessions = Sessions::new(Duration::from_secs(60), 10);
-        let token = sessions.open(user("admin"));
+        let token = sessions.open(user("admin")).unwrap();
         assert_eq!(token.len(), 64);
         tokio::time::advance(Duration::from_secs(59)).await;
         assert_eq!(sessions.get(&token).unwrap().user.as_deref(), Some("admin"), "a use starts the time again");
@@ -132,12 +133,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn past_the_cap_the_least_recently_used_session_ends() {
         let sessions = Sessions::new(Duration::from_secs(60), 2);
-        let first = sessions.open(user("a"));
+        let first = sessions.open(user("a")).unwrap();
         tokio::time::advance(Duration::from_secs(1)).await;
-        let second = sessions.open(user("b"));
+        let second = sessions.open(user("b")).unwrap();
         tokio::time::advance(Duration::from_secs(1)).await;
         sessions.get(&first);
-        let third = sessions.open(user("c"));
+        let third = sessions.open(user("c")).unwrap();
         assert!(sessions.get(&second).is_none(), "b was the least recently used");
         assert!(sessions.get(&first).is_some() && sessions.get(&third).is_some());
         sessions.close(&first);
