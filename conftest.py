@@ -131,7 +131,8 @@ def launch_broker(run_args: list[str], listeners: int = 1) -> RunningBroker:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "RUST_LOG": "info"},
+        # The listeners' debug lines say why a TLS handshake or WebSocket upgrade failed.
+        env={**os.environ, "RUST_LOG": "info,stompbox_server::listener=debug"},
     )
     assert process.stderr is not None
     log: list[str] = []
@@ -212,6 +213,8 @@ def stopped_after(start: Callable[..., RunningBroker]) -> Iterator[Callable[...,
     yield keep
     for running in started:
         running.stop()
+        # pytest shows what a test printed only when it failed: then the brokers' logs are there.
+        print("".join(running.log))
 
 
 @pytest.fixture(scope="module")
