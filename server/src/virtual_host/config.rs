@@ -146,6 +146,14 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_one_liner_makes_two_hosts() {
+        let line = "virtual_host = [{ id = \"shop\", host_names = [\"shop.example.com\"] }, \
+                    { id = \"lab\", host_names = [\"lab.example.com\"] }]";
+        let hosts = hosts(&Config::from_toml_str(line).unwrap());
+        assert_eq!(hosts.iter().map(|host| host.id.as_str()).collect::<Vec<_>>(), ["shop", "lab"]);
+    }
+
+    #[test]
     fn a_hosts_sections_replace_the_top_level_ones_and_the_rest_is_inherited() {
         let config = Config::from_toml_str(TWO_HOSTS).unwrap();
         let [first, second] = &hosts(&config)[..] else { panic!("two hosts") };
