@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import signal
 import socket
 import urllib.error
 import urllib.request
@@ -222,3 +223,22 @@ def test_each_host_keeps_its_own_store_across_a_restart(start_hosts):
     lab.subscribe("/queue/jobs", id=str(uuid.uuid4()))
     message = inbox.next()
     assert (message.body, message.headers["redelivered"]) == ("kept", "true")
+
+
+def test_sighup_reloads_each_hosts_access_rules(start_hosts):
+    hosts = start_hosts()
+    bob_inbox, alice_inbox = Inbox(), Inbox()
+    bob = hosts.connect("lab.example", ("bob", "bobpw"), bob_inbox)
+    bob.subscribe("/topic/news", id="news")
+    alice = hosts.connect("shop.example", ("alice", "alicepw"), alice_inbox)
+    alice.subscribe("/topic/news", id="news")
+    barrier(alice)
+    # lab no longer lets bob in; shop's rules stay as they were.
+    config = hosts.folder / "stompbox.toml"
+    config.write_text(CONFIG.replace('allow = "bob"', 'allow = "nobody"'))
+    hosts.broker.process.send_signal(signal.SIGHUP)
+    error = bob_inbox.errors.get(timeout=TIMEOUT)
+    assert error.headers["code"] == "access-denied", error.headers
+    alice.send("/topic/news", "still here")
+    assert alice_inbox.next().body == "still here"
+    assert handshake(hosts.ports["tcp"], {"host": "lab.example", "login": "bob", "passcode": "bobpw"})[0] == "ERROR"
