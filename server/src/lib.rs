@@ -1,7 +1,7 @@
 //! stompbox-server: the broker as a library. The `stompbox` binary is a thin wrapper over
 //! [`bind`] and [`serve_hosts`], keeping each virtual host's [`Broker`] and its [`Auth`] to
-//! reload them on SIGHUP ([`auth::reload`]); [`run`] serves without reloading; tests and the Python module
-//! embed it through [`bind`] and [`serve`].
+//! reload them on SIGHUP ([`auth::reload`]); [`run`] serves without reloading; tests and the
+//! Python module embed it through [`bind`] and [`serve`].
 //!
 //! Module map:
 //! - [`config`]: the TOML configuration: listeners, `[auth]`, access rules, and the engine's
