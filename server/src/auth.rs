@@ -57,10 +57,13 @@ impl Auth {
     /// Reads `config`'s users, groups and rules and puts them in force for every question asked
     /// from now on; on an error nothing changes.
     pub fn replace(&self, config: &Config) -> Result<(), ConfigError> {
-        let loaded = Loaded::read(config)?;
+        self.put_in_force(Loaded::read(config)?);
+        Ok(())
+    }
+
+    fn put_in_force(&self, loaded: Loaded) {
         self.authenticator.replace(loaded.authenticator);
         self.authorizer.replace(loaded.authorizer);
-        Ok(())
     }
 }
 
@@ -95,13 +98,23 @@ fn read(path: &Path) -> Result<String, ConfigError> {
     std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.display().to_string(), source })
 }
 
-/// Loads the configuration at `path` again and puts its users, groups and access rules in force
-/// (other settings need a restart); then closes, with an ERROR saying why, every session the new
-/// rules refuse. Returns how many were closed. On an error nothing changes.
-pub fn reload(path: &Path, auth: &Auth, broker: &Broker) -> Result<usize, ConfigError> {
+/// Loads the configuration at `path` again and puts each virtual host's users, groups and
+/// access rules in force in `hosts` (each host's [`Auth`] and broker, in configuration order;
+/// other settings, and adding or removing hosts, need a restart); then closes, with an ERROR
+/// saying why, every session the new rules refuse. Returns how many were closed. On an error in
+/// the file nothing changes.
+pub fn reload(path: &Path, hosts: &[(Auth, Broker)]) -> Result<usize, ConfigError> {
     let config = Config::load(path)?;
-    auth.replace(&config)?;
-    let closed = broker.revoke_refused();
-    info!(rules = config.access_rule.len(), closed, "reloaded users, groups and access rules from {}", path.display());
+    let specs = crate::virtual_host::config::hosts(&config);
+    if specs.len() != hosts.len() {
+        return Err(ConfigError::Invalid("the virtual hosts changed: restart to apply that".into()));
+    }
+    let loaded = specs.iter().map(|spec| Loaded::read(&spec.config)).collect::<Result<Vec<_>, _>>()?;
+    let mut closed = 0;
+    for ((auth, broker), loaded) in hosts.iter().zip(loaded) {
+        auth.put_in_force(loaded);
+        closed += broker.revoke_refused();
+    }
+    info!(hosts = hosts.len(), closed, "reloaded users, groups and access rules from {}", path.display());
     Ok(closed)
 }

@@ -5,7 +5,7 @@
 //! `stompbox_core::broker`; this file adds what only the server knows: the listeners, protected
 //! mode, the data directory, `[auth]` (the users and groups files) with the `[[access_rule]]`
 //! tables (the core's [`AccessRule`]), and `[cluster]` (the NATS servers nodes share topics
-//! through). Unknown keys are errors
+//! through), and the `[[virtual_host]]` tables (`virtual_host::config`). Unknown keys are errors
 //! (a typo must not silently fall back to a default). The annotated example
 //! `examples/stompbox.toml` lists every key; `Config::default()` is what `stompbox run` uses
 //! without a file: STOMP on 127.0.0.1:61613.
@@ -21,6 +21,7 @@ use stompbox_core::broker::{
 use thiserror::Error;
 
 use crate::listener::ListenerKind;
+use crate::virtual_host::config::VirtualHostConfig;
 
 /// Where the broker listens when the configuration names no listener.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 61613);
@@ -79,6 +80,9 @@ pub struct Config {
     pub access_rule: Vec<AccessRule>,
     /// Several nodes sharing topics through NATS; without it, a single node.
     pub cluster: Option<ClusterConfig>,
+    /// Virtual hosts, the first one the default; without any, one host made of the top-level
+    /// sections.
+    pub virtual_host: Vec<VirtualHostConfig>,
 }
 
 /// `[cluster]`: this node and the NATS servers it shares topics through with the other nodes.
@@ -439,7 +443,8 @@ impl Config {
             }
         }
         stompbox_core::auth::Rules::compile(&self.access_rule).map_err(|e| ConfigError::Invalid(e.to_string()))?;
-        self.cluster.as_ref().map_or(Ok(()), ClusterConfig::validate)
+        self.cluster.as_ref().map_or(Ok(()), ClusterConfig::validate)?;
+        crate::virtual_host::config::validate(self)
     }
 
     /// The broker engine's configuration: the engine's sections as they are.

@@ -1,7 +1,7 @@
 //! stompbox-server: the broker as a library. The `stompbox` binary is a thin wrapper over
-//! [`bind`] and [`serve_broker`], keeping the [`Broker`] and its [`Auth`] to reload them on
-//! SIGHUP ([`auth::reload`]); [`run`] serves without reloading; tests and the Python module
-//! embed it through [`bind`] and [`serve`].
+//! [`bind`] and [`serve_hosts`], keeping each virtual host's [`Broker`] and its [`Auth`] to
+//! reload them on SIGHUP ([`auth::reload`]); [`run`] serves without reloading; tests and the
+//! Python module embed it through [`bind`] and [`serve`].
 //!
 //! Module map:
 //! - [`config`]: the TOML configuration: listeners, `[auth]`, access rules, and the engine's
@@ -21,6 +21,8 @@
 //! - `transport`: the seam TCP, TLS and WebSocket streams plug into (a WebSocket seen as a byte
 //!   stream).
 //! - `cluster`: the bridge that shares topics with other nodes through NATS (`[cluster]`).
+//! - [`virtual_host`]: `[[virtual_host]]`: one broker per host, picked by CONNECT's `host`
+//!   header ([`serve_hosts`] serves them all behind the same listeners).
 //! - [`store`]: the message store on disk (an append-only segmented journal), behind the
 //!   engine's store `Backend`.
 //!
@@ -40,6 +42,7 @@ mod per_address;
 pub mod store;
 mod transport;
 pub mod users_file;
+pub mod virtual_host;
 
 use std::future::Future;
 use std::io;
@@ -55,6 +58,8 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
+use virtual_host::config::{HostSpec, DEFAULT_HOST};
+use virtual_host::{Host, HostBroker, VirtualHosts};
 
 /// How long shutdown waits for connections to finish closing.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -65,10 +70,20 @@ pub async fn bind(config: &Config) -> io::Result<Bound> {
 }
 
 /// Serves bound listeners until `shutdown` completes, then closes every connection. Reads the
-/// users, groups and access rules `config` names first.
+/// users, groups and access rules `config` names first, and opens every virtual host's broker.
 pub async fn serve(config: Config, bound: Bound, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-    let auth = Auth::load(&config).map_err(io::Error::other)?;
-    serve_broker(open_broker(&config, auth.broker_config(&config))?, config, bound, shutdown).await
+    let hosts = open_hosts(&config)?;
+    serve_hosts(hosts.into_iter().map(|(host, _)| host).collect(), config, bound, shutdown).await
+}
+
+/// Every virtual host of `config` with its broker opened, and the [`Auth`] in force in it
+/// (what SIGHUP reloads).
+pub fn open_hosts(config: &Config) -> io::Result<Vec<(HostBroker, Auth)>> {
+    let open = |spec: HostSpec| {
+        let auth = Auth::load(&spec.config).map_err(io::Error::other)?;
+        Ok((HostBroker::open(spec, &auth)?, auth))
+    };
+    virtual_host::config::hosts(config).into_iter().map(open).collect()
 }
 
 /// The broker of `engine` (the engine's configuration, from [`Auth::broker_config`]): with
@@ -92,33 +107,47 @@ pub fn open_broker(config: &Config, engine: BrokerConfig) -> io::Result<Broker> 
 
 /// Like [`serve`], with a broker the caller made from `config` (with
 /// [`Auth::broker_config`] or `config.broker_config()`) and keeps a handle to, for its counters
-/// or to reload its access rules (tests, an embedding application).
+/// or to reload its access rules (tests, an embedding application): served as the one host.
 pub async fn serve_broker(
     broker: Broker,
     config: Config,
     bound: Bound,
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
-    let context = Arc::new(context(broker, &config));
+    let spec = HostSpec { id: DEFAULT_HOST.to_owned(), host_names: Vec::new(), config: config.clone() };
+    serve_hosts(vec![HostBroker { spec, broker }], config, bound, shutdown).await
+}
+
+/// Like [`serve`], with the virtual hosts' brokers the caller opened (the first one the
+/// default); `config` is the top-level configuration (listeners, console, connection caps).
+pub async fn serve_hosts(
+    hosts: Vec<HostBroker>,
+    config: Config,
+    bound: Bound,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let hosts = Arc::new(start_hosts(hosts, &config));
     let permits = Arc::new(Semaphore::new(config.limits.max_connections));
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
-    let console = console::Console::new(&config, context.clone(), permits.clone(), cancel.clone(), tracker.clone());
+    let console = console::Console::new(&config, hosts.clone(), permits.clone(), cancel.clone(), tracker.clone());
     let console = console::app(console);
-    if let Some(cluster) = &config.cluster {
-        cluster::start(cluster, &context.broker, cancel.clone(), &tracker).await?;
+    for host in hosts.all() {
+        if let Some(cluster) = &host.spec.config.cluster {
+            cluster::start(cluster, &host.context.broker, cancel.clone(), &tracker).await?;
+        }
+        tracker.spawn(delete_unused_destinations(host.context.broker.clone(), cancel.clone()));
     }
     for listener in bound.listeners {
         tracker.spawn(listener::accept_loop(
             listener,
-            context.clone(),
+            hosts.clone(),
             console.clone(),
             permits.clone(),
             cancel.clone(),
             tracker.clone(),
         ));
     }
-    tracker.spawn(delete_unused_destinations(context.broker.clone(), cancel.clone()));
     shutdown.await;
     info!("shutting down");
     cancel.cancel();
@@ -126,15 +155,37 @@ pub async fn serve_broker(
     if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait()).await.is_err() {
         warn!("some connections did not close within {SHUTDOWN_GRACE:?}");
     }
-    if let Some(store) = context.broker.store().cloned() {
+    for store in hosts.all().iter().filter_map(|host| host.context.broker.store().cloned()) {
         // Joins the writer thread: off the runtime's workers.
         let _ = tokio::task::spawn_blocking(move || store.close()).await;
     }
     Ok(())
 }
 
-/// What every connection of `broker` shares, as `config` sets it.
-fn context(broker: Broker, config: &Config) -> connection::Context {
+/// The running hosts: each host's broker with the connection settings of its configuration,
+/// sharing `config`'s login checks and connections per address.
+fn start_hosts(hosts: Vec<HostBroker>, config: &Config) -> VirtualHosts {
+    let limits = &config.limits;
+    let logins = Arc::new(login::Logins::new(
+        concurrent_authentications(),
+        Duration::from_millis(limits.failed_login_delay_ms),
+        Duration::from_millis(limits.failed_login_max_delay_ms),
+    ));
+    let per_address = Arc::new(per_address::PerAddress::new(limits.max_connections_per_address));
+    let start = |HostBroker { spec, broker }: HostBroker| {
+        let context = context(broker, &spec.config, logins.clone(), per_address.clone());
+        Host { spec, context: Arc::new(context) }
+    };
+    VirtualHosts::new(hosts.into_iter().map(start).collect())
+}
+
+/// What every connection of `broker` shares, as its host's `config` sets it.
+fn context(
+    broker: Broker,
+    config: &Config,
+    logins: Arc<login::Logins>,
+    per_address: Arc<per_address::PerAddress>,
+) -> connection::Context {
     let limits = &config.limits;
     connection::Context {
         broker,
@@ -147,12 +198,8 @@ fn context(broker: Broker, config: &Config) -> connection::Context {
             frame: Duration::from_millis(limits.frame_timeout_ms),
             queue_block: Duration::from_millis(config.queues.block_timeout_ms),
         },
-        logins: login::Logins::new(
-            concurrent_authentications(),
-            Duration::from_millis(limits.failed_login_delay_ms),
-            Duration::from_millis(limits.failed_login_max_delay_ms),
-        ),
-        per_address: Arc::new(per_address::PerAddress::new(limits.max_connections_per_address)),
+        logins,
+        per_address,
     }
 }
 
@@ -184,10 +231,9 @@ fn concurrent_authentications() -> usize {
 
 /// Binds and serves until `shutdown` completes.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-    // The store is read back before the listeners open: once the broker says it is listening,
+    // The stores are read back before the listeners open: once the broker says it is listening,
     // it is ready.
-    let auth = Auth::load(&config).map_err(io::Error::other)?;
-    let broker = open_broker(&config, auth.broker_config(&config))?;
+    let hosts = open_hosts(&config)?;
     let bound = bind(&config).await?;
-    serve_broker(broker, config, bound, shutdown).await
+    serve_hosts(hosts.into_iter().map(|(host, _)| host).collect(), config, bound, shutdown).await
 }

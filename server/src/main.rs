@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use stompbox_server::create::{self, Instance};
+use stompbox_server::virtual_host::{self, HostBroker};
 use stompbox_server::{auth, users_file, Auth, Broker, Config};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tracing::{error, info, warn};
@@ -120,8 +121,9 @@ fn run(
         error!("{e}");
         return ExitCode::from(2);
     }
-    let auth = match Auth::load(&config) {
-        Ok(auth) => auth,
+    let hosts = virtual_host::config::hosts(&config);
+    let auths = match hosts.iter().map(|host| Auth::load(&host.config)).collect::<Result<Vec<_>, _>>() {
+        Ok(auths) => auths,
         Err(e) => {
             error!("{e}");
             return ExitCode::from(2);
@@ -144,12 +146,17 @@ fn run(
         // is read back before the listeners open: once the broker says it listens, it is ready.
         let shutdown = shutdown_signal();
         let hangups = hangups();
-        let broker = stompbox_server::open_broker(&config, auth.broker_config(&config))?;
+        let hosts = hosts
+            .into_iter()
+            .zip(&auths)
+            .map(|(host, auth)| HostBroker::open(host, auth))
+            .collect::<std::io::Result<Vec<_>>>()?;
         let bound = stompbox_server::bind(&config).await?;
         if let (Some(path), Some(hangups)) = (config_path, hangups) {
-            tokio::spawn(reload_on_hangup(hangups, path, auth, broker.clone()));
+            let reloaded = auths.into_iter().zip(hosts.iter().map(|host| host.broker.clone())).collect();
+            tokio::spawn(reload_on_hangup(hangups, path, reloaded));
         }
-        stompbox_server::serve_broker(broker, config, bound, shutdown).await
+        stompbox_server::serve_hosts(hosts, config, bound, shutdown).await
     });
     match served {
         Ok(()) => ExitCode::SUCCESS,
@@ -161,12 +168,13 @@ fn run(
 }
 
 /// On every SIGHUP, loads the configuration file again and puts its users, groups and access
-/// rules in force; a bad file is logged and the rules in force stay.
-async fn reload_on_hangup(mut hangups: Signal, path: PathBuf, auth: Auth, broker: Broker) {
+/// rules in force in every virtual host; a bad file is logged and the rules in force stay.
+async fn reload_on_hangup(mut hangups: Signal, path: PathBuf, hosts: Vec<(Auth, Broker)>) {
+    let hosts = std::sync::Arc::new(hosts);
     while hangups.recv().await.is_some() {
-        let (path, auth, broker) = (path.clone(), auth.clone(), broker.clone());
+        let (path, hosts) = (path.clone(), hosts.clone());
         // Reads files: off the runtime.
-        match tokio::task::spawn_blocking(move || auth::reload(&path, &auth, &broker)).await {
+        match tokio::task::spawn_blocking(move || auth::reload(&path, &hosts)).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => error!("reload failed, the access rules in force stay: {e}"),
             Err(e) => error!("reload failed: {e}"),

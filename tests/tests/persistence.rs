@@ -126,6 +126,32 @@ async fn a_durable_subscription_collects_while_away_and_across_a_restart_in_ever
 }
 
 #[tokio::test]
+async fn a_durable_subscriptions_selector_survives_a_restart() {
+    let dir = DataDir::new();
+    let broker = start_on(&dir, |_| {}).await;
+    let durably = "persistent:true\nselector:region = 'eu'\n";
+    let mut subscriber = broker.connect12().await;
+    subscriber.subscribe("/topic/prices", "feed", durably).await;
+    subscriber.disconnect().await;
+    broker.shutdown().await.unwrap();
+
+    let broker = start_on(&dir, |_| {}).await;
+    let mut producer = broker.connect12().await;
+    for region in ["us", "eu"] {
+        let send = format!(
+            "SEND\ndestination:/topic/prices\npersistent:true\nregion:{region}\nreceipt:{region}\n\n{region}\0"
+        );
+        producer.send(send).await;
+        producer.expect_receipt(region).await;
+    }
+    assert_eq!(broker.broker.queue_depth("/dsub/feed"), 1, "only what the selector selects");
+    let mut subscriber = broker.connect12().await;
+    subscriber.subscribe("/topic/prices", "feed", durably).await;
+    assert_eq!(body(&subscriber.message().await), "eu");
+    broker.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_full_store_refuses_persistent_sends_with_an_error_and_loses_nothing() {
     let dir = DataDir::new();
     // Whatever an empty store takes, and room for a few of these messages.

@@ -10,6 +10,8 @@ use super::{parse, SelectorError};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Selector {
     root: Expr,
+    /// The text it was parsed from (what a durable subscription stores).
+    text: Box<str>,
 }
 
 /// A selector expression.
@@ -86,7 +88,12 @@ impl Selector {
     /// neither parsing nor evaluation can exhaust the stack); the error says where and what
     /// was expected.
     pub fn parse(text: &str, max_depth: usize) -> Result<Selector, SelectorError> {
-        parse::selector(text, max_depth).map(|root| Selector { root })
+        parse::selector(text, max_depth).map(|root| Selector { root, text: text.into() })
+    }
+
+    /// The text it was parsed from.
+    pub fn text(&self) -> &str {
+        &self.text
     }
 
     /// Whether a message with these headers is selected (`header` looks one up by name).

@@ -74,12 +74,15 @@ pub enum CatalogEntry {
         destination: String,
     },
     /// A durable subscription: a queue named `/dsub/NAME` that collects what is published to
-    /// the topics `pattern` matches.
+    /// the topics `pattern` matches (those `selector` selects, when it has one).
     Durable {
         /// The subscription's name (the part after `/dsub/`).
         name: String,
         /// The topic pattern it subscribes to.
         pattern: String,
+        /// Its selector's text; stored last, and only when there is one, so that entries
+        /// written before selectors were stored read back as having none.
+        selector: Option<String>,
     },
     /// A topic's retained message (its one message is the one retained).
     Retained {
@@ -98,10 +101,13 @@ impl CatalogEntry {
                 out.put_u8(0);
                 put_text(&mut out, destination);
             }
-            CatalogEntry::Durable { name, pattern } => {
+            CatalogEntry::Durable { name, pattern, selector } => {
                 out.put_u8(1);
                 put_text(&mut out, name);
                 put_text(&mut out, pattern);
+                if let Some(selector) = selector {
+                    put_text(&mut out, selector);
+                }
             }
             CatalogEntry::Retained { topic } => {
                 out.put_u8(2);
@@ -117,7 +123,14 @@ impl CatalogEntry {
         let kind = take_u8(&mut value)?;
         match kind {
             0 => Ok(CatalogEntry::Queue { destination: take_text(&mut value)? }),
-            1 => Ok(CatalogEntry::Durable { name: take_text(&mut value)?, pattern: take_text(&mut value)? }),
+            1 => Ok(CatalogEntry::Durable {
+                name: take_text(&mut value)?,
+                pattern: take_text(&mut value)?,
+                selector: match value.is_empty() {
+                    true => None,
+                    false => Some(take_text(&mut value)?),
+                },
+            }),
             2 => Ok(CatalogEntry::Retained { topic: take_text(&mut value)? }),
             _ => Err(RecordError::Malformed),
         }
@@ -225,8 +238,13 @@ mod tests {
             // The last header's value is the last field; cutting into the body is not detectable.
             assert!(decode_message(value.slice(..len)).is_err(), "cut at {len}");
         }
-        let entry = CatalogEntry::Durable { name: "n".into(), pattern: "/topic/a.*".into() };
+        let entry = CatalogEntry::Durable { name: "n".into(), pattern: "/topic/a.*".into(), selector: None };
         assert_eq!(CatalogEntry::decode(&entry.encode()).unwrap(), entry);
+        let entry =
+            CatalogEntry::Durable { name: "n".into(), pattern: "/topic/a".into(), selector: Some("x > 1".into()) };
+        let value = entry.encode();
+        assert_eq!(CatalogEntry::decode(&value).unwrap(), entry);
+        assert!(CatalogEntry::decode(&value[..value.len() - 1]).is_err(), "a cut selector is an error");
         let entry = CatalogEntry::Retained { topic: "/topic/prices".into() };
         assert_eq!(CatalogEntry::decode(&entry.encode()).unwrap(), entry);
         assert_eq!(CatalogEntry::decode(&[7]), Err(RecordError::UnknownFormat(7)));

@@ -1,7 +1,8 @@
 // The stompbox console: the broker's figures, connections and destinations, refreshed every
 // second from the JSON API, with charts of the message rate and the connections drawn in SVG.
 // Admins get buttons to close connections and to purge or delete queues; other users get none
-// (and the API would refuse them anyway).
+// (and the API would refuse them anyway). With several virtual hosts, a picker chooses the host
+// every call is about (`?host=ID`; the first host until one is picked).
 "use strict";
 
 const REFRESH_MS = 1000;
@@ -12,7 +13,23 @@ const $ = (id) => document.getElementById(id);
 let me = null;
 let timer = null;
 let previous = null;
+let host = null; // the virtual host picked; null: the first
 const history = { in: [], out: [], connections: [] };
+
+// `path` about the picked virtual host.
+function onHost(path) {
+  return host === null ? path : `${path}${path.includes("?") ? "&" : "?"}host=${encodeURIComponent(host)}`;
+}
+
+// Fills the host picker from the broker's list (shown only when there are several).
+function showHosts(broker) {
+  const picker = $("host");
+  picker.hidden = broker.virtual_hosts.length < 2;
+  if (picker.options.length !== broker.virtual_hosts.length) {
+    picker.replaceChildren(...broker.virtual_hosts.map((id) => new Option(id, id)));
+  }
+  picker.value = broker.host;
+}
 
 // One API call: the JSON answer, or an Error carrying the status and the API's reason.
 async function api(path, options = {}) {
@@ -39,12 +56,17 @@ function showProblem(error) {
   $("problem").textContent = error ? `${error.message}` : "";
 }
 
-function showLogin(message) {
-  clearInterval(timer);
-  me = null;
+// Forgets the figures shown: the charts' history and the tables' rows.
+function forgetFigures() {
   previous = null;
   Object.values(history).forEach((values) => values.splice(0));
   ["connections", "destinations", "closed"].forEach((id) => $(id).tBodies[0].replaceChildren());
+}
+
+function showLogin(message) {
+  clearInterval(timer);
+  me = null;
+  forgetFigures();
   $("dashboard").hidden = true;
   $("denied").hidden = true;
   $("logout").hidden = true;
@@ -85,12 +107,13 @@ async function start() {
 async function refresh() {
   try {
     const [broker, connections, destinations, closed] = await Promise.all([
-      api("/api/broker"),
-      api("/api/connections"),
-      api("/api/destinations"),
-      api("/api/connections?state=closed"),
+      api(onHost("/api/broker")),
+      api(onHost("/api/connections")),
+      api(onHost("/api/destinations")),
+      api(onHost("/api/connections?state=closed")),
     ]);
     showProblem(null);
+    showHosts(broker);
     showBroker(broker);
     showConnections(connections.items);
     showDestinations(destinations.items);
@@ -284,7 +307,7 @@ function button(label, className, onClick) {
 
 async function act(method, path) {
   try {
-    await api(path, { method });
+    await api(onHost(path), { method });
     showProblem(null);
   } catch (error) {
     showProblem(error);
@@ -329,6 +352,12 @@ $("login").addEventListener("submit", async (event) => {
   } catch (error) {
     $("login-error").textContent = error.message;
   }
+});
+
+$("host").addEventListener("change", async () => {
+  host = $("host").value;
+  forgetFigures();
+  await refresh();
 });
 
 $("logout").addEventListener("click", async () => {

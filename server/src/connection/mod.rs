@@ -13,6 +13,7 @@
 //! Everything the task does is logged inside one span carrying the connection's session id and
 //! peer.
 //!
+//! - `host`: which virtual host a connection is for, from its CONNECT's `host` header;
 //! - `stream`: the transport and its buffers;
 //! - `hold`: why the task stops reading its client (a full queue, a slow subscriber it
 //!   publishes to, the broker's memory bound, the store's backlog), and what it waits for.
@@ -22,6 +23,7 @@
 //! before its own RECEIPT and the close.
 
 mod hold;
+mod host;
 mod stream;
 
 use std::sync::Arc;
@@ -48,20 +50,21 @@ use self::stream::Connection;
 use crate::login::Logins;
 use crate::per_address::PerAddress;
 use crate::transport::Transport;
+use crate::virtual_host::VirtualHosts;
 
 /// Frames handled per round before the task writes and checks its other duties.
 const FRAMES_PER_ROUND: usize = 256;
 /// Bytes of outbox messages encoded per round.
 const DRAIN_BYTES_PER_ROUND: usize = 256 * 1024;
 
-/// What every connection shares: the broker, the limits, login checks and connections per
-/// address.
+/// What every connection of a virtual host shares: the broker, the limits, and (with the other
+/// hosts) login checks and connections per address.
 #[derive(Debug)]
 pub(crate) struct Context {
     pub(crate) broker: Broker,
     pub(crate) limits: FrameLimits,
     pub(crate) timeouts: Timeouts,
-    pub(crate) logins: Logins,
+    pub(crate) logins: Arc<Logins>,
     pub(crate) per_address: Arc<PerAddress>,
 }
 
@@ -86,23 +89,33 @@ enum Ending {
     Tell(CloseReason),
 }
 
-/// Serves one accepted connection until it closes, then logs, counts and records why. The
-/// handshake must be over by `deadline`.
+/// Serves one accepted connection until it closes, then logs, counts and records why. With
+/// several virtual hosts, the first frame's `host` header picks the host first. The handshake
+/// must be over by `deadline`.
 pub(crate) async fn serve<T: Transport>(
     stream: T,
     meta: ConnectionMeta,
     deadline: Instant,
-    context: Arc<Context>,
+    hosts: Arc<VirtualHosts>,
     cancel: CancellationToken,
 ) {
     let peer = meta.peer.map_or_else(|| "-".to_owned(), |peer| peer.to_string());
-    let admitted = context.per_address.admit(meta.peer.map(|peer| peer.ip()));
+    let first = &hosts.first().context;
+    // Connections per address are counted across hosts: checked before anything is read.
+    let admitted = first.per_address.admit(meta.peer.map(|peer| peer.ip()));
+    let mut connection = Connection::new(stream, StompCodec::new(first.limits));
+    let host = match admitted.is_ok() && hosts.several() {
+        true => hosts.pick(host::peek(&mut connection, deadline, &cancel).await.as_deref()),
+        false => hosts.first(),
+    };
+    let context = host.context.clone();
+    connection.codec = StompCodec::new(context.limits);
     let connector = meta.connector.clone();
     let (session, outbox) = context.broker.open_session(meta);
-    let span =
-        info_span!("connection", session = session.name(), %peer, listener = %connector.name, kind = %connector.kind);
+    let span = info_span!("connection", session = session.name(), %peer, listener = %connector.name,
+        kind = %connector.kind, host = %host.spec.id);
     let mut task = Task {
-        connection: Connection::new(stream, StompCodec::new(context.limits)),
+        connection,
         session,
         outbox,
         version: Version::V1_0,

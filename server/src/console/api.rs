@@ -1,5 +1,6 @@
 //! The JSON API's handlers, and `/metrics`. Each checks who asks (its `Monitor` or `Admin`
-//! argument), calls a data function and encodes the answer; refusals are [`ApiError`]s.
+//! argument), finds the virtual host the request is about (`?host=ID`, default the first), calls
+//! a data function and encodes the answer; refusals are [`ApiError`]s.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -12,7 +13,7 @@ use prometheus_client::encoding::prometheus_text;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use stompbox_core::auth::{Operation, Principal};
-use stompbox_core::broker::{ConnectionSnapshot, DestinationSnapshot, QueueError};
+use stompbox_core::broker::{Broker, ConnectionSnapshot, DestinationSnapshot, QueueError};
 use stompbox_core::destination::Destination;
 use tracing::info;
 
@@ -33,7 +34,24 @@ pub(crate) struct Whoami {
     admin: bool,
 }
 
+/// `?host=ID`: the virtual host a request is about (default: the first).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HostChoice {
+    host: Option<String>,
+}
+
 impl Console {
+    /// The broker of the virtual host `id` (`None`: the first); 404 for an unknown one.
+    fn broker_of(&self, id: Option<&str>) -> Result<&Broker, ApiError> {
+        let hosts = &self.shared.hosts;
+        let host = match id {
+            None => hosts.first(),
+            Some(id) => hosts.find(id).ok_or_else(|| ApiError::not_found(format!("no virtual host {id}")))?,
+        };
+        Ok(&host.context.broker)
+    }
+
     fn whoami(&self, principal: &Principal) -> Whoami {
         let admin = self.may(principal, Operation::Admin);
         Whoami {
@@ -83,8 +101,24 @@ pub(crate) async fn logout(State(console): State<Console>, parts: Parts) -> Resu
     Ok(([(SET_COOKIE, set_cookie(None, peer.site.tls))], Json(json!({ "logged_out": true }))).into_response())
 }
 
-pub(crate) async fn broker(State(console): State<Console>, _: Monitor) -> Json<Overview> {
-    Json(view::overview(&console.shared.broker))
+/// `?host=ID`, or a 400 that says what is wrong with the query.
+type HostQuery = Result<Query<HostChoice>, QueryRejection>;
+
+fn host_choice(query: HostQuery) -> Result<Option<String>, ApiError> {
+    let Query(choice) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    Ok(choice.host)
+}
+
+pub(crate) async fn broker(
+    State(console): State<Console>,
+    _: Monitor,
+    query: HostQuery,
+) -> Result<Json<Overview>, ApiError> {
+    let id = host_choice(query)?;
+    let broker = console.broker_of(id.as_deref())?;
+    let hosts = &console.shared.hosts;
+    let host = id.unwrap_or_else(|| hosts.first().spec.id.clone());
+    Ok(Json(view::overview(broker, host, hosts.ids())))
 }
 
 pub(crate) async fn connections(
@@ -93,16 +127,18 @@ pub(crate) async fn connections(
     options: Result<Query<ListOptions>, QueryRejection>,
 ) -> Result<Json<view::Connections>, ApiError> {
     let Query(options) = options.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let shared = &console.shared;
-    view::connections(&shared.broker, &options, shared.max_list_items).map(Json).map_err(ApiError::bad_request)
+    let broker = console.broker_of(options.host.as_deref())?;
+    view::connections(broker, &options, console.shared.max_list_items).map(Json).map_err(ApiError::bad_request)
 }
 
 pub(crate) async fn connection(
     State(console): State<Console>,
     _: Monitor,
     Path(id): Path<u64>,
+    query: HostQuery,
 ) -> Result<Json<ConnectionSnapshot>, ApiError> {
-    console.shared.broker.connection(id).map(Json).ok_or_else(|| no_connection(id))
+    let broker = console.broker_of(host_choice(query)?.as_deref())?;
+    broker.connection(id).map(Json).ok_or_else(|| no_connection(id))
 }
 
 pub(crate) async fn destinations(
@@ -111,8 +147,8 @@ pub(crate) async fn destinations(
     options: Result<Query<ListOptions>, QueryRejection>,
 ) -> Result<Json<Page<DestinationSnapshot>>, ApiError> {
     let Query(options) = options.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let shared = &console.shared;
-    view::destinations(&shared.broker, &options, shared.max_list_items).map(Json).map_err(ApiError::bad_request)
+    let broker = console.broker_of(options.host.as_deref())?;
+    view::destinations(broker, &options, console.shared.max_list_items).map(Json).map_err(ApiError::bad_request)
 }
 
 /// `DELETE /api/connections/{id}`: the client gets an ERROR saying an operator closed it.
@@ -120,8 +156,9 @@ pub(crate) async fn close_connection(
     State(console): State<Console>,
     Admin(caller): Admin,
     Path(id): Path<u64>,
+    query: HostQuery,
 ) -> Result<Json<Value>, ApiError> {
-    if !console.shared.broker.close_connection(id) {
+    if !console.broker_of(host_choice(query)?.as_deref())?.close_connection(id) {
         return Err(no_connection(id));
     }
     info!(connection = id, by = caller.name(), "closed by an operator");
@@ -132,9 +169,10 @@ pub(crate) async fn purge_queue(
     State(console): State<Console>,
     Admin(caller): Admin,
     Path(name): Path<String>,
+    query: HostQuery,
 ) -> Result<Json<Value>, ApiError> {
     let queue = queue_destination(&name)?;
-    let purged = console.shared.broker.purge_queue(&queue).map_err(queue_error)?;
+    let purged = console.broker_of(host_choice(query)?.as_deref())?.purge_queue(&queue).map_err(queue_error)?;
     info!(%queue, purged, by = caller.name(), "queue purged");
     Ok(Json(json!({ "queue": queue, "purged": purged })))
 }
@@ -143,9 +181,10 @@ pub(crate) async fn delete_queue(
     State(console): State<Console>,
     Admin(caller): Admin,
     Path(name): Path<String>,
+    query: HostQuery,
 ) -> Result<Json<Value>, ApiError> {
     let queue = queue_destination(&name)?;
-    let messages = console.shared.broker.delete_queue(&queue).map_err(queue_error)?;
+    let messages = console.broker_of(host_choice(query)?.as_deref())?.delete_queue(&queue).map_err(queue_error)?;
     info!(%queue, messages, by = caller.name(), "queue deleted");
     Ok(Json(json!({ "queue": queue, "deleted": true, "messages": messages })))
 }

@@ -7,6 +7,10 @@
 //! the answer. Nothing is counted per message for the console: lists and metrics are read from
 //! the broker when asked for.
 //!
+//! With several virtual hosts, `?host=ID` picks the host a request is about (default: the
+//! first), `/api/broker` lists them, and `/metrics` labels every series with its `host`. Who may
+//! use the console is the first host's access rules' answer (not each host's own).
+//!
 //! Who may do what: a request carries HTTP basic credentials (scripts) or the session cookie a
 //! console login set (the page); with neither it is an anonymous login. Credentials are checked
 //! against the broker's users, and the broker's access rules decide: `monitor` (or `admin`) to
@@ -47,6 +51,7 @@ use tokio_util::task::TaskTracker;
 use self::sessions::Sessions;
 use crate::config::Config;
 use crate::connection::Context;
+use crate::virtual_host::VirtualHosts;
 
 /// The largest request body the console reads (a login).
 const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -59,9 +64,12 @@ pub(crate) struct Console {
 
 #[derive(Debug)]
 struct Shared {
+    /// The first host's broker: its users and access rules say who may use the console.
     broker: Broker,
-    /// The connections' shared context: login checks, and what `/stomp` sessions are served with.
+    /// The first host's context: its login checks.
     context: Arc<Context>,
+    /// Every host: what requests ask about, and what `/stomp` sessions are served with.
+    hosts: Arc<VirtualHosts>,
     /// Where `/stomp` sessions take their connection permit and run.
     stomp: stomp::Spawner,
     sessions: Sessions,
@@ -72,22 +80,23 @@ struct Shared {
 }
 
 impl Console {
-    /// The console of the broker `context` serves, configured by `config`; `/stomp` sessions
-    /// share the listeners' connection `permits` and end with the rest on `cancel`.
+    /// The console of `hosts`, configured by `config`; `/stomp` sessions share the listeners'
+    /// connection `permits` and end with the rest on `cancel`.
     pub(crate) fn new(
         config: &Config,
-        context: Arc<Context>,
+        hosts: Arc<VirtualHosts>,
         permits: Arc<Semaphore>,
         cancel: CancellationToken,
         tracker: TaskTracker,
     ) -> Console {
         let settings = &config.console;
-        let broker = context.broker.clone();
+        let context = hosts.first().context.clone();
         Console {
             shared: Arc::new(Shared {
-                metrics: metrics::registry(broker.clone(), settings.metrics_max_destinations),
-                broker,
+                metrics: metrics::registry(&hosts, settings.metrics_max_destinations),
+                broker: context.broker.clone(),
                 context,
+                hosts,
                 stomp: stomp::Spawner { permits, cancel, tracker },
                 sessions: Sessions::new(Duration::from_millis(settings.session_idle_ms), settings.max_sessions),
                 guest_mode: config.auth.is_none(),

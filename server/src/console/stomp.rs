@@ -32,10 +32,11 @@ use tracing::debug;
 
 use super::origin::cross_site;
 use super::Console;
-use crate::connection::{self, Context};
+use crate::connection;
 use crate::listener::http::Peer;
 use crate::listener::ws;
 use crate::transport::websocket::WebSocket;
+use crate::virtual_host::VirtualHosts;
 
 /// Where `/stomp` sessions take their permit and run: the listeners' own.
 #[derive(Debug)]
@@ -81,7 +82,7 @@ pub(crate) async fn upgrade(State(console): State<Console>, mut request: Request
     let session = Upgraded {
         upgraded,
         meta: ConnectionMeta { peer: Some(peer.address), connector: peer.site.stomp_connector.clone() },
-        context: console.shared.context.clone(),
+        hosts: console.shared.hosts.clone(),
         cancel: stomp.cancel.clone(),
         permit,
     };
@@ -101,7 +102,7 @@ pub(crate) async fn upgrade(State(console): State<Console>, mut request: Request
 struct Upgraded {
     upgraded: OnUpgrade,
     meta: ConnectionMeta,
-    context: Arc<Context>,
+    hosts: Arc<VirtualHosts>,
     cancel: CancellationToken,
     /// Its place under `limits.max_connections`, held until the session ends.
     permit: OwnedSemaphorePermit,
@@ -109,8 +110,9 @@ struct Upgraded {
 
 impl Upgraded {
     async fn serve(self) {
-        let Upgraded { upgraded, meta, context, cancel, permit: _permit } = self;
-        let deadline = Instant::now() + context.timeouts.connect;
+        let Upgraded { upgraded, meta, hosts, cancel, permit: _permit } = self;
+        let first = &hosts.first().context;
+        let deadline = Instant::now() + first.timeouts.connect;
         let upgraded = tokio::select! {
             () = cancel.cancelled() => return,
             upgraded = timeout_at(deadline, upgraded) => match upgraded {
@@ -119,9 +121,9 @@ impl Upgraded {
                 Err(_) => return debug!("WebSocket upgrade failed: limits.connect_timeout_ms passed"),
             },
         };
-        let config = ws::config(&context.limits);
+        let config = ws::config(&first.limits);
         let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
-        connection::serve(WebSocket::new(socket), meta, deadline, context, cancel).await;
+        connection::serve(WebSocket::new(socket), meta, deadline, hosts, cancel).await;
     }
 }
 

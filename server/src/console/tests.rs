@@ -24,6 +24,7 @@ use super::{app, view, Console};
 use crate::config::{Config, ListenerConfig};
 use crate::listener::http::{Peer, Site};
 use crate::listener::ListenerKind;
+use crate::virtual_host::HostBroker;
 
 const HOST: &str = "127.0.0.1:61680";
 const LOOPBACK: [u8; 4] = [127, 0, 0, 1];
@@ -64,9 +65,10 @@ impl Harness {
         }
         engine.authorizer = Arc::new(Rules::compile(&config.access_rule).unwrap());
         let broker = Broker::new(engine);
-        let context = Arc::new(crate::context(broker.clone(), &config));
+        let spec = crate::virtual_host::config::hosts(&config).remove(0);
+        let hosts = Arc::new(crate::start_hosts(vec![HostBroker { spec, broker: broker.clone() }], &config));
         let permits = Arc::new(Semaphore::new(10));
-        let console = Console::new(&config, context, permits, CancellationToken::new(), TaskTracker::new());
+        let console = Console::new(&config, hosts, permits, CancellationToken::new(), TaskTracker::new());
         Harness { app: app(console), broker }
     }
 
@@ -173,7 +175,7 @@ async fn json_answers_are_what_the_data_functions_return() {
     let value = |data| serde_json::to_value(data).unwrap();
     let answer = harness.get("/api/broker").await;
     assert_eq!(answer.status, StatusCode::OK);
-    assert_eq!(answer.json(), value(json!(view::overview(broker))));
+    assert_eq!(answer.json(), value(json!(view::overview(broker, "default".into(), vec!["default".into()]))));
     assert_eq!((answer.json()["connections"].clone(), answer.json()["messages_in"].clone()), (json!(2), json!(2)));
     assert_eq!(answer.json()["store"], json!(null), "persistence is off");
     for options in ["", "?sort=-id", "?offset=1", "?limit=1&sort=subscriptions", "?state=closed"] {

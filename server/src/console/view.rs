@@ -17,6 +17,10 @@ pub(crate) const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub(crate) struct Overview {
     /// The broker's version.
     pub(crate) version: &'static str,
+    /// The virtual host these figures are of.
+    pub(crate) host: String,
+    /// Every virtual host's id, the default first.
+    pub(crate) virtual_hosts: Vec<String>,
     /// When it started, ms since the epoch.
     pub(crate) started_at_ms: u64,
     /// How long it has run, in ms.
@@ -32,12 +36,14 @@ pub(crate) struct Overview {
     pub(crate) cluster: Option<ClusterSnapshot>,
 }
 
-/// The broker's figures.
-pub(crate) fn overview(broker: &Broker) -> Overview {
+/// The figures of `broker`, virtual host `host` of `virtual_hosts`.
+pub(crate) fn overview(broker: &Broker, host: String, virtual_hosts: Vec<String>) -> Overview {
     let now = broker.config().clock.now_ms();
     let started_at_ms = broker.started_at_ms();
     Overview {
         version: VERSION,
+        host,
+        virtual_hosts,
         started_at_ms,
         uptime_ms: now.saturating_sub(started_at_ms),
         stats: broker.stats(),
@@ -60,6 +66,8 @@ pub(crate) struct ListOptions {
     pub(crate) state: Option<String>,
     /// Destinations: `topic` or `queue` (default: both).
     pub(crate) kind: Option<String>,
+    /// The virtual host listed (default: the first).
+    pub(crate) host: Option<String>,
 }
 
 /// One page of a list.

@@ -44,7 +44,8 @@ use tracing::{debug, error, info, warn};
 
 pub use self::tls::TlsSetupError;
 use crate::config::ListenerConfig;
-use crate::connection::{self, Context};
+use crate::connection;
+use crate::virtual_host::VirtualHosts;
 
 /// What a listener speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -171,7 +172,7 @@ fn bind_one(address: SocketAddr) -> io::Result<TcpListener> {
 /// serves the connections of `http` and `https` listeners.
 pub(crate) async fn accept_loop(
     listener: BoundListener,
-    context: Arc<Context>,
+    hosts: Arc<VirtualHosts>,
     console: Router,
     permits: Arc<Semaphore>,
     cancel: CancellationToken,
@@ -201,7 +202,7 @@ pub(crate) async fn accept_loop(
                 continue;
             }
         };
-        let deadline = Instant::now() + context.timeouts.connect;
+        let deadline = Instant::now() + hosts.first().context.timeouts.connect;
         let _ = stream.set_nodelay(true);
         match permits.clone().try_acquire_owned() {
             Ok(permit) => {
@@ -210,7 +211,7 @@ pub(crate) async fn accept_loop(
                 // waits, and clones of one token would share one waiter list (one lock) among
                 // every connection.
                 let cancel = cancel.child_token();
-                let accepted = Accepted { stream, meta, deadline, context: context.clone(), cancel, permit };
+                let accepted = Accepted { stream, meta, deadline, hosts: hosts.clone(), cancel, permit };
                 accepted.spawn(&listener.handshake, &console, &tracker);
             }
             Err(_) => {
@@ -227,7 +228,7 @@ struct Accepted {
     meta: ConnectionMeta,
     /// When the handshake, CONNECT included, must be over.
     deadline: Instant,
-    context: Arc<Context>,
+    hosts: Arc<VirtualHosts>,
     cancel: CancellationToken,
     /// Its place under `limits.max_connections`, held until the task ends.
     permit: OwnedSemaphorePermit,
@@ -252,54 +253,54 @@ impl Accepted {
 
     /// Plain TCP needs no handshake before CONNECT.
     async fn serve_tcp(self) {
-        let Accepted { stream, meta, deadline, context, cancel, permit: _permit } = self;
-        connection::serve(stream, meta, deadline, context, cancel).await;
+        let Accepted { stream, meta, deadline, hosts, cancel, permit: _permit } = self;
+        connection::serve(stream, meta, deadline, hosts, cancel).await;
     }
 
     async fn serve_tls(self, tls: Arc<ServerConfig>) {
-        let Accepted { stream, meta, deadline, context, cancel, permit: _permit } = self;
+        let Accepted { stream, meta, deadline, hosts, cancel, permit: _permit } = self;
         let step = Step { meta: &meta, deadline, cancel: &cancel };
         let Some(stream) = step.run("TLS handshake", Box::pin(TlsAcceptor::from(tls).accept(stream))).await else {
             return;
         };
-        connection::serve(stream, meta, deadline, context, cancel).await;
+        connection::serve(stream, meta, deadline, hosts, cancel).await;
     }
 
     async fn serve_ws(self, endpoint: Arc<ws::Endpoint>) {
-        let Accepted { stream, meta, deadline, context, cancel, permit: _permit } = self;
+        let Accepted { stream, meta, deadline, hosts, cancel, permit: _permit } = self;
         let step = Step { meta: &meta, deadline, cancel: &cancel };
-        let upgrade = Box::pin(endpoint.accept(stream, &context.limits));
+        let upgrade = Box::pin(endpoint.accept(stream, &hosts.first().context.limits));
         let Some(stream) = step.run("WebSocket upgrade", upgrade).await else { return };
-        connection::serve(stream, meta, deadline, context, cancel).await;
+        connection::serve(stream, meta, deadline, hosts, cancel).await;
     }
 
     async fn serve_wss(self, tls: Arc<ServerConfig>, endpoint: Arc<ws::Endpoint>) {
-        let Accepted { stream, meta, deadline, context, cancel, permit: _permit } = self;
+        let Accepted { stream, meta, deadline, hosts, cancel, permit: _permit } = self;
         let step = Step { meta: &meta, deadline, cancel: &cancel };
         let Some(stream) = step.run("TLS handshake", Box::pin(TlsAcceptor::from(tls).accept(stream))).await else {
             return;
         };
-        let upgrade = Box::pin(endpoint.accept(stream, &context.limits));
+        let upgrade = Box::pin(endpoint.accept(stream, &hosts.first().context.limits));
         let Some(stream) = step.run("WebSocket upgrade", upgrade).await else { return };
-        connection::serve(stream, meta, deadline, context, cancel).await;
+        connection::serve(stream, meta, deadline, hosts, cancel).await;
     }
 
     async fn serve_http(self, site: Arc<http::Site>, console: Router) {
-        let Accepted { stream, meta, context, cancel, permit: _permit, .. } = self;
+        let Accepted { stream, meta, hosts, cancel, permit: _permit, .. } = self;
         let Some(address) = meta.peer else { return };
         let peer = http::Peer { address, site };
-        http::serve(stream, peer, console, context.timeouts.connect, cancel).await;
+        http::serve(stream, peer, console, hosts.first().context.timeouts.connect, cancel).await;
     }
 
     async fn serve_https(self, tls: Arc<ServerConfig>, site: Arc<http::Site>, console: Router) {
-        let Accepted { stream, meta, deadline, context, cancel, permit: _permit } = self;
+        let Accepted { stream, meta, deadline, hosts, cancel, permit: _permit } = self;
         let step = Step { meta: &meta, deadline, cancel: &cancel };
         let Some(stream) = step.run("TLS handshake", Box::pin(TlsAcceptor::from(tls).accept(stream))).await else {
             return;
         };
         let Some(address) = meta.peer else { return };
         let peer = http::Peer { address, site };
-        http::serve(stream, peer, console, context.timeouts.connect, cancel).await;
+        http::serve(stream, peer, console, hosts.first().context.timeouts.connect, cancel).await;
     }
 }
 

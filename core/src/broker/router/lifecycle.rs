@@ -62,7 +62,7 @@ impl Router {
 
     /// The durable subscription `name` to `pattern`: the existing one, or a new one (stored at
     /// once, so it outlives a restart even before its first message). One that subscribed to
-    /// another pattern is replaced, its backlog dropped.
+    /// another pattern or with another selector is replaced, its backlog dropped (as JMS does).
     pub(super) fn durable(
         &self,
         principal: &Principal,
@@ -71,7 +71,11 @@ impl Router {
         selector: Option<Arc<Selector>>,
     ) -> Result<(Arc<Queue>, Option<Ticket>), ProtocolError> {
         let destination = Destination::parse(&format!("{DURABLE_PREFIX}{name}"))?;
-        let entry = CatalogEntry::Durable { name: name.to_owned(), pattern: pattern.as_str().to_owned() };
+        let entry = CatalogEntry::Durable {
+            name: name.to_owned(),
+            pattern: pattern.as_str().to_owned(),
+            selector: selector.as_ref().map(|selector| selector.text().to_owned()),
+        };
         let mut queues = self.directory.lock();
         if let Some(queue) = queues.get(destination.as_str()) {
             if queue.entry() == &entry {

@@ -11,6 +11,7 @@ use crate::broker::message::Message;
 use crate::broker::queue::Queue;
 use crate::broker::topic::Topic;
 use crate::destination::{Destination, Kind, DURABLE_PREFIX};
+use crate::selector::Selector;
 use crate::store::{CatalogEntry, Op, Recovered};
 
 impl Router {
@@ -36,14 +37,19 @@ impl Router {
                 let mut queues = self.directory.lock();
                 Some(self.directory.insert_entry(&mut queues, destination, entry, Arc::default()))
             }
-            CatalogEntry::Durable { name, pattern } => {
+            CatalogEntry::Durable { name, pattern, selector } => {
                 let destination = Destination::parse(&format!("{DURABLE_PREFIX}{name}")).ok()?;
                 let pattern = Destination::parse_pattern(pattern).ok().filter(|d| d.kind() == Kind::Topic)?;
+                let depth = self.config.limits.max_selector_depth;
+                let selector = match selector {
+                    Some(text) => Some(Arc::new(Selector::parse(text, depth).ok()?)),
+                    None => None,
+                };
                 let mut queues = self.directory.lock();
                 let queue = self.directory.insert_entry(&mut queues, destination, entry, Arc::default());
                 drop(queues);
                 // Read back before a bridge can be attached, which then learns of it.
-                self.topics.subscribe_durable(&pattern, queue.clone(), None, None);
+                self.topics.subscribe_durable(&pattern, queue.clone(), None, selector);
                 Some(queue)
             }
             CatalogEntry::Retained { .. } => None,

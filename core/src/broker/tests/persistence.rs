@@ -323,3 +323,36 @@ fn a_durable_subscription_is_consumed_through_dsub_and_bounded_by_queue_limits()
     ));
     assert_eq!(anonymous.unwrap_err().error, ProtocolError::DurableNeedsName("a client-id on CONNECT"));
 }
+
+#[test]
+fn a_durable_subscriptions_selector_outlives_a_restart_and_another_one_replaces_it() {
+    let backend = MemoryBackend::new();
+    let broker = persistent_broker(&backend, BrokerConfig::default());
+    let durably = |selector: &'static str| {
+        vec![("id", "feed"), ("destination", "/topic/prices"), ("persistent", "true"), ("selector", selector)]
+    };
+    let publish = |client: &mut Client, region: &'static str| {
+        let send =
+            frame(Command::Send, &[("destination", "/topic/prices"), ("persistent", "true"), ("region", region)]);
+        assert!(matches!(client.handle(send.with_body(region)).unwrap(), Action::Continue));
+    };
+    let mut s = Client::connect(&broker, "1.2");
+    s.ok(Command::Subscribe, &durably("region = 'eu'"));
+    s.ok(Command::Unsubscribe, &[("id", "feed")]);
+    let broker = after_crash(broker, &backend, BrokerConfig::default());
+
+    let mut p = Client::connect(&broker, "1.2");
+    publish(&mut p, "eu");
+    publish(&mut p, "us");
+    assert_eq!(broker.queue_depth("/dsub/feed"), 1, "the recovered selector still selects");
+    let mut s = Client::connect(&broker, "1.2");
+    s.ok(Command::Subscribe, &durably("region = 'eu'"));
+    assert_eq!(s.bodies(), ["eu"], "the same selector keeps the subscription");
+    s.ok(Command::Unsubscribe, &[("id", "feed")]);
+    publish(&mut p, "eu");
+    assert_eq!(broker.queue_depth("/dsub/feed"), 1);
+    s.ok(Command::Subscribe, &durably("region = 'us'"));
+    assert_eq!(broker.queue_depth("/dsub/feed"), 0, "another selector replaces it, backlog and all");
+    publish(&mut p, "us");
+    assert_eq!(s.bodies(), ["us"]);
+}
