@@ -98,6 +98,9 @@ impl Collector for BrokerCollector {
             counter(out, "cluster_published", "Topic messages sent to other nodes.", cluster.published)?;
             counter(out, "cluster_received", "Topic messages received from other nodes.", cluster.received)?;
             counter(out, "cluster_dropped", "Topic messages not sent to, or not taken from, NATS.", cluster.dropped)?;
+            gauge(out, "cluster_queues", "Queues this node takes messages from JetStream for.", cluster.queues)?;
+            counter(out, "cluster_queue_sent", "Queue messages stored in JetStream.", cluster.queue_sent)?;
+            counter(out, "cluster_queue_received", "Queue messages taken from JetStream.", cluster.queue_received)?;
         }
         let mut destinations = broker.destinations();
         let count = |kind| destinations.iter().filter(|d| d.kind == kind).count() as u64;

@@ -29,6 +29,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use super::claim::Confirmation;
 use super::cluster::Bridge;
 use super::config::{BrokerConfig, QueueFullPolicy};
 use super::delivery::Subscriber;
@@ -221,6 +222,14 @@ impl Router {
         }
     }
 
+    /// Tells the bridge that the local consumers of a queue changed (not those of a durable
+    /// subscription: its backlog is this node's).
+    fn consumers_changed(&self, queue: &Queue) {
+        if let (false, Some(bridge)) = (queue.is_durable(), self.bridge()) {
+            bridge.consumers_changed(queue.destination().as_str());
+        }
+    }
+
     fn env(&self) -> &Environment {
         self.directory.env()
     }
@@ -298,6 +307,7 @@ impl Router {
         routes: &mut RouteCache,
         frame: Frame,
         admission: Admission,
+        confirmations: &mut Vec<Confirmation>,
     ) -> Result<Published, ProtocolError> {
         let targets = &self.route(principal, routes, required_destination(&frame)?)?.targets;
         let retain = Retain::parse(frame.header(header::RETAIN));
@@ -323,7 +333,7 @@ impl Router {
             let destination = target.destination().shared().clone();
             let counters = target.counters().clone();
             let message = Arc::new(Message::new(self.next_id(), destination, headers, frame.body.clone(), counters));
-            match self.deliver(target, message, retain, admission)? {
+            match self.deliver(target, message, retain, admission, confirmations)? {
                 Delivered::Done(done) => ticket = ticket.max(done),
                 Delivered::Paced(paced, done) => {
                     pressure = pressure.or(Some(paced));
@@ -346,6 +356,7 @@ impl Router {
         message: Arc<Message>,
         retain: Option<Retain>,
         admission: Admission,
+        confirmations: &mut Vec<Confirmation>,
     ) -> Result<Delivered, ProtocolError> {
         let env = self.env();
         match target {
@@ -370,6 +381,12 @@ impl Router {
                     Some(pressure) => Delivered::Paced(pressure, ticket),
                     None => Delivered::Done(ticket),
                 })
+            }
+            Target::Queue(queue) if !queue.is_durable() && self.bridge().is_some() => {
+                let bridge = self.bridge().expect("matched on it");
+                confirmations.push(bridge.enqueue(&message).map_err(ProtocolError::Cluster)?);
+                Stats::bump(&env.stats.messages_in);
+                Ok(Delivered::Done(None))
             }
             Target::Queue(queue) => {
                 let ticket = match admission {
@@ -561,6 +578,7 @@ impl Router {
             (Kind::Queue, _) => {
                 self.authorize(principal, Operation::Consume, resource)?;
                 let queue = self.queue(principal, &routes.created, pattern, Attach::Consumer(subscriber, window))?;
+                self.consumers_changed(&queue);
                 Ok((Binding::Queue(queue), None))
             }
             (Kind::Durable, _) => {
@@ -584,7 +602,10 @@ impl Router {
                 let ended = self.topics.unsubscribe(pattern, subscriber);
                 self.interest(pattern, ended);
             }
-            Binding::Queue(queue) => queue.remove_consumer(subscriber),
+            Binding::Queue(queue) => {
+                queue.remove_consumer(subscriber);
+                self.consumers_changed(queue);
+            }
             Binding::Browse(queue) => queue.remove_browser(subscriber),
         }
     }
