@@ -72,6 +72,10 @@ pub(super) async fn run(
         }
     }
     queues.stop();
+    // What the node's consumers gave back as they left goes back to JetStream now.
+    while let Ok(settlement) = inbound.settlements.try_recv() {
+        queues.settle(settlement).await;
+    }
     // What was sent goes out before the node stops, if NATS is there to take it.
     if link.connected.load(Ordering::Acquire) {
         let _ = tokio::time::timeout(FLUSH_WAIT, client.flush()).await;

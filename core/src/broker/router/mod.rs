@@ -222,10 +222,15 @@ impl Router {
         }
     }
 
-    /// Tells the bridge that the local consumers of a queue changed (not those of a durable
-    /// subscription: its backlog is this node's).
+    /// The bridge a queue is shared through, in cluster mode (not a durable subscription: its
+    /// backlog is this node's).
+    fn shared_through(&self, queue: &Queue) -> Option<&Arc<dyn Bridge>> {
+        self.bridge().filter(|_| !queue.is_durable())
+    }
+
+    /// Tells the bridge that the local consumers of a shared queue changed.
     fn consumers_changed(&self, queue: &Queue) {
-        if let (false, Some(bridge)) = (queue.is_durable(), self.bridge()) {
+        if let Some(bridge) = self.shared_through(queue) {
             bridge.consumers_changed(queue.destination().as_str());
         }
     }
@@ -382,8 +387,8 @@ impl Router {
                     None => Delivered::Done(ticket),
                 })
             }
-            Target::Queue(queue) if !queue.is_durable() && self.bridge().is_some() => {
-                let bridge = self.bridge().expect("matched on it");
+            Target::Queue(queue) if self.shared_through(queue).is_some() => {
+                let bridge = self.shared_through(queue).expect("matched on it");
                 confirmations.push(bridge.enqueue(&message).map_err(ProtocolError::Cluster)?);
                 Stats::bump(&env.stats.messages_in);
                 Ok(Delivered::Done(None))
@@ -414,7 +419,7 @@ impl Router {
     fn admit(&self, target: &Target, retain: Option<Retain>) -> Result<(), ProtocolError> {
         let Some(store) = self.store() else { return Ok(()) };
         let stored = match target {
-            Target::Queue(_) => true,
+            Target::Queue(queue) => self.shared_through(queue).is_none(),
             Target::Topic(topic) => retain == Some(Retain::Set) || self.topics.has_durables(topic),
         };
         match stored {
