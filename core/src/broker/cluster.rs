@@ -26,9 +26,11 @@ use serde::Serialize;
 
 use super::claim::{Claim, Confirmation};
 use super::message::Message;
+use super::retained::Retain;
 use super::stats::Stats;
 use super::Broker;
 use crate::destination::{Destination, Kind};
+use crate::frame::header;
 
 /// Where the router sends what other nodes must know. See the module docs.
 pub trait Bridge: Send + Sync + fmt::Debug {
@@ -86,6 +88,9 @@ pub enum RemoteError {
     /// Its destination is not a concrete topic.
     #[error("not a topic: {0}")]
     NotATopic(String),
+    /// It asks a topic to keep nothing (no `retain:set` or `retain:remove`).
+    #[error("not a retained message: {0}")]
+    NotRetained(String),
     /// Its queue has no consumers on this node (any more).
     #[error("no local consumers of {0}")]
     NoConsumers(String),
@@ -142,6 +147,28 @@ impl Broker {
         let (id, shared) = (router.next_id(), queue.destination().shared().clone());
         let message = Message::new(id, shared, headers, body, queue.counters().clone()).with_claim(claim);
         queue.take_from_cluster(Arc::new(message), deliveries);
+        Ok(())
+    }
+
+    /// Keeps (`retain:set`) or forgets (`retain:remove`) a topic's retained message as another
+    /// node (or this one, in an earlier run) asked: delivered to no one now, handed to the
+    /// topic's new subscriptions from now on.
+    pub fn retain_from_cluster(
+        &self,
+        destination: &str,
+        headers: Vec<(String, String)>,
+        body: Bytes,
+    ) -> Result<(), RemoteError> {
+        let topic = Destination::parse(destination).ok().filter(|d| d.kind() == Kind::Topic);
+        let topic = topic.ok_or_else(|| RemoteError::NotATopic(destination.to_owned()))?;
+        let retain = headers.iter().find(|(name, _)| name == header::RETAIN).map(|(_, value)| value.as_str());
+        let retain = Retain::parse(retain).ok_or_else(|| RemoteError::NotRetained(destination.to_owned()))?;
+        let router = &self.shared.router;
+        let topic = router.topics().get_or_create(&topic);
+        let id = router.next_id();
+        let message = Message::new(id, topic.destination().shared().clone(), headers, body, topic.counters().clone());
+        let name = topic.destination().as_str();
+        topic.retained().update(retain, &Arc::new(message), name, router.store(), &self.shared.memory);
         Ok(())
     }
 

@@ -16,8 +16,10 @@
 //! Queues are the cluster's, over JetStream (`queues`): the router hands a queue SEND to
 //! [`Link::enqueue`], which queues it for the task and returns the confirmation the SEND's
 //! RECEIPT waits for; a change of a queue's local consumers marks the queue for the task.
+//! Retained messages are shared through a JetStream stream too (`retained`).
 
 mod queues;
+mod retained;
 mod subject;
 mod task;
 mod wire;
@@ -72,6 +74,10 @@ pub(crate) async fn start(
         replicas: config.stream_replicas,
     };
     let jetstream = async_nats::jetstream::new(client.clone());
+    let prefix = config.subject_prefix.clone();
+    let follower =
+        retained::follow(jetstream.clone(), prefix, settings.replicas, link.clone(), broker.clone(), cancel.clone());
+    tracker.spawn(follower);
     let queues = queues::Queues::new(jetstream, config.subject_prefix.clone(), settings, settlements);
     let inbound =
         task::Inbound { outgoing: outgoing_receiver, queued: queued_receiver, settlements: settlements_receiver };

@@ -107,6 +107,11 @@ impl Queues {
         }
     }
 
+    /// The JetStream context the queues (and retained messages) use.
+    pub(super) fn jetstream(&self) -> &jetstream::Context {
+        &self.jetstream
+    }
+
     /// Whether the task may take another message to publish (PubAcks awaited are bounded).
     pub(super) fn has_room(&self) -> bool {
         self.pending.len() < self.settings.max_in_flight

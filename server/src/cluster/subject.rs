@@ -1,7 +1,7 @@
 //! NATS subjects for topics, topic patterns and queues, and JetStream names.
 //!
 //! A topic `/topic/a.b` is published on `<prefix>.t.a.b`, a queue `/queue/a.b` on
-//! `<prefix>.q.a.b`. A segment that is not a plain NATS
+//! `<prefix>.q.a.b`, the topic's retained message on `<prefix>.r.a.b`. A segment that is not a plain NATS
 //! token (letters, digits, `_`, `-`) is written as `~` and the hex of its bytes, so every topic
 //! has one subject and no two topics share one. A pattern's `*` is NATS's `*`; `**` (zero or
 //! more segments) is NATS's `>` (one or more) plus, at the end, the subject without it. A `**`
@@ -20,9 +20,19 @@ pub(crate) fn for_queue(prefix: &str, name: &str) -> String {
     for_name(prefix, "q", name)
 }
 
+/// The subject the retained message of the topic named `name` is kept on.
+pub(crate) fn for_retained(prefix: &str, name: &str) -> String {
+    for_name(prefix, "r", name)
+}
+
 /// The subjects of every queue: what the queues' stream holds.
 pub(crate) fn all_queues(prefix: &str) -> String {
     format!("{prefix}.q.>")
+}
+
+/// The subjects of every retained message: what the retained messages' stream holds.
+pub(crate) fn all_retained(prefix: &str) -> String {
+    format!("{prefix}.r.>")
 }
 
 /// A JetStream stream's name for the nodes using `prefix`: stream names cannot hold `.` (nor

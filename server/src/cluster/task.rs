@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::queues::{Outgoing, Queues, Settlement};
+use super::retained;
 use super::wire::{self, Seen};
 use super::{bump, subject, Link};
 
@@ -60,12 +61,16 @@ pub(super) async fn run(
                 sequence += 1;
                 let name = message.destination().strip_prefix(TOPIC_PREFIX).unwrap_or(message.destination());
                 let subject = subject::for_topic(&interest.prefix, name);
-                match client.publish(subject, wire::encode(&link.origin, sequence, &message)).await {
+                let payload = wire::encode(&link.origin, sequence, &message);
+                match client.publish(subject, payload.clone()).await {
                     Ok(()) => bump(&link.counters.published),
                     Err(error) => {
                         bump(&link.counters.dropped);
                         debug!(%error, "cluster: a message was not sent to NATS");
                     }
+                }
+                if retained::asks(&message) {
+                    retained::publish(queues.jetstream(), &interest.prefix, &message, payload).await;
                 }
             }
             Some((_, nats)) = interest.streams.next() => deliver(&broker, &link, &mut seen, nats.payload),

@@ -1,4 +1,5 @@
-//! Cluster mode: queues shared by the nodes through JetStream on a real NATS server on loopback.
+//! Cluster mode: queues and retained messages shared by the nodes through JetStream on a real
+//! NATS server on loopback.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -142,4 +143,36 @@ async fn a_receipt_waits_for_jetstream_to_store_the_message() {
     producer.send("SEND\ndestination:/queue/jobs\nreceipt:r3\n\nNATS is gone\0").await;
     let error = producer.expect_error_and_close("NATS is unreachable").await;
     assert_eq!(error.header("code"), Some("store-failed"));
+}
+
+/// What a new subscriber to `topic` on `node` gets at once: the retained message's body, if any.
+async fn retained_on(node: &TestBroker, topic: &str) -> Option<String> {
+    let mut client = node.connect12().await;
+    client.subscribe(topic, "0", "").await;
+    let message = client.try_frame(Duration::from_millis(200)).await;
+    message.map(|message| body(&message).to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retained_message_set_on_one_node_is_handed_to_new_subscribers_on_another() {
+    let nats = NatsServer::start().await;
+    let (a, b) = (node(&nats, "a").await, node(&nats, "b").await);
+    let mut publisher = a.connect12().await;
+    publisher.send("SEND\ndestination:/topic/status\nretain:set\nreceipt:r1\n\nall good\0").await;
+    publisher.expect_receipt("r1").await;
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    while retained_on(&b, "/topic/status").await.as_deref() != Some("all good") {
+        assert!(tokio::time::Instant::now() < deadline, "b never got a's retained message");
+    }
+    let c = node(&nats, "c").await;
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    while retained_on(&c, "/topic/status").await.as_deref() != Some("all good") {
+        assert!(tokio::time::Instant::now() < deadline, "a node started later reads it back");
+    }
+    publisher.send("SEND\ndestination:/topic/status\nretain:remove\nreceipt:r2\n\n\0").await;
+    publisher.expect_receipt("r2").await;
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    while retained_on(&b, "/topic/status").await.is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "b still hands out a removed retained message");
+    }
 }
