@@ -253,17 +253,30 @@ impl Session {
         }
     }
 
-    /// The store's ticket the oldest held receipt waits for, if it still waits for one.
+    /// The store's ticket the oldest held receipt waits for, if it waits for one: the connection
+    /// task calls [`Session::release_receipts`] once it is durable (at once if it is and the
+    /// receipt waits for nothing else).
     pub fn awaited(&self) -> Option<Ticket> {
-        let ticket = self.waiting.front()?.ticket?;
-        let durable = self.broker.store().is_some_and(|store| store.is_durable(ticket));
-        (!durable).then_some(ticket)
+        let held = self.waiting.front()?;
+        let ticket = held.ticket?;
+        let confirmed = held.confirmations.iter().all(|c| c.outcome().is_some());
+        (!self.is_durable(ticket) || confirmed).then_some(ticket)
     }
 
-    /// The cluster's confirmation the oldest held receipt waits for, if it waits for one.
+    /// The cluster's confirmation the oldest held receipt waits for, once the store has made its
+    /// changes durable: the connection task calls [`Session::release_receipts`] once it is
+    /// answered (at once if every one is).
     pub fn awaited_confirmation(&self) -> Option<Confirmation> {
         let held = self.waiting.front()?;
-        held.confirmations.iter().find(|confirmation| confirmation.outcome().is_none()).cloned()
+        if held.ticket.is_some_and(|ticket| !self.is_durable(ticket)) {
+            return None;
+        }
+        let pending = held.confirmations.iter().find(|confirmation| confirmation.outcome().is_none());
+        pending.or(held.confirmations.first()).cloned()
+    }
+
+    fn is_durable(&self, ticket: Ticket) -> bool {
+        self.broker.store().is_some_and(|store| store.is_durable(ticket))
     }
 
     /// Moves the receipts whose changes are durable and confirmed now to `replies`. Fails once
