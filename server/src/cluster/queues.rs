@@ -93,7 +93,7 @@ impl Queues {
         settings: Settings,
         settlements: mpsc::UnboundedSender<Settlement>,
     ) -> Queues {
-        let stream = subject::stream_name(&prefix, "queues");
+        let stream = stream_config(&prefix, settings.replicas).name;
         Queues {
             jetstream,
             prefix,
@@ -180,7 +180,7 @@ impl Queues {
                     let puller = Puller { shared: Arc::default(), stop: CancellationToken::new() };
                     let context = PullContext {
                         jetstream: self.jetstream.clone(),
-                        stream: self.stream.clone(),
+                        prefix: self.prefix.clone(),
                         subject: subject::for_queue(
                             &self.prefix,
                             destination.strip_prefix(QUEUE_PREFIX).unwrap_or(&destination),
@@ -218,14 +218,7 @@ impl Queues {
         if self.stream_ready {
             return Ok(());
         }
-        let config = stream::Config {
-            name: self.stream.clone(),
-            subjects: vec![subject::all_queues(&self.prefix)],
-            retention: RetentionPolicy::WorkQueue,
-            storage: StorageType::File,
-            num_replicas: self.settings.replicas,
-            ..Default::default()
-        };
+        let config = stream_config(&self.prefix, self.settings.replicas);
         match self.jetstream.get_or_create_stream(config).await {
             Ok(_) => {
                 self.stream_ready = true;
@@ -239,10 +232,22 @@ impl Queues {
     }
 }
 
+/// The queues' stream (see the module docs).
+fn stream_config(prefix: &str, replicas: usize) -> stream::Config {
+    stream::Config {
+        name: subject::stream_name(prefix, "queues"),
+        subjects: vec![subject::all_queues(prefix)],
+        retention: RetentionPolicy::WorkQueue,
+        storage: StorageType::File,
+        num_replicas: replicas,
+        ..Default::default()
+    }
+}
+
 /// What one puller works with.
 struct PullContext {
     jetstream: jetstream::Context,
-    stream: String,
+    prefix: String,
     subject: String,
     destination: String,
     settings: Settings,
@@ -285,7 +290,11 @@ async fn pull(context: PullContext, stop: CancellationToken) {
                 continue;
             }
         };
-        while let Some(Some(next)) = stop.run_until_cancelled(messages.next()).await {
+        // A pull is read to its end (`PULL_WAIT` at most), even once stopped: a message JetStream
+        // sent it must reach the local queue, which gives it back if its consumers are gone;
+        // dropped unread, it would wait for `ack_wait` first.
+        let end = tokio::time::Instant::now() + 2 * PULL_WAIT;
+        while let Ok(Some(next)) = tokio::time::timeout_at(end, messages.next()).await {
             match next {
                 Ok(message) => deliver(&context, message),
                 Err(error) => {
@@ -297,9 +306,10 @@ async fn pull(context: PullContext, stop: CancellationToken) {
     }
 }
 
-/// The queue's shared durable consumer, made if it does not exist.
+/// The queue's shared durable consumer, made (with the stream) if it does not exist.
 async fn consumer(context: &PullContext) -> Result<jetstream::consumer::PullConsumer, async_nats::Error> {
-    let stream = context.jetstream.get_stream(&context.stream).await?;
+    let config = stream_config(&context.prefix, context.settings.replicas);
+    let stream = context.jetstream.get_or_create_stream(config).await?;
     let name = subject::queue_consumer(context.destination.strip_prefix(QUEUE_PREFIX).unwrap_or(&context.destination));
     let config = pull::Config {
         durable_name: Some(name.clone()),
