@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Cluster figures (docs/PERFORMANCE.md, "Cluster"): stompbox-bench against one node and against
-# three nodes sharing topics through one nats-server, all on this machine's loopback, with the CPU
-# time of every broker process and of nats-server read from /proc around each run.
+# three nodes sharing topics (core NATS) and queues (JetStream) through one nats-server, all on
+# this machine's loopback, with the CPU time of every broker process and of nats-server read from
+# /proc around each run.
 #
-#   bench/cluster.sh [DURATION]    (default 10s; needs `cargo build --release` and nats-server)
+#   bench/cluster.sh [DURATION] [RUN...]    (default 10s and every run; needs
+#                                           `cargo build --release` and nats-server)
+#   bench/cluster.sh 10s queue              only the runs whose label starts with "queue"
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${1:-10s}"
+shift || true
+ONLY=("$@")
 BENCH=target/release/stompbox-bench
 BROKER=target/release/stompbox
 WORK="$(mktemp -d)"
@@ -19,7 +24,7 @@ ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 wait_port() { for _ in $(seq 500); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.01; done; exit 1; }
 
 NATS_PORT="$(free_port)"
-nats-server -a 127.0.0.1 -p "$NATS_PORT" >/dev/null 2>&1 &
+nats-server -a 127.0.0.1 -p "$NATS_PORT" -js -sd "$WORK/jetstream" >/dev/null 2>&1 &
 NATS_PID=$!
 PIDS+=("$NATS_PID")
 wait_port "$NATS_PORT"
@@ -44,6 +49,11 @@ node() {
 run() {
   local label="$1" pids="$2" urls="$3"
   shift 3
+  if [ "${#ONLY[@]}" -gt 0 ]; then
+    local wanted=0 prefix
+    for prefix in "${ONLY[@]}"; do [[ "$label" == "$prefix"* ]] && wanted=1; done
+    [ "$wanted" = 1 ] || return 0
+  fi
   local before=() after=() pid
   for pid in $pids "$NATS_PID"; do before+=("$(ticks "$pid")"); done
   local json
@@ -72,5 +82,9 @@ THREE="tcp://127.0.0.1:$A_PORT,tcp://127.0.0.1:$B_PORT,tcp://127.0.0.1:$C_PORT"
 run "fanout 3->3, 1 node" "$SINGLE" "$ONE" fanout --producers 3 --subscribers 3
 run "fanout 3->3, 3 nodes" "$A $B $C" "$THREE" fanout --producers 3 --subscribers 3
 run "fanout 1->3, 3 nodes, 1 node publishing" "$A $B $C" "$THREE" fanout --producers 1 --subscribers 3
+run "queue 1->1, 1 node" "$SINGLE" "$ONE" queue --producers 1 --consumers 1
+run "queue 1->1, 3 nodes (JetStream; consumer on a, producer on b)" "$A $B $C" "$THREE" queue --producers 1 --consumers 1
 run "queue 3->3, 1 node" "$SINGLE" "$ONE" queue --producers 3 --consumers 3
-run "queue 3->3, 3 nodes (each node's own queue)" "$A $B $C" "$THREE" queue --producers 3 --consumers 3
+run "queue 3->3, 3 nodes (JetStream)" "$A $B $C" "$THREE" queue --producers 3 --consumers 3
+run "persistent 1->1, 1 node (no store: a receipt per SEND)" "$SINGLE" "$ONE" persistent --producers 1 --consumers 1
+run "persistent 1->1, 3 nodes (a receipt per SEND after the PubAck)" "$A $B $C" "$THREE" persistent --producers 1 --consumers 1

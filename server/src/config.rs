@@ -124,6 +124,29 @@ pub struct ClusterConfig {
     /// `subscription_capacity`); past it, NATS drops them (a slow consumer).
     #[serde(default = "default_cluster_capacity")]
     pub subscription_capacity: usize,
+    /// How long JetStream waits for a node to acknowledge a queue message before it delivers
+    /// it again, to any node (default 30,000 ms): a node that dies gives its messages back so.
+    #[serde(default = "default_ack_wait_ms")]
+    pub ack_wait_ms: u64,
+    /// Queue messages one node holds from the cluster per queue, unacknowledged (default 1,000).
+    #[serde(default = "default_max_in_flight")]
+    pub max_in_flight: usize,
+    /// Replicas of the JetStream streams the nodes create (default 1; 3 on a NATS cluster of
+    /// 3 or more servers).
+    #[serde(default = "default_stream_replicas")]
+    pub stream_replicas: usize,
+}
+
+fn default_ack_wait_ms() -> u64 {
+    30_000
+}
+
+fn default_max_in_flight() -> usize {
+    1_000
+}
+
+fn default_stream_replicas() -> usize {
+    1
 }
 
 fn default_subject_prefix() -> String {
@@ -151,6 +174,9 @@ impl ClusterConfig {
             require_tls: false,
             outgoing_capacity: default_cluster_capacity(),
             subscription_capacity: default_cluster_capacity(),
+            ack_wait_ms: default_ack_wait_ms(),
+            max_in_flight: default_max_in_flight(),
+            stream_replicas: default_stream_replicas(),
         }
     }
 
@@ -175,6 +201,9 @@ impl ClusterConfig {
         }
         if self.node.as_deref().is_some_and(|node| node.is_empty() || node.chars().any(char::is_control)) {
             return invalid("`node` must be a name: not empty, no control characters");
+        }
+        if self.ack_wait_ms == 0 || self.max_in_flight == 0 || !(1..=5).contains(&self.stream_replicas) {
+            return invalid("`ack_wait_ms` and `max_in_flight` must be positive, `stream_replicas` 1 to 5");
         }
         if self.user.is_some() != self.password.is_some() {
             return invalid("`user` and `password` go together");
@@ -566,6 +595,7 @@ mod tests {
         let cluster = config.cluster.unwrap();
         assert_eq!(cluster, ClusterConfig::new(vec!["nats://127.0.0.1:4222".into()]));
         assert_eq!(cluster.subject_prefix, "stompbox");
+        assert_eq!((cluster.ack_wait_ms, cluster.max_in_flight, cluster.stream_replicas), (30_000, 1_000, 1));
         assert!(!cluster.node_name().is_empty(), "the host name by default");
         for (bad, says) in [
             ("nats = []", "at least one NATS server"),
@@ -573,6 +603,7 @@ mod tests {
             ("nats = [\"n\"]\nuser = \"u\"", "`user` and `password` go together"),
             ("nats = [\"n\"]\ntls_cert = \"c.pem\"", "`tls_cert` and `tls_key` go together"),
             ("nats = [\"n\"]\noutgoing_capacity = 0", "at least 1"),
+            ("nats = [\"n\"]\nmax_in_flight = 0", "`max_in_flight` must be positive"),
         ] {
             let err = Config::from_toml_str(&format!("[cluster]\n{bad}\n")).unwrap_err();
             assert!(err.to_string().contains(says), "{bad}: {err}");

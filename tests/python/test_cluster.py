@@ -1,7 +1,9 @@
 """Cluster mode with the real binary: two nodes sharing topics through a real `nats-server`
 (Debian's, which scripts/test installs). A stomp.py client on node A and a browser-like WebSocket
 client on node B talk to each other; with NATS stopped, each node serves its own clients and says
-so in its log, its management API and /metrics, and topics cross again once NATS is back."""
+so in its log, its management API and /metrics, and topics cross again once NATS is back. Queues
+cross JetStream: a node killed with SIGKILL while its consumer holds unacknowledged messages
+gives them, after `ack_wait_ms`, to a consumer on another node; restarted, it rejoins."""
 
 from __future__ import annotations
 
@@ -25,12 +27,14 @@ TIMEOUT = 5.0
 
 
 class Nats:
-    """`nats-server` on a free loopback port (found by binding 127.0.0.1:0), restartable on it."""
+    """`nats-server` with JetStream (its store under `folder`) on a free loopback port (found by
+    binding 127.0.0.1:0), restartable on it."""
 
-    def __init__(self) -> None:
+    def __init__(self, folder: Path) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
+        self.store = folder / "jetstream"
         self.process: subprocess.Popen[bytes] | None = None
         self.start()
 
@@ -40,7 +44,7 @@ class Nats:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            ["nats-server", "-a", "127.0.0.1", "-p", str(self.port)],
+            ["nats-server", "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -93,20 +97,25 @@ class Node:
         return next(s.value for f in families for s in f.samples if s.name == f"stompbox_{name}")
 
 
+def start_node(
+    launcher: Callable[..., Any], folder: Path, nats: Nats, name: str, cluster_keys: str = ""
+) -> Node:
+    """Node `name` of the cluster on `nats` (its configuration in `folder`), once connected."""
+    config = folder / f"{name}.toml"
+    config.write_text(
+        "".join(f'[[listener]]\nkind = "{kind}"\naddress = "127.0.0.1:0"\n' for kind in ["tcp", "ws", "http"])
+        + f'[cluster]\nnats = ["{nats.url}"]\nnode = "{name}"\nsubject_prefix = "pytest"\n{cluster_keys}'
+    )
+    broker = launcher(["--config", str(config)], listeners=3)
+    node = Node(broker, broker.ports())
+    until(lambda: node.cluster()["state"] == "connected", "the node to connect to NATS")
+    return node
+
+
 @pytest.fixture(name="cluster")
 def cluster_fixture(tmp_path: Path, broker_launcher: Callable[..., Any]) -> Iterator[tuple[Nats, Node, Node]]:
-    nats = Nats()
-    nodes = []
-    for name in ["a", "b"]:
-        config = tmp_path / f"{name}.toml"
-        config.write_text(
-            "".join(f'[[listener]]\nkind = "{kind}"\naddress = "127.0.0.1:0"\n' for kind in ["tcp", "ws", "http"])
-            + f'[cluster]\nnats = ["{nats.url}"]\nnode = "{name}"\nsubject_prefix = "pytest"\n'
-        )
-        broker = broker_launcher(["--config", str(config)], listeners=3)
-        nodes.append(Node(broker, broker.ports()))
-    for node in nodes:
-        until(lambda: node.cluster()["state"] == "connected", "the node to connect to NATS")
+    nats = Nats(tmp_path)
+    nodes = [start_node(broker_launcher, tmp_path, nats, name) for name in ["a", "b"]]
     yield nats, nodes[0], nodes[1]
     for node in nodes:
         assert node.broker.stop() == 0, "".join(node.broker.log)
@@ -152,3 +161,39 @@ def test_without_nats_nodes_serve_locally_and_say_so(cluster: tuple[Nats, Node, 
     nats.start()
     until(lambda: a.cluster()["state"] == "connected", "node a to reconnect")
     assert a.metric("cluster_connected") == 1
+
+
+def test_a_killed_nodes_unacknowledged_queue_messages_go_to_another_node(
+    tmp_path: Path, broker_launcher: Callable[..., Any]
+) -> None:
+    nats = Nats(tmp_path)
+    try:
+        a, b, c = (start_node(broker_launcher, tmp_path, nats, name, "ack_wait_ms = 1000\n") for name in "abc")
+        holder, held = c.stomppy()
+        holder.subscribe("/queue/work", id="0", ack="client-individual")
+        until(lambda: c.cluster()["queues"] == 1, "c to pull the queue from JetStream")
+        producer, _ = a.stomppy()
+        for n in range(5):
+            producer.send("/queue/work", f"job {n}")
+        until(lambda: a.cluster()["queue_sent"] == 5, "JetStream to store the 5 jobs")
+        assert sorted(held.bodies.get(timeout=TIMEOUT) for _ in range(5)) == [f"job {n}" for n in range(5)]
+
+        c.broker.process.kill()  # SIGKILL: c acknowledges nothing more, and gives nothing back
+        c.broker.process.wait(timeout=TIMEOUT)
+        taker, taken = b.stomppy()
+        taker.subscribe("/queue/work", id="0")
+        redelivered = sorted(taken.bodies.get(timeout=TIMEOUT) for _ in range(5))
+        assert redelivered == [f"job {n}" for n in range(5)], "after ack_wait_ms, to b's consumer"
+        assert b.metric("cluster_queue_received_total") >= 5
+        taker.disconnect()
+
+        c = start_node(broker_launcher, tmp_path, nats, "c", "ack_wait_ms = 1000\n")
+        rejoined, inbox = c.stomppy()
+        rejoined.subscribe("/queue/work", id="0")
+        until(lambda: c.cluster()["queues"] == 1, "the restarted c to pull the queue again")
+        producer.send("/queue/work", "after the restart")
+        assert inbox.bodies.get(timeout=TIMEOUT) == "after the restart"
+        for connection in (rejoined, producer):
+            connection.disconnect()
+    finally:
+        nats.stop()

@@ -1,5 +1,6 @@
 //! A real NATS server for the cluster tests: Debian's `nats-server` binary (which `scripts/test`
-//! installs) on a free loopback port, stopped and started again on the same port at will.
+//! installs) on a free loopback port with JetStream (its store in a fresh directory), stopped
+//! and started again on the same port and store at will.
 
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Child, Command, Stdio};
@@ -7,7 +8,10 @@ use std::process::{Child, Command, Stdio};
 use tokio::net::TcpStream;
 use tokio::time::{sleep, Instant};
 
-use crate::TIMEOUT;
+use stompbox_core::broker::{ClusterSnapshot, Snapshot};
+use stompbox_server::config::ClusterConfig;
+
+use crate::{start_with, until, DataDir, TestBroker, TIMEOUT};
 
 /// The binary, on `PATH` (Debian installs it in `/usr/sbin`).
 const BINARY: &str = "nats-server";
@@ -18,6 +22,7 @@ pub struct NatsServer {
     /// Where it listens.
     pub addr: SocketAddr,
     child: Option<Child>,
+    store: DataDir,
 }
 
 impl NatsServer {
@@ -25,7 +30,7 @@ impl NatsServer {
     /// `-p -1`) and waits until it accepts connections.
     pub async fn start() -> NatsServer {
         let addr = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free loopback port");
-        let mut server = NatsServer { addr, child: None };
+        let mut server = NatsServer { addr, child: None, store: DataDir::new() };
         server.restart().await;
         server
     }
@@ -46,8 +51,9 @@ impl NatsServer {
     /// Starts the process (again) on the same port and waits until it accepts connections.
     pub async fn restart(&mut self) {
         self.stop();
+        let store = self.store.path().to_str().expect("a UTF-8 temporary path");
         let child = Command::new(BINARY)
-            .args(["-a", "127.0.0.1", "-p", &self.addr.port().to_string()])
+            .args(["-a", "127.0.0.1", "-p", &self.addr.port().to_string(), "-js", "-sd", store])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -65,4 +71,30 @@ impl Drop for NatsServer {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A node named `name` of the cluster sharing `nats`, with `[cluster]` defaults otherwise.
+pub async fn node(nats: &NatsServer, name: &str) -> TestBroker {
+    node_with(nats, name, |_| {}).await
+}
+
+/// A node's bridge, as its snapshot shows it.
+pub fn cluster(snapshot: &Snapshot) -> &ClusterSnapshot {
+    snapshot.cluster.as_ref().expect("a node in cluster mode shows its bridge")
+}
+
+/// A node named `name` of the cluster sharing `nats` (subject prefix `test`), once connected to
+/// it; `tweak` sets more of its `[cluster]`.
+pub async fn node_with(nats: &NatsServer, name: &str, tweak: impl FnOnce(&mut ClusterConfig)) -> TestBroker {
+    let broker = start_with(|config| {
+        let mut cluster = ClusterConfig::new(vec![nats.url()]);
+        cluster.node = Some(name.to_owned());
+        cluster.subject_prefix = "test".to_owned();
+        tweak(&mut cluster);
+        config.cluster = Some(cluster);
+    })
+    .await;
+    // The bridge is attached as the node starts serving, and connects in the background.
+    until(&broker, "the node to connect to NATS", |s| s.cluster.as_ref().is_some_and(|c| c.state == "connected")).await;
+    broker
 }

@@ -2,28 +2,8 @@
 
 use std::collections::BTreeSet;
 
-use stompbox_core::broker::{ClusterSnapshot, Snapshot};
-use stompbox_server::config::ClusterConfig;
-use stompbox_tests::nats::NatsServer;
-use stompbox_tests::{body, start_with, until, Client, TestBroker, TIMEOUT};
-
-/// A node named `name` of the cluster sharing `nats`.
-async fn node(nats: &NatsServer, name: &str) -> TestBroker {
-    let broker = start_with(|config| {
-        let mut cluster = ClusterConfig::new(vec![nats.url()]);
-        cluster.node = Some(name.to_owned());
-        cluster.subject_prefix = "test".to_owned();
-        config.cluster = Some(cluster);
-    })
-    .await;
-    // The bridge is attached as the node starts serving, and connects in the background.
-    until(&broker, "the node to connect to NATS", |s| s.cluster.as_ref().is_some_and(|c| c.state == "connected")).await;
-    broker
-}
-
-fn cluster(snapshot: &Snapshot) -> &ClusterSnapshot {
-    snapshot.cluster.as_ref().expect("a node in cluster mode shows its bridge")
-}
+use stompbox_tests::nats::{cluster, node, NatsServer};
+use stompbox_tests::{body, until, Client, TIMEOUT};
 
 /// Reads messages until one with body `end` came from each of `nodes`; returns the others'
 /// `(from, n)` headers, each of which must have come once.

@@ -135,6 +135,9 @@ pub enum ProtocolError {
     /// The store cannot take a persistent message (failed, or full).
     #[error(transparent)]
     Store(#[from] Refusal),
+    /// The cluster cannot take a queue message now (NATS unreachable, or it refused it).
+    #[error("the cluster's queue did not take the message: {0}")]
+    Cluster(String),
     /// A SEND to `/dsub/`: durable subscriptions are fed by their topics.
     #[error("cannot send to {0}: durable subscriptions receive from their topics")]
     SendToDurable(String),
@@ -182,7 +185,7 @@ impl ProtocolError {
             | ProtocolError::TooManyQueuesCreated { .. } => ErrorCode::LimitExceeded,
             ProtocolError::Frame(error) => frame_error_code(error),
             ProtocolError::Store(Refusal::Full { .. }) => ErrorCode::LimitExceeded,
-            ProtocolError::Store(Refusal::Failed(_)) => ErrorCode::StoreFailed,
+            ProtocolError::Store(Refusal::Failed(_)) | ProtocolError::Cluster(_) => ErrorCode::StoreFailed,
             ProtocolError::NotConnected(_)
             | ProtocolError::AlreadyConnected
             | ProtocolError::ServerFrame(_)

@@ -9,6 +9,7 @@ use std::sync::{Arc, OnceLock};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::claim::Claim;
 use super::stats::DestinationStats;
 use crate::frame::{header, write_header, Escaping};
 use crate::selector::Selector;
@@ -46,6 +47,8 @@ pub struct Message {
     blocks: [OnceLock<Bytes>; 3],
     /// The counters of the destination it was published to.
     stats: Arc<DestinationStats>,
+    /// This node's hold on it, when it came from the cluster's queue.
+    claim: Option<Arc<dyn Claim>>,
 }
 
 impl Message {
@@ -70,7 +73,8 @@ impl Message {
         let persistent = asks_persistence(&headers);
         const OVERHEAD: usize = 128;
         let size = body.len() + headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum::<usize>() + OVERHEAD;
-        Message { id, destination, headers, body, expires_at_ms, persistent, size, blocks: Default::default(), stats }
+        let blocks = Default::default();
+        Message { id, destination, headers, body, expires_at_ms, persistent, size, blocks, stats, claim: None }
     }
 
     /// A copy for a dead-letter queue, with headers saying where it came from and why
@@ -95,6 +99,16 @@ impl Message {
     pub(crate) fn browse_end(id: u64, destination: Arc<str>) -> Message {
         let headers = vec![(header::BROWSER.to_owned(), "end".to_owned())];
         Message::new(id, destination, headers, Bytes::new(), Arc::default())
+    }
+
+    /// The message with this node's hold on it, as taken from the cluster's queue.
+    pub(crate) fn with_claim(self, claim: Arc<dyn Claim>) -> Message {
+        Message { claim: Some(claim), ..self }
+    }
+
+    /// This node's hold on it, when it came from the cluster's queue.
+    pub(crate) fn claim(&self) -> Option<&Arc<dyn Claim>> {
+        self.claim.as_ref()
     }
 
     /// The broker-assigned id, unique for the broker's lifetime.

@@ -34,6 +34,7 @@
 //! every later publish into a panic too.
 
 mod admin;
+mod claim;
 mod clock;
 mod close;
 mod cluster;
@@ -58,6 +59,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub use admin::QueueError;
+pub use claim::{confirmation, Claim, Confirmation, Confirmer};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use close::{CloseKind, CloseReason};
 pub use cluster::{Bridge, ClusterSnapshot, RemoteError};

@@ -137,8 +137,10 @@ function showBroker(broker) {
   if (broker.cluster) {
     const cluster = broker.cluster;
     $("cluster").textContent = `${cluster.node}: ${cluster.state}`;
-    $("cluster").title = `${number(cluster.published)} sent, ${number(cluster.received)} received, ` +
-      `${number(cluster.dropped)} dropped${cluster.last_error ? `; last error: ${cluster.last_error}` : ""}`;
+    $("cluster").title = `topics: ${number(cluster.published)} sent, ${number(cluster.received)} received, ` +
+      `${number(cluster.dropped)} dropped; queues: ${number(cluster.queues)} pulled, ` +
+      `${number(cluster.queue_sent)} sent, ${number(cluster.queue_received)} received` +
+      `${cluster.last_error ? `; last error: ${cluster.last_error}` : ""}`;
   }
   if (previous) {
     const seconds = Math.max((broker.uptime_ms - previous.uptime_ms) / 1000, 0.001);

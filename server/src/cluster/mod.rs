@@ -12,7 +12,14 @@
 //! (and counts) what it would have sent, says so in the log and the snapshot, and the client
 //! reconnects on its own, subscribing again to what it had. Topic messages sent during the
 //! outage are not replayed. Subjects and the payload are in `subject` and `wire`.
+//!
+//! Queues are the cluster's, over JetStream (`queues`): the router hands a queue SEND to
+//! [`Link::enqueue`], which queues it for the task and returns the confirmation the SEND's
+//! RECEIPT waits for; a change of a queue's local consumers marks the queue for the task.
+//! Retained messages are shared through a JetStream stream too (`retained`).
 
+mod queues;
+mod retained;
 mod subject;
 mod task;
 mod wire;
@@ -25,7 +32,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_nats::{ConnectOptions, Event};
 use parking_lot::Mutex;
-use stompbox_core::broker::{Bridge, Broker, ClusterSnapshot, Message};
+use std::time::Duration;
+
+use stompbox_core::broker::{confirmation, Bridge, Broker, ClusterSnapshot, Confirmation, Message};
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -42,12 +51,16 @@ pub(crate) async fn start(
     tracker: &TaskTracker,
 ) -> io::Result<()> {
     let node = config.node_name();
-    let (outgoing, receiver) = mpsc::channel(config.outgoing_capacity);
+    let (outgoing, outgoing_receiver) = mpsc::channel(config.outgoing_capacity);
+    let (queued, queued_receiver) = mpsc::channel(config.outgoing_capacity);
+    let (settlements, settlements_receiver) = mpsc::unbounded_channel();
     let link = Arc::new(Link {
         origin: format!("{node}/{:016x}", run_id()),
         node,
         outgoing,
+        queued,
         dirty: Mutex::default(),
+        dirty_queues: Mutex::default(),
         wake: Notify::new(),
         connected: AtomicBool::new(false),
         state: Mutex::new(State { since_ms: now_ms(), last_error: None }),
@@ -55,7 +68,28 @@ pub(crate) async fn start(
     });
     let client = options(config, link.clone()).await?.connect(&config.nats).await.map_err(io::Error::other)?;
     info!(node = %link.node, nats = ?config.nats, "cluster mode: sharing topics through NATS");
-    tracker.spawn(task::run(client, link.clone(), broker.clone(), receiver, config.subject_prefix.clone(), cancel));
+    let settings = queues::Settings {
+        ack_wait: Duration::from_millis(config.ack_wait_ms),
+        max_in_flight: config.max_in_flight,
+        replicas: config.stream_replicas,
+    };
+    let jetstream = async_nats::jetstream::new(client.clone());
+    let prefix = config.subject_prefix.clone();
+    let follower =
+        retained::follow(jetstream.clone(), prefix, settings.replicas, link.clone(), broker.clone(), cancel.clone());
+    tracker.spawn(follower);
+    let queues = queues::Queues::new(jetstream, config.subject_prefix.clone(), settings, settlements);
+    let inbound =
+        task::Inbound { outgoing: outgoing_receiver, queued: queued_receiver, settlements: settlements_receiver };
+    tracker.spawn(task::run(
+        client,
+        link.clone(),
+        broker.clone(),
+        inbound,
+        queues,
+        config.subject_prefix.clone(),
+        cancel,
+    ));
     broker.attach_bridge(link);
     Ok(())
 }
@@ -97,8 +131,12 @@ pub(crate) struct Link {
     /// The node and this run of it: what other nodes tell its messages apart by.
     origin: String,
     outgoing: mpsc::Sender<Arc<Message>>,
+    /// Queue messages on their way to JetStream.
+    queued: mpsc::Sender<queues::Outgoing>,
     /// Patterns whose local interest changed since the task last looked.
     dirty: Mutex<HashSet<String>>,
+    /// Queues whose local consumers changed since the task last looked.
+    dirty_queues: Mutex<HashSet<String>>,
     wake: Notify,
     connected: AtomicBool,
     state: Mutex<State>,
@@ -117,6 +155,9 @@ struct Counters {
     published: AtomicU64,
     received: AtomicU64,
     dropped: AtomicU64,
+    queues: AtomicU64,
+    queue_sent: AtomicU64,
+    queue_received: AtomicU64,
 }
 
 impl Bridge for Link {
@@ -132,6 +173,22 @@ impl Bridge for Link {
         self.wake.notify_one();
     }
 
+    fn enqueue(&self, message: &Arc<Message>) -> Result<Confirmation, String> {
+        if !self.connected.load(Ordering::Acquire) {
+            return Err("NATS is unreachable".to_owned());
+        }
+        let (confirmer, confirmation) = confirmation();
+        match self.queued.try_send((message.clone(), confirmer)) {
+            Ok(()) => Ok(confirmation),
+            Err(_) => Err("too many queue messages are waiting for NATS (cluster.outgoing_capacity)".to_owned()),
+        }
+    }
+
+    fn consumers_changed(&self, destination: &str) {
+        self.dirty_queues.lock().insert(destination.to_owned());
+        self.wake.notify_one();
+    }
+
     fn snapshot(&self) -> ClusterSnapshot {
         let state = self.state.lock();
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
@@ -144,6 +201,9 @@ impl Bridge for Link {
             published: read(&self.counters.published),
             received: read(&self.counters.received),
             dropped: read(&self.counters.dropped),
+            queues: read(&self.counters.queues),
+            queue_sent: read(&self.counters.queue_sent),
+            queue_received: read(&self.counters.queue_received),
         }
     }
 }
@@ -185,6 +245,11 @@ impl Link {
     /// The patterns whose interest changed, taken.
     fn take_dirty(&self) -> HashSet<String> {
         std::mem::take(&mut *self.dirty.lock())
+    }
+
+    /// The queues whose local consumers changed, taken.
+    fn take_dirty_queues(&self) -> Vec<String> {
+        self.dirty_queues.lock().drain().collect()
     }
 }
 

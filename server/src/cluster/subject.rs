@@ -1,6 +1,7 @@
-//! NATS subjects for topics and topic patterns.
+//! NATS subjects for topics, topic patterns and queues, and JetStream names.
 //!
-//! A topic `/topic/a.b` is published on `<prefix>.t.a.b`. A segment that is not a plain NATS
+//! A topic `/topic/a.b` is published on `<prefix>.t.a.b`, a queue `/queue/a.b` on
+//! `<prefix>.q.a.b`, the topic's retained message on `<prefix>.r.a.b`. A segment that is not a plain NATS
 //! token (letters, digits, `_`, `-`) is written as `~` and the hex of its bytes, so every topic
 //! has one subject and no two topics share one. A pattern's `*` is NATS's `*`; `**` (zero or
 //! more segments) is NATS's `>` (one or more) plus, at the end, the subject without it. A `**`
@@ -11,7 +12,52 @@ use std::fmt::Write;
 
 /// The subject a message to the topic named `name` (after `/topic/`) is published on.
 pub(crate) fn for_topic(prefix: &str, name: &str) -> String {
-    let mut subject = format!("{prefix}.t");
+    for_name(prefix, "t", name)
+}
+
+/// The subject a message to the queue named `name` (after `/queue/`) is published on.
+pub(crate) fn for_queue(prefix: &str, name: &str) -> String {
+    for_name(prefix, "q", name)
+}
+
+/// The subject the retained message of the topic named `name` is kept on.
+pub(crate) fn for_retained(prefix: &str, name: &str) -> String {
+    for_name(prefix, "r", name)
+}
+
+/// The subjects of every queue: what the queues' stream holds.
+pub(crate) fn all_queues(prefix: &str) -> String {
+    format!("{prefix}.q.>")
+}
+
+/// The subjects of every retained message: what the retained messages' stream holds.
+pub(crate) fn all_retained(prefix: &str) -> String {
+    format!("{prefix}.r.>")
+}
+
+/// A JetStream stream's name for the nodes using `prefix`: stream names cannot hold `.` (nor
+/// `*`, `>`, spaces), so everything outside `[A-Za-z0-9_-]` becomes `_`; `what` tells the
+/// streams of one prefix apart (`queues`).
+pub(crate) fn stream_name(prefix: &str, what: &str) -> String {
+    let plain = |c: char| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' };
+    format!("{}_{what}", prefix.chars().map(plain).collect::<String>())
+}
+
+/// The durable JetStream consumer every node shares for the queue named `name`: `q_<name>` for
+/// a name of letters, digits, `_` and `-`, else `qx_` and the hex of its bytes.
+pub(crate) fn queue_consumer(name: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    if !name.is_empty() && name.chars().all(plain) {
+        return format!("q_{name}");
+    }
+    name.bytes().fold("qx_".to_owned(), |mut hex, byte| {
+        let _ = write!(hex, "{byte:02x}");
+        hex
+    })
+}
+
+fn for_name(prefix: &str, kind: &str, name: &str) -> String {
+    let mut subject = format!("{prefix}.{kind}");
     for segment in name.split('.') {
         subject.push('.');
         push_token(&mut subject, segment);
@@ -64,6 +110,16 @@ mod tests {
         assert_eq!(for_topic("sb", "chat.room-1"), "sb.t.chat.room-1");
         assert_eq!(for_topic("sb", "a b.>.~"), "sb.t.~612062.~3e.~7e");
         assert_ne!(for_topic("sb", "~3e"), for_topic("sb", ">"), "an encoded name never meets a plain one");
+    }
+
+    #[test]
+    fn queues_and_jetstream_names_are_plain_tokens() {
+        assert_eq!(for_queue("sb", "orders.eu"), "sb.q.orders.eu");
+        assert_eq!(stream_name("app.vh.2", "queues"), "app_vh_2_queues");
+        assert_ne!(stream_name("a.vh.1", "queues"), stream_name("a.vh.2", "queues"), "two hosts, two streams");
+        assert_eq!(queue_consumer("jobs-1"), "q_jobs-1");
+        assert_eq!(queue_consumer("a.b"), "qx_612e62");
+        assert_ne!(queue_consumer("qx_61"), queue_consumer("a"), "an encoded name never meets a plain one");
     }
 
     #[test]

@@ -13,6 +13,8 @@ use tokio_stream::{StreamExt, StreamMap};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use super::queues::{Outgoing, Queues, Settlement};
+use super::retained;
 use super::wire::{self, Seen};
 use super::{bump, subject, Link};
 
@@ -20,13 +22,24 @@ use super::{bump, subject, Link};
 /// messages of a stopping node), so that it never stalls on a NATS that went away.
 const FLUSH_WAIT: Duration = Duration::from_secs(1);
 
-/// Serves the bridge until `cancel`: publishes what `outgoing` brings, follows local interest,
-/// delivers what NATS brings.
+/// What the engine hands the task.
+pub(super) struct Inbound {
+    /// Topic messages to publish.
+    pub(super) outgoing: mpsc::Receiver<Arc<Message>>,
+    /// Queue messages to publish to JetStream.
+    pub(super) queued: mpsc::Receiver<Outgoing>,
+    /// What the local queues decided about messages of the cluster's queues.
+    pub(super) settlements: mpsc::UnboundedReceiver<Settlement>,
+}
+
+/// Serves the bridge until `cancel`: publishes what `inbound` brings, follows local interest
+/// and local queue consumers, delivers what NATS brings.
 pub(super) async fn run(
     client: Client,
     link: Arc<Link>,
     broker: Broker,
-    mut outgoing: mpsc::Receiver<Arc<Message>>,
+    mut inbound: Inbound,
+    mut queues: Queues,
     prefix: String,
     cancel: CancellationToken,
 ) {
@@ -37,21 +50,36 @@ pub(super) async fn run(
     loop {
         tokio::select! {
             () = cancel.cancelled() => break,
-            () = link.wake.notified() => interest.follow(&client, &link, &broker).await,
-            Some(message) = outgoing.recv() => {
+            () = link.wake.notified() => {
+                queues.follow(link.take_dirty_queues(), &link, &broker);
+                interest.follow(&client, &link, &broker).await;
+            }
+            Some(message) = inbound.queued.recv(), if queues.has_room() => queues.publish(&link, message).await,
+            Some(settlement) = inbound.settlements.recv() => queues.settle(settlement).await,
+            () = queues.answered() => {}
+            Some(message) = inbound.outgoing.recv() => {
                 sequence += 1;
                 let name = message.destination().strip_prefix(TOPIC_PREFIX).unwrap_or(message.destination());
                 let subject = subject::for_topic(&interest.prefix, name);
-                match client.publish(subject, wire::encode(&link.origin, sequence, &message)).await {
+                let payload = wire::encode(&link.origin, sequence, &message);
+                match client.publish(subject, payload.clone()).await {
                     Ok(()) => bump(&link.counters.published),
                     Err(error) => {
                         bump(&link.counters.dropped);
                         debug!(%error, "cluster: a message was not sent to NATS");
                     }
                 }
+                if retained::asks(&message) {
+                    retained::publish(queues.jetstream(), &interest.prefix, &message, payload).await;
+                }
             }
             Some((_, nats)) = interest.streams.next() => deliver(&broker, &link, &mut seen, nats.payload),
         }
+    }
+    queues.stop();
+    // What the node's consumers gave back as they left goes back to JetStream now.
+    while let Ok(settlement) = inbound.settlements.try_recv() {
+        queues.settle(settlement).await;
     }
     // What was sent goes out before the node stops, if NATS is there to take it.
     if link.connected.load(Ordering::Acquire) {

@@ -32,8 +32,8 @@ use std::time::Duration;
 use bytes::BufMut;
 use stompbox_core::auth::Login;
 use stompbox_core::broker::{
-    error_frame, Action, Broker, CloseReason, ConnectionMeta, OutboxReceiver, PendingSend, ProtocolError, Session,
-    SessionError, Stats,
+    error_frame, Action, Broker, CloseReason, Confirmation, ConnectionMeta, OutboxReceiver, PendingSend, ProtocolError,
+    Session, SessionError, Stats,
 };
 use stompbox_core::codec::{CodecError, StompCodec};
 use stompbox_core::frame::{encode, Command, Frame, FrameLimits, Parsed};
@@ -214,6 +214,7 @@ impl<T: Transport> Task<T> {
             let memory = self.context.broker.memory().clone();
             let store = self.context.broker.store();
             let awaited = self.session.awaited();
+            let confirming = self.session.awaited_confirmation();
             tokio::select! {
                 biased;
                 () = self.cancel.cancelled() => return Ending::Tell(CloseReason::Shutdown),
@@ -234,6 +235,12 @@ impl<T: Transport> Task<T> {
                 },
                 () = self.outbox.ready() => {}
                 () = durable(store, awaited), if awaited.is_some() => {
+                    let released = self.session.release_receipts(&mut self.replies);
+                    if let Err(reason) = self.apply(released.map(|()| Action::Continue)) {
+                        return Ending::Close(reason);
+                    }
+                }
+                () = answered(confirming.as_ref()), if confirming.is_some() => {
                     let released = self.session.release_receipts(&mut self.replies);
                     if let Err(reason) = self.apply(released.map(|()| Action::Continue)) {
                         return Ending::Close(reason);
@@ -498,13 +505,25 @@ impl<T: Transport> Task<T> {
     }
 
     /// Before a DISCONNECT's close: waits (at most `write_timeout_ms`) for the store to make
-    /// durable what the held receipts are for, then writes them, or the ERROR saying the store
-    /// failed.
+    /// durable, and the cluster to confirm, what the held receipts are for, then writes them, or
+    /// the ERROR saying the store failed or the cluster refused.
     async fn release_held_receipts(&mut self) {
-        let Some(store) = self.context.broker.store().cloned() else { return };
+        let store = self.context.broker.store().cloned();
         let deadline = Instant::now() + self.context.timeouts.write;
-        while let Some(ticket) = self.session.awaited() {
-            let waited = timeout_at(deadline, store.wait_for(|store| store.is_durable(ticket))).await;
+        loop {
+            let (awaited, confirming) = (self.session.awaited(), self.session.awaited_confirmation());
+            if awaited.is_none() && confirming.is_none() {
+                let released = self.session.release_receipts(&mut self.replies);
+                let _ = self.apply(released.map(|()| Action::Continue));
+                return;
+            }
+            let either = async {
+                tokio::select! {
+                    () = durable(store.as_ref(), awaited), if awaited.is_some() => {}
+                    () = answered(confirming.as_ref()), if confirming.is_some() => {}
+                }
+            };
+            let waited = timeout_at(deadline, either).await;
             let released = self.session.release_receipts(&mut self.replies);
             if waited.is_err() || self.apply(released.map(|()| Action::Continue)).is_err() {
                 return;
@@ -530,6 +549,14 @@ async fn durable(store: Option<&Store>, ticket: Option<Ticket>) {
     match (store, ticket) {
         (Some(store), Some(ticket)) => store.wait_for(|store| store.is_durable(ticket)).await,
         _ => std::future::pending().await,
+    }
+}
+
+/// Resolves once the cluster answered `confirmation`; pending forever without one.
+async fn answered(confirmation: Option<&Confirmation>) {
+    match confirmation {
+        Some(confirmation) => confirmation.answered().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -60,7 +60,7 @@ impl Figures<'_> {
 /// A figure each host has: its name, help, type and how to read it (`None`: not for this host).
 type HostFigure = (&'static str, &'static str, MetricType, fn(&Figures) -> Option<u64>);
 
-const HOST_FIGURES: [HostFigure; 25] = [
+const HOST_FIGURES: [HostFigure; 28] = [
     ("connections", "Connections open now.", MetricType::Gauge, |f| Some(f.stats.connections)),
     ("connections_opened", "Connections ever opened.", MetricType::Counter, |f| Some(f.stats.connections_total)),
     ("messages_in", "Messages accepted from SEND frames.", MetricType::Counter, |f| Some(f.stats.messages_in)),
@@ -115,6 +115,15 @@ const HOST_FIGURES: [HostFigure; 25] = [
     }),
     ("cluster_dropped", "Topic messages not sent to, or not taken from, NATS.", MetricType::Counter, |f| {
         f.cluster.as_ref().map(|c| c.dropped)
+    }),
+    ("cluster_queues", "Queues this node takes messages from JetStream for.", MetricType::Gauge, |f| {
+        f.cluster.as_ref().map(|c| c.queues)
+    }),
+    ("cluster_queue_sent", "Queue messages stored in JetStream.", MetricType::Counter, |f| {
+        f.cluster.as_ref().map(|c| c.queue_sent)
+    }),
+    ("cluster_queue_received", "Queue messages taken from JetStream.", MetricType::Counter, |f| {
+        f.cluster.as_ref().map(|c| c.queue_received)
     }),
 ];
 

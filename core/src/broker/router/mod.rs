@@ -7,8 +7,9 @@
 //! durable subscriptions, or enqueue on a queue. The store is a subscriber, not a branch: each
 //! queue and durable subscription stores the persistent messages it takes, and publish returns
 //! the store's [`Ticket`] for the RECEIPT to wait on. The cluster bridge, when one is attached, is
-//! the last subscriber of a topic: it gets the message after local delivery (see `cluster`); no
-//! other file fans out or enqueues. [`Router::subscribe`] authorizes
+//! the last subscriber of a topic: it gets the message after local delivery (see `cluster`); in
+//! cluster mode a queue SEND goes to the bridge instead of the local queue, and the RECEIPT waits
+//! for the cluster's confirmation. That path is `publish`; no other file fans out or enqueues. [`Router::subscribe`] authorizes
 //! `receive` (topics) or `consume` (queues), and `create`, then inserts the subscription: a plain
 //! one, a durable one, or a browser. `lifecycle` makes and deletes durable subscriptions and
 //! deletes unused, temporary and operator-deleted queues; `recovery` puts back what the store read
@@ -30,16 +31,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use super::cluster::Bridge;
-use super::config::{BrokerConfig, QueueFullPolicy};
+use super::config::BrokerConfig;
 use super::delivery::Subscriber;
 use super::directory::{Directory, Environment};
 use super::error::ProtocolError;
 use super::memory::Memory;
-use super::message::{asks_persistence, Message};
-use super::outbox::Pressure;
 use super::queue::Queue;
 use super::registry::ConnectionInfo;
-use super::retained::Retain;
 use super::stats::{DestinationStats, Stats};
 use super::topic::{Topic, Topics};
 use crate::auth::{Operation, Principal, Resource};
@@ -48,7 +46,11 @@ use crate::frame::{header, Frame};
 use crate::store::{Store, Ticket};
 
 mod lifecycle;
+mod publish;
 mod recovery;
+
+use publish::time_to_live;
+pub(crate) use publish::{Admission, Held, Published};
 
 /// Most destinations one session keeps routes for (the cache is cleared when full).
 const ROUTE_CACHE: usize = 64;
@@ -61,18 +63,6 @@ pub(crate) struct Router {
     directory: Arc<Directory>,
     /// The cluster bridge, in cluster mode.
     bridge: OnceLock<Arc<dyn Bridge>>,
-}
-
-/// What a publish came to.
-#[derive(Debug)]
-pub(crate) enum Published {
-    /// Delivered or enqueued; stored if the store's ticket is given.
-    Done(Option<Ticket>),
-    /// Delivered (and stored if the ticket is given), and a subscriber is past its high-water
-    /// mark: the publisher waits for [`Pressure::relieved`] before it reads more.
-    Paced(Pressure, Option<Ticket>),
-    /// A full queue holds the message back ([`QueueFullPolicy::Block`]).
-    Held(Held),
 }
 
 /// What kind of subscription a SUBSCRIBE makes.
@@ -88,40 +78,6 @@ pub(crate) enum Subscribe {
         /// Keep sending copies of new messages instead of ending.
         keep_open: bool,
     },
-}
-
-/// Whether a publish may wait for room in a full queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Admission {
-    /// A full queue holds the message back ([`QueueFullPolicy::Block`]) or refuses it.
-    Bounded,
-    /// Enqueue even past the limits (a committed transaction, bounded by its own cap).
-    Forced,
-}
-
-/// Messages held back by full queues (one per queue of a composite destination), already
-/// routed: [`Router::resume`] enqueues them.
-#[derive(Debug)]
-pub(crate) struct Held {
-    /// Each full queue and the message waiting for it; never empty.
-    waiting: Vec<(Arc<Queue>, Arc<Message>)>,
-    /// The store's ticket of what was published before the hold.
-    ticket: Option<Ticket>,
-}
-
-impl Held {
-    /// The first full queue.
-    pub(crate) fn queue(&self) -> &Arc<Queue> {
-        &self.waiting[0].0
-    }
-}
-
-/// What delivering to one destination came to.
-#[derive(Debug)]
-enum Delivered {
-    Done(Option<Ticket>),
-    Paced(Pressure, Option<Ticket>),
-    Held(Arc<Queue>, Arc<Message>),
 }
 
 /// What a destination resolves to.
@@ -221,6 +177,19 @@ impl Router {
         }
     }
 
+    /// The bridge a queue is shared through, in cluster mode (not a durable subscription: its
+    /// backlog is this node's).
+    fn shared_through(&self, queue: &Queue) -> Option<&Arc<dyn Bridge>> {
+        self.bridge().filter(|_| !queue.is_durable())
+    }
+
+    /// Tells the bridge that the local consumers of a shared queue changed.
+    fn consumers_changed(&self, queue: &Queue) {
+        if let Some(bridge) = self.shared_through(queue) {
+            bridge.consumers_changed(queue.destination().as_str());
+        }
+    }
+
     fn env(&self) -> &Environment {
         self.directory.env()
     }
@@ -288,135 +257,6 @@ impl Router {
             })
         });
         refused
-    }
-
-    /// Publishes one SEND: authorize, then deliver, to each destination of a composite one
-    /// (`/queue/a,/topic/b`) in turn. See [`Published`].
-    pub(crate) fn publish(
-        &self,
-        principal: &Principal,
-        routes: &mut RouteCache,
-        frame: Frame,
-        admission: Admission,
-    ) -> Result<Published, ProtocolError> {
-        let targets = &self.route(principal, routes, required_destination(&frame)?)?.targets;
-        let retain = Retain::parse(frame.header(header::RETAIN));
-        let ttl = time_to_live(&frame)?;
-        let mut headers = frame.headers;
-        if let Some(name) = &self.config.add_user_header {
-            stamp_sender(&mut headers, name, principal);
-        }
-        if let Some(ttl) = ttl {
-            stamp_expiry(&mut headers, self.config.clock.now_ms().saturating_add(ttl));
-        }
-        if asks_persistence(&headers) {
-            for target in targets {
-                self.admit(target, retain)?;
-            }
-        }
-        let (mut ticket, mut pressure, mut held) = (None, None, Vec::new());
-        for (index, target) in targets.iter().enumerate() {
-            let headers = match index + 1 == targets.len() {
-                true => std::mem::take(&mut headers),
-                false => headers.clone(),
-            };
-            let destination = target.destination().shared().clone();
-            let counters = target.counters().clone();
-            let message = Arc::new(Message::new(self.next_id(), destination, headers, frame.body.clone(), counters));
-            match self.deliver(target, message, retain, admission)? {
-                Delivered::Done(done) => ticket = ticket.max(done),
-                Delivered::Paced(paced, done) => {
-                    pressure = pressure.or(Some(paced));
-                    ticket = ticket.max(done);
-                }
-                Delivered::Held(queue, message) => held.push((queue, message)),
-            }
-        }
-        Ok(match (held.is_empty(), pressure) {
-            (false, _) => Published::Held(Held { waiting: held, ticket }),
-            (true, Some(pressure)) => Published::Paced(pressure, ticket),
-            (true, None) => Published::Done(ticket),
-        })
-    }
-
-    /// Fans a message out to a topic, or enqueues it on a queue.
-    fn deliver(
-        &self,
-        target: &Target,
-        message: Arc<Message>,
-        retain: Option<Retain>,
-        admission: Admission,
-    ) -> Result<Delivered, ProtocolError> {
-        let env = self.env();
-        match target {
-            Target::Topic(topic) => {
-                Stats::bump(&env.stats.messages_in);
-                Stats::bump(&topic.counters().enqueued);
-                if message.expires() && message.is_expired_at(self.config.clock.now_ms()) {
-                    Stats::bump(&env.stats.expired);
-                    Stats::bump(&topic.counters().expired);
-                    return Ok(Delivered::Done(None));
-                }
-                let retained = retain.and_then(|retain| {
-                    let name = topic.destination().as_str();
-                    topic.retained().update(retain, &message, name, self.store(), &env.memory)
-                });
-                let fanned = self.topics.fan_out(topic, &message, &env.memory);
-                let ticket = fanned.ticket.max(retained);
-                if let Some(bridge) = self.bridge() {
-                    bridge.publish(&message);
-                }
-                Ok(match fanned.pressure {
-                    Some(pressure) => Delivered::Paced(pressure, ticket),
-                    None => Delivered::Done(ticket),
-                })
-            }
-            Target::Queue(queue) => {
-                let ticket = match admission {
-                    Admission::Forced => queue.force(message),
-                    Admission::Bounded => match queue.offer(message) {
-                        Ok(ticket) => ticket,
-                        Err(full) => {
-                            return match queue.when_full() {
-                                QueueFullPolicy::Block => Ok(Delivered::Held(queue.clone(), full.message)),
-                                QueueFullPolicy::Error => {
-                                    Err(ProtocolError::QueueFull(queue.destination().as_str().to_owned()))
-                                }
-                            };
-                        }
-                    },
-                };
-                Stats::bump(&env.stats.messages_in);
-                Ok(Delivered::Done(ticket))
-            }
-        }
-    }
-
-    /// Refuses a persistent message the store cannot take (failed, or full) when it would be
-    /// stored: sent to a queue, or to a topic with durable subscriptions or to be retained.
-    fn admit(&self, target: &Target, retain: Option<Retain>) -> Result<(), ProtocolError> {
-        let Some(store) = self.store() else { return Ok(()) };
-        let stored = match target {
-            Target::Queue(_) => true,
-            Target::Topic(topic) => retain == Some(Retain::Set) || self.topics.has_durables(topic),
-        };
-        match stored {
-            true => store.admit().map_err(ProtocolError::Store),
-            false => Ok(()),
-        }
-    }
-
-    /// Tries held-back messages again, in order: `Err` gives back those whose queue is still
-    /// full.
-    pub(crate) fn resume(&self, mut held: Held) -> Result<Option<Ticket>, Held> {
-        while let Some((queue, message)) = held.waiting.first() {
-            let ticket = queue.offer(message.clone()).map_err(drop);
-            let Ok(ticket) = ticket else { return Err(held) };
-            Stats::bump(&self.env().stats.messages_in);
-            held.ticket = held.ticket.max(ticket);
-            held.waiting.remove(0);
-        }
-        Ok(held.ticket)
     }
 
     /// Checks that a SEND could be published (its destination resolves and `send` is allowed)
@@ -561,6 +401,7 @@ impl Router {
             (Kind::Queue, _) => {
                 self.authorize(principal, Operation::Consume, resource)?;
                 let queue = self.queue(principal, &routes.created, pattern, Attach::Consumer(subscriber, window))?;
+                self.consumers_changed(&queue);
                 Ok((Binding::Queue(queue), None))
             }
             (Kind::Durable, _) => {
@@ -584,7 +425,10 @@ impl Router {
                 let ended = self.topics.unsubscribe(pattern, subscriber);
                 self.interest(pattern, ended);
             }
-            Binding::Queue(queue) => queue.remove_consumer(subscriber),
+            Binding::Queue(queue) => {
+                queue.remove_consumer(subscriber);
+                self.consumers_changed(queue);
+            }
             Binding::Browse(queue) => queue.remove_browser(subscriber),
         }
     }
@@ -605,32 +449,10 @@ impl Router {
     }
 }
 
-/// Sets header `name` to the sender's user name, replacing whatever the sender put there (and
-/// leaving it out for an anonymous sender), so receivers can trust it.
-fn stamp_sender(headers: &mut Vec<(String, String)>, name: &str, principal: &Principal) {
-    headers.retain(|(header, _)| header != name);
-    if let Some(user) = &principal.user {
-        headers.push((name.to_owned(), user.to_string()));
-    }
-}
-
 /// The destinations of a composite destination (`/queue/a,/topic/b`; Apollo's and ActiveMQ's),
 /// or the one of a plain one.
 pub(crate) fn composite(text: &str) -> impl Iterator<Item = &str> {
     text.split(',')
-}
-
-/// A SEND's `ttl` (Apollo's: ms from arrival until it expires); `None` without one, or `0`.
-fn time_to_live(frame: &Frame) -> Result<Option<u64>, ProtocolError> {
-    let Some(value) = frame.header(header::TTL) else { return Ok(None) };
-    let ttl: u64 = value.trim().parse().map_err(|_| ProtocolError::BadTtl(value.to_owned()))?;
-    Ok(Some(ttl).filter(|&ttl| ttl > 0))
-}
-
-/// Sets `expires` to `at_ms` (ms since the epoch), replacing the sender's.
-fn stamp_expiry(headers: &mut Vec<(String, String)>, at_ms: u64) {
-    headers.retain(|(header, _)| header != header::EXPIRES);
-    headers.push((header::EXPIRES.to_owned(), at_ms.to_string()));
 }
 
 /// A SEND's `destination` header.

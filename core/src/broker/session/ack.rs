@@ -2,10 +2,10 @@
 
 use super::{frame_in_transaction, missing, Session, Subscription};
 use crate::broker::error::ProtocolError;
+use crate::broker::queue::Settled;
 use crate::broker::router::Binding;
 use crate::broker::AckMode;
 use crate::frame::{header, Command, Frame};
-use crate::store::Ticket;
 use crate::version::Version;
 
 impl Session {
@@ -16,8 +16,9 @@ impl Session {
         if let Some(transaction) = frame_in_transaction(&frame) {
             return self.buffer(transaction, frame);
         }
-        let ticket = self.apply_acknowledgement(&frame);
-        self.stored(ticket);
+        let settled = self.apply_acknowledgement(&frame);
+        self.stored(settled.ticket);
+        self.confirming(settled.confirmations);
         Ok(())
     }
 
@@ -36,11 +37,14 @@ impl Session {
         frame.header(primary).or(frame.header(fallback))
     }
 
-    /// Applies an ACK or NACK; returns the store's ticket of the removals it caused. One that
+    /// Applies an ACK or NACK; returns what it came to (the store's ticket of the removals it
+    /// caused, the cluster's confirmations of its acknowledgements). One that
     /// matches no unacknowledged message is ignored (PECL scripts ACK on auto subscriptions, and
     /// topic messages need no ACK).
-    pub(super) fn apply_acknowledgement(&self, frame: &Frame) -> Option<Ticket> {
-        let message_id = self.acknowledged_id(frame).and_then(|v| v.parse::<u64>().ok())?;
+    pub(super) fn apply_acknowledgement(&self, frame: &Frame) -> Settled {
+        let Some(message_id) = self.acknowledged_id(frame).and_then(|v| v.parse::<u64>().ok()) else {
+            return Settled::default();
+        };
         let nack = frame.command == Command::Nack;
         let settle = |subscription: &Subscription| {
             let cumulative = subscription.subscriber.ack == AckMode::Client;
@@ -56,8 +60,8 @@ impl Session {
         };
         // A 1.1 ACK names its subscription; otherwise look through this session's queues.
         match frame.header(header::SUBSCRIPTION).and_then(|id| self.subscriptions.get(id)) {
-            Some(subscription) => settle(subscription).ticket,
-            None => self.subscriptions.values().map(settle).find(|settled| settled.matched)?.ticket,
+            Some(subscription) => settle(subscription),
+            None => self.subscriptions.values().map(settle).find(|settled| settled.matched).unwrap_or_default(),
         }
     }
 }

@@ -30,6 +30,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use super::claim::Confirmation;
 use super::close::CloseReason;
 use super::delivery::Subscriber;
 use super::error::{ProtocolError, SessionError};
@@ -112,8 +113,19 @@ pub struct Session {
     temporary: Temporary,
     /// The store's ticket of what the frame being handled stored or removed.
     ticket: Option<Ticket>,
-    /// Receipts waiting for the store, in order, each with the ticket it waits for.
-    waiting: VecDeque<(Ticket, String)>,
+    /// The cluster's confirmations of what the frame being handled sent or acknowledged.
+    confirming: Vec<Confirmation>,
+    /// Receipts waiting for the store or the cluster, in order.
+    waiting: VecDeque<HeldReceipt>,
+}
+
+/// A RECEIPT held until the store made its frame's changes durable (`ticket`) and the cluster
+/// confirmed what it sent or acknowledged.
+#[derive(Debug)]
+struct HeldReceipt {
+    ticket: Option<Ticket>,
+    confirmations: Vec<Confirmation>,
+    receipt: String,
 }
 
 /// An open transaction: its buffered frames and the bytes they hold.
@@ -140,6 +152,7 @@ impl Session {
             client_id: None,
             temporary,
             ticket: None,
+            confirming: Vec::new(),
             waiting: VecDeque::new(),
         }
     }
@@ -207,8 +220,9 @@ impl Session {
         }
         .map_err(fail)?;
         let ticket = self.ticket.take();
+        let confirmations = std::mem::take(&mut self.confirming);
         if !matches!(action, Action::Blocked(_)) {
-            self.receipt(receipt, ticket, replies);
+            self.receipt(receipt, ticket, confirmations, replies);
         }
         Ok(action)
     }
@@ -218,36 +232,77 @@ impl Session {
         self.ticket = self.ticket.max(ticket);
     }
 
-    /// Answers a frame's `receipt`: at once, or once `ticket` (and every receipt before it) is
-    /// durable.
-    fn receipt(&mut self, receipt: Option<String>, ticket: Option<Ticket>, replies: &mut Vec<Frame>) {
+    /// Notes the cluster's confirmation of what the frame being handled sent or acknowledged.
+    fn confirming(&mut self, confirmations: impl IntoIterator<Item = Confirmation>) {
+        self.confirming.extend(confirmations);
+    }
+
+    /// Answers a frame's `receipt`: at once, or once `ticket` is durable and the cluster
+    /// confirmed `confirmations` (and every receipt before it was answered).
+    fn receipt(
+        &mut self,
+        receipt: Option<String>,
+        ticket: Option<Ticket>,
+        confirmations: Vec<Confirmation>,
+        replies: &mut Vec<Frame>,
+    ) {
         let Some(receipt) = receipt else { return };
-        let behind = self.waiting.back().map(|(ticket, _)| *ticket);
-        match ticket.max(behind) {
-            Some(ticket) => self.waiting.push_back((ticket, receipt)),
-            None => push_receipt(Some(receipt), replies),
+        match self.waiting.is_empty() && ticket.is_none() && confirmations.is_empty() {
+            true => push_receipt(Some(receipt), replies),
+            false => self.waiting.push_back(HeldReceipt { ticket, confirmations, receipt }),
         }
     }
 
-    /// The ticket the oldest held receipt waits for, if one is held.
+    /// The store's ticket the oldest held receipt waits for, if it waits for one: the connection
+    /// task calls [`Session::release_receipts`] once it is durable (at once if it is and the
+    /// receipt waits for nothing else).
     pub fn awaited(&self) -> Option<Ticket> {
-        self.waiting.front().map(|(ticket, _)| *ticket)
+        let held = self.waiting.front()?;
+        let ticket = held.ticket?;
+        let confirmed = held.confirmations.iter().all(|c| c.outcome().is_some());
+        (!self.is_durable(ticket) || confirmed).then_some(ticket)
     }
 
-    /// Moves the receipts whose changes are durable now to `replies`. Fails once the store has
-    /// failed with receipts still held: their messages may not have been stored.
+    /// The cluster's confirmation the oldest held receipt waits for, once the store has made its
+    /// changes durable: the connection task calls [`Session::release_receipts`] once it is
+    /// answered (at once if every one is).
+    pub fn awaited_confirmation(&self) -> Option<Confirmation> {
+        let held = self.waiting.front()?;
+        if held.ticket.is_some_and(|ticket| !self.is_durable(ticket)) {
+            return None;
+        }
+        let pending = held.confirmations.iter().find(|confirmation| confirmation.outcome().is_none());
+        pending.or(held.confirmations.first()).cloned()
+    }
+
+    fn is_durable(&self, ticket: Ticket) -> bool {
+        self.broker.store().is_some_and(|store| store.is_durable(ticket))
+    }
+
+    /// Moves the receipts whose changes are durable and confirmed now to `replies`. Fails once
+    /// the store has failed with receipts still held (their messages may not have been stored),
+    /// or the cluster refused what a held receipt waits for.
     pub fn release_receipts(&mut self, replies: &mut Vec<Frame>) -> Result<(), SessionError> {
-        let Some(store) = self.broker.store() else { return Ok(()) };
-        while let Some((ticket, _)) = self.waiting.front() {
-            if !store.is_durable(*ticket) {
-                if let Some(failure) = store.failure() {
-                    let error = ProtocolError::Store(Refusal::Failed(failure.to_owned()));
-                    return Err(SessionError { error, receipt: self.waiting.pop_front().map(|(_, r)| r) });
+        while let Some(held) = self.waiting.front() {
+            if let Some(ticket) = held.ticket {
+                let store = self.broker.store().expect("a ticket comes from the store");
+                if !store.is_durable(ticket) {
+                    if let Some(failure) = store.failure() {
+                        let error = ProtocolError::Store(Refusal::Failed(failure.to_owned()));
+                        return Err(SessionError { error, receipt: self.waiting.pop_front().map(|h| h.receipt) });
+                    }
+                    break;
                 }
-                break;
             }
-            let (_, receipt) = self.waiting.pop_front().expect("front exists");
-            push_receipt(Some(receipt), replies);
+            let outcomes: Option<Result<Vec<()>, String>> = held.confirmations.iter().map(|c| c.outcome()).collect();
+            match outcomes {
+                None => break,
+                Some(Err(refusal)) => {
+                    let error = ProtocolError::Cluster(refusal);
+                    return Err(SessionError { error, receipt: self.waiting.pop_front().map(|h| h.receipt) });
+                }
+                Some(Ok(_)) => push_receipt(self.waiting.pop_front().map(|h| h.receipt), replies),
+            }
         }
         Ok(())
     }

@@ -39,7 +39,10 @@ impl Session {
             self.buffer(transaction, frame)?;
             return Ok(Action::Continue);
         }
-        let published = router.publish(principal, &mut self.routes, frame, Admission::Bounded)?;
+        let mut confirmations = Vec::new();
+        let published = router.publish(principal, &mut self.routes, frame, Admission::Bounded, &mut confirmations);
+        self.confirming(confirmations);
+        let published = published?;
         Stats::bump(&self.info.counters.messages_in);
         Ok(match published {
             Published::Done(ticket) => {
@@ -58,7 +61,11 @@ impl Session {
     /// the pressure of a subscriber past its high-water mark, if any.
     pub(super) fn publish_committed(&mut self, frame: Frame) -> Result<Option<Pressure>, ProtocolError> {
         let principal = connected(&self.principal);
-        let published = self.broker.shared.router.publish(principal, &mut self.routes, frame, Admission::Forced)?;
+        let router = &self.broker.shared.router;
+        let mut confirmations = Vec::new();
+        let published = router.publish(principal, &mut self.routes, frame, Admission::Forced, &mut confirmations);
+        self.confirming(confirmations);
+        let published = published?;
         Stats::bump(&self.info.counters.messages_in);
         Ok(match published {
             Published::Paced(pressure, ticket) => {
@@ -78,7 +85,7 @@ impl Session {
     pub fn resume(&mut self, pending: PendingSend, replies: &mut Vec<Frame>) -> Action {
         match self.broker.shared.router.resume(pending.held) {
             Ok(ticket) => {
-                self.receipt(pending.receipt, ticket, replies);
+                self.receipt(pending.receipt, ticket, Vec::new(), replies);
                 Action::Continue
             }
             Err(held) => Action::Blocked(PendingSend { held, ..pending }),

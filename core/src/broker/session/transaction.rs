@@ -51,8 +51,9 @@ impl Session {
                 // Authorized when buffered; the transaction's own caps bound what it adds.
                 Command::Send => pressure = self.publish_committed(frame)?.or(pressure),
                 _ => {
-                    let ticket = self.apply_acknowledgement(&frame);
-                    self.stored(ticket);
+                    let settled = self.apply_acknowledgement(&frame);
+                    self.stored(settled.ticket);
+                    self.confirming(settled.confirmations);
                 }
             }
         }

@@ -6,6 +6,7 @@ use bytes::BytesMut;
 mod access_rules;
 mod admin;
 mod authorization;
+mod cluster;
 mod flow;
 mod persistence;
 mod room;

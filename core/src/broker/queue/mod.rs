@@ -26,6 +26,7 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+use super::claim::Confirmation;
 use super::config::{QueueFullPolicy, QueuePolicy};
 use super::delivery::{Delivery, Settle, Subscriber};
 use super::directory::Environment;
@@ -35,6 +36,10 @@ use super::stats::{read, DestinationStats, Stats};
 use super::AckMode;
 use crate::destination::Destination;
 use crate::store::{CatalogEntry, Op, Ticket};
+
+mod browse;
+mod cluster;
+mod purge;
 
 /// The queue was full: the message comes back; [`Queue::space`] is notified when there is room.
 #[derive(Debug)]
@@ -67,12 +72,14 @@ pub(crate) struct QueueFigures {
 }
 
 /// What an ACK or NACK came to.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Settled {
     /// It named an in-flight message of this consumer.
     pub(crate) matched: bool,
     /// The store's ticket of the removals it caused.
     pub(crate) ticket: Option<Ticket>,
+    /// The cluster's confirmations of the acknowledgements it caused (shared queues).
+    pub(crate) confirmations: Vec<Confirmation>,
 }
 
 #[derive(Debug, Clone)]
@@ -233,18 +240,24 @@ impl Queue {
     /// Stores a persistent message, writing the queue to the catalog first if need be. Called
     /// under the queue's lock, so its removal cannot overtake it.
     fn store(&self, message: &Arc<Message>) -> Option<(u64, Ticket)> {
-        let store = self.env.store.as_ref().filter(|_| message.is_persistent())?;
+        // A message of the cluster's queue is the cluster's to keep.
+        let store = self.env.store.as_ref().filter(|_| message.is_persistent() && message.claim().is_none())?;
         self.record();
         let queue = *self.stored.get().expect("recorded above");
         let sequence = store.next_sequence();
         Some((sequence, store.submit(Op::Put { queue, sequence, message: message.clone() })))
     }
 
-    /// Removes a stored message from the store.
-    fn unstore(&self, queued: &Queued) -> Option<Ticket> {
-        let (store, sequence) = (self.env.store.as_ref()?, queued.stored?);
-        let queue = *self.stored.get()?;
-        Some(store.submit(Op::Delete { queue, sequence }))
+    /// Removes a message for good: from the store if stored, from the cluster's queue if it
+    /// came from there. Returns the store's ticket and the cluster's confirmation.
+    fn unstore(&self, queued: &Queued) -> (Option<Ticket>, Option<Confirmation>) {
+        let confirmation = queued.message.claim().map(|claim| claim.done());
+        let ticket = (|| {
+            let (store, sequence) = (self.env.store.as_ref()?, queued.stored?);
+            let queue = *self.stored.get()?;
+            Some(store.submit(Op::Delete { queue, sequence }))
+        })();
+        (ticket, confirmation)
     }
 
     /// Enqueues unless the queue is full. Returns the store's ticket if the message was stored.
@@ -254,7 +267,7 @@ impl Queue {
         if state.is_full(&self.policy) {
             return Err(Full { message });
         }
-        let ticket = self.enqueue(&mut state, message, &mut dead);
+        let ticket = self.enqueue(&mut state, message, 0, &mut dead);
         drop(state);
         self.bury(dead);
         Ok(ticket)
@@ -263,7 +276,7 @@ impl Queue {
     /// Enqueues even past the limits (a committed transaction, already bounded by its own cap).
     pub(crate) fn force(self: &Arc<Self>, message: Arc<Message>) -> Option<Ticket> {
         let mut dead = Vec::new();
-        let ticket = self.enqueue(&mut self.state.lock(), message, &mut dead);
+        let ticket = self.enqueue(&mut self.state.lock(), message, 0, &mut dead);
         self.bury(dead);
         ticket
     }
@@ -279,10 +292,13 @@ impl Queue {
         state.ready.push_back(Queued { message, redelivered: true, redeliveries: 0, stored: Some(sequence) });
     }
 
+    /// Adds a message at the back (delivered `redeliveries` times before, elsewhere) and
+    /// dispatches.
     fn enqueue(
         self: &Arc<Self>,
         state: &mut State,
         message: Arc<Message>,
+        redeliveries: u32,
         dead: &mut Vec<DeadLetter>,
     ) -> Option<Ticket> {
         Stats::bump(&self.counters.enqueued);
@@ -294,7 +310,8 @@ impl Queue {
         for browser in state.browsers.iter().filter(|browser| browser.selects(&message)) {
             self.env.memory.change(browser.outbox.push(Delivery::copy(&message, browser, false)).held);
         }
-        state.ready.push_back(Queued { message, redelivered: false, redeliveries: 0, stored: stored.map(|s| s.0) });
+        let redelivered = redeliveries > 0;
+        state.ready.push_back(Queued { message, redelivered, redeliveries, stored: stored.map(|s| s.0) });
         self.dispatch_new(state, dead);
         stored.map(|s| s.1)
     }
@@ -324,33 +341,12 @@ impl Queue {
         for queued in consumer.in_flight.into_iter().rev() {
             self.give_back(&mut state, queued, &mut dead);
         }
+        if state.consumers.is_empty() {
+            self.release_claims(&mut state);
+        }
         self.dispatch(&mut state, &mut dead);
         drop(state);
         self.bury(dead);
-    }
-
-    /// Sends `subscriber` a copy of every message the queue holds, in order, without taking
-    /// them; then either the `browser:end` marker, or (`keep_open`) a copy of each new message
-    /// until it unsubscribes.
-    pub(crate) fn browse(&self, subscriber: &Arc<Subscriber>, keep_open: bool, end_id: u64) {
-        let mut state = self.state.lock();
-        let in_flight = state.consumers.iter().flat_map(|c| c.in_flight.iter());
-        let mut held = 0;
-        for queued in in_flight.chain(state.ready.iter()).filter(|queued| subscriber.selects(&queued.message)) {
-            held += subscriber.outbox.push(Delivery::copy(&queued.message, subscriber, queued.redelivered)).held;
-        }
-        self.env.memory.change(held);
-        if keep_open {
-            state.browsers.push(subscriber.clone());
-        } else {
-            let end = Arc::new(Message::browse_end(end_id, self.destination.shared().clone()));
-            subscriber.outbox.push(Delivery { counted: false, ..Delivery::copy(&end, subscriber, false) });
-        }
-    }
-
-    /// Stops sending copies to a browser.
-    pub(crate) fn remove_browser(&self, subscriber: &Arc<Subscriber>) {
-        self.state.lock().browsers.retain(|browser| !Arc::ptr_eq(browser, subscriber));
     }
 
     /// Acknowledges `message_id` (and, if `cumulative`, every earlier in-flight message of this
@@ -388,7 +384,7 @@ impl Queue {
             true => consumer.in_flight.drain(..=position).rev().collect(),
             false => consumer.in_flight.remove(position).into_iter().collect(),
         };
-        let mut ticket = None;
+        let (mut ticket, mut confirmations) = (None, Vec::new());
         if requeue {
             for queued in settled {
                 self.give_back(state, queued, &mut dead);
@@ -397,7 +393,9 @@ impl Queue {
             let mut bytes = 0;
             for queued in &settled {
                 bytes += state.forget(&queued.message);
-                ticket = ticket.max(self.unstore(queued));
+                let (removed, confirmation) = self.unstore(queued);
+                ticket = ticket.max(removed);
+                confirmations.extend(confirmation);
             }
             self.env.memory.sub(bytes);
             Stats::add(&self.counters.dequeued, settled.len() as u64);
@@ -408,7 +406,7 @@ impl Queue {
         self.dispatch(state, &mut dead);
         drop(guard);
         self.bury(dead);
-        Settled { matched: true, ticket }
+        Settled { matched: true, ticket, confirmations }
     }
 
     /// A message came back unacknowledged: to the front, redelivered, or on its way to the
@@ -419,6 +417,12 @@ impl Queue {
             self.env.memory.sub(state.forget(&queued.message));
             let reason = format!("delivered {} times without acknowledgement", queued.redeliveries + 1);
             dead.push(DeadLetter { queued, reason });
+            return;
+        }
+        if let Some(claim) = queued.message.claim() {
+            // The cluster's to deliver again, here or on another node.
+            self.env.memory.sub(state.forget(&queued.message));
+            claim.release();
             return;
         }
         Stats::bump(&self.env.stats.redelivered);
@@ -459,7 +463,7 @@ impl Queue {
         state.skipped = 0;
         for queued in held {
             self.env.memory.sub(state.forget(&queued.message));
-            ticket = ticket.max(self.unstore(&queued));
+            ticket = ticket.max(self.unstore(&queued).0);
         }
         drop(state);
         ticket.max(self.forget_catalog())
@@ -469,40 +473,6 @@ impl Queue {
     pub(crate) fn forget_catalog(&self) -> Option<Ticket> {
         let store = self.env.store.as_ref()?;
         Some(store.submit(Op::Catalog { queue: *self.stored.get()?, entry: None }))
-    }
-
-    /// Drops the messages waiting (not those in flight), from memory and the store; returns how
-    /// many.
-    pub(crate) fn purge(&self) -> usize {
-        let mut state = self.state.lock();
-        self.purge_waiting(&mut state)
-    }
-
-    /// Drops every message unless someone uses the queue; returns how many, or the consumers
-    /// and producers that use it.
-    pub(crate) fn purge_unused(&self) -> Result<usize, (usize, u64)> {
-        let mut state = self.state.lock();
-        let producers = read(&self.counters.producers);
-        if producers > 0 || !state.consumers.is_empty() {
-            return Err((state.consumers.len(), producers));
-        }
-        Ok(self.purge_waiting(&mut state))
-    }
-
-    fn purge_waiting(&self, state: &mut State) -> usize {
-        let was_full = state.is_full(&self.policy);
-        let purged = std::mem::take(&mut state.ready);
-        state.skipped = 0;
-        let mut bytes = 0;
-        for queued in &purged {
-            bytes += state.forget(&queued.message);
-            self.unstore(queued);
-        }
-        self.env.memory.sub(bytes);
-        if was_full && !state.is_full(&self.policy) {
-            self.space.notify_waiters();
-        }
-        purged.len()
     }
 
     /// Messages waiting plus in flight.
