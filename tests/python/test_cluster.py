@@ -81,12 +81,14 @@ class Node:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.ports['http']}{path}", timeout=TIMEOUT) as response:
             return response.read()
 
-    def cluster(self) -> dict[str, Any]:
-        return json.loads(self.api("/api/broker"))["cluster"]
+    def cluster(self, host: str | None = None) -> dict[str, Any]:
+        """The cluster card of the node's (or its virtual host `host`'s) snapshot."""
+        return json.loads(self.api("/api/broker" + (f"?host={host}" if host else "")))["cluster"]
 
-    def stomppy(self) -> tuple[stomp.Connection12, Inbox]:
-        """A stomp.py connection to the node's tcp listener, and the inbox of what it receives."""
-        connection = stomp.Connection12([("127.0.0.1", self.ports["tcp"])])
+    def stomppy(self, host: str | None = None) -> tuple[stomp.Connection12, Inbox]:
+        """A stomp.py connection to the node's tcp listener (CONNECT's `host` header: `host`), and
+        the inbox of what it receives."""
+        connection = stomp.Connection12([("127.0.0.1", self.ports["tcp"])], vhost=host)
         inbox = Inbox()
         connection.set_listener("inbox", inbox)
         connection.connect(wait=True)
@@ -98,13 +100,15 @@ class Node:
 
 
 def start_node(
-    launcher: Callable[..., Any], folder: Path, nats: Nats, name: str, cluster_keys: str = ""
+    launcher: Callable[..., Any], folder: Path, nats: Nats, name: str, cluster_keys: str = "", tables: str = ""
 ) -> Node:
-    """Node `name` of the cluster on `nats` (its configuration in `folder`), once connected."""
+    """Node `name` of the cluster on `nats` (its configuration in `folder`, ending with `tables`),
+    once connected."""
     config = folder / f"{name}.toml"
     config.write_text(
         "".join(f'[[listener]]\nkind = "{kind}"\naddress = "127.0.0.1:0"\n' for kind in ["tcp", "ws", "http"])
         + f'[cluster]\nnats = ["{nats.url}"]\nnode = "{name}"\nsubject_prefix = "pytest"\n{cluster_keys}'
+        + tables
     )
     broker = launcher(["--config", str(config)], listeners=3)
     node = Node(broker, broker.ports())
@@ -194,6 +198,49 @@ def test_a_killed_nodes_unacknowledged_queue_messages_go_to_another_node(
         producer.send("/queue/work", "after the restart")
         assert inbox.bodies.get(timeout=TIMEOUT) == "after the restart"
         for connection in (rejoined, producer):
+            connection.disconnect()
+    finally:
+        nats.stop()
+
+
+VIRTUAL_HOSTS = """
+[[virtual_host]]
+id = "shop"
+host_names = ["shop.example.com"]
+[[virtual_host]]
+id = "lab"
+host_names = ["lab.example.com"]
+"""
+
+
+def test_virtual_hosts_keep_their_queues_and_topics_apart_across_nodes(
+    tmp_path: Path, broker_launcher: Callable[..., Any]
+) -> None:
+    """Each virtual host has its own NATS subjects and JetStream streams: a queue or topic of one
+    host, sent on node a, reaches the same-named destination of that host only, on node b."""
+    nats = Nats(tmp_path)
+    try:
+        a, b = (start_node(broker_launcher, tmp_path, nats, name, tables=VIRTUAL_HOSTS) for name in "ab")
+        shop, shop_inbox = b.stomppy("shop.example.com")
+        lab, lab_inbox = b.stomppy("lab.example.com")
+        for connection in (shop, lab):
+            connection.subscribe("/queue/orders", id="0")
+            connection.subscribe("/topic/news", id="1", receipt="news")
+        shop_producer, _ = a.stomppy("shop.example.com")
+        lab_producer, _ = a.stomppy("lab.example.com")
+        for host in ("shop", "lab"):
+            until(lambda: b.cluster(host)["subscriptions"] == 1, f"{host}'s topic interest to reach NATS")
+        for producer, name in ((shop_producer, "shop"), (lab_producer, "lab")):
+            producer.send("/topic/news", f"{name} news")
+            producer.send("/queue/orders", f"a {name} order")
+        assert sorted(shop_inbox.bodies.get(timeout=TIMEOUT) for _ in range(2)) == ["a shop order", "shop news"]
+        assert sorted(lab_inbox.bodies.get(timeout=TIMEOUT) for _ in range(2)) == ["a lab order", "lab news"]
+        # Each host's queue is one JetStream consumer, in order: a stray message would come first.
+        for producer in (shop_producer, lab_producer):
+            producer.send("/queue/orders", "last")
+        assert shop_inbox.bodies.get(timeout=TIMEOUT) == "last"
+        assert lab_inbox.bodies.get(timeout=TIMEOUT) == "last"
+        for connection in (shop, lab, shop_producer, lab_producer):
             connection.disconnect()
     finally:
         nats.stop()
