@@ -29,14 +29,14 @@ impl TopicBacklog {
     /// A backlog of at most `capacity` messages, and the task's end of it.
     pub(super) fn new(capacity: usize) -> (Self, mpsc::Receiver<Arc<Message>>) {
         let (sender, receiver) = mpsc::channel(capacity);
-        let marks = TopicBacklog {
+        let backlog = TopicBacklog {
             sender,
             high_water: (capacity / 2).max(1),
             low_water: capacity / 4,
             connected: AtomicBool::new(false),
             relief: Notify::new(),
         };
-        (marks, receiver)
+        (backlog, receiver)
     }
 
     /// Hands `message` to the task; `false` when the channel is full or NATS unreachable.
