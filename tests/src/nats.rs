@@ -48,6 +48,22 @@ impl NatsServer {
         }
     }
 
+    /// Freezes the process (`SIGSTOP`): connections stay open, nothing is read from them.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused process go on (`SIGCONT`).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("a running nats-server");
+        let status = Command::new("kill").args([signal, &child.id().to_string()]).status().expect("kill runs");
+        assert!(status.success(), "kill {signal} failed");
+    }
+
     /// Starts the process (again) on the same port and waits until it accepts connections.
     pub async fn restart(&mut self) {
         self.stop();

@@ -2,8 +2,8 @@
 
 use std::collections::BTreeSet;
 
-use stompbox_tests::nats::{cluster, node, NatsServer};
-use stompbox_tests::{body, until, Client, TIMEOUT};
+use stompbox_tests::nats::{cluster, node, node_with, NatsServer};
+use stompbox_tests::{body, until, until_within, Client, TIMEOUT};
 
 /// Reads messages until one with body `end` came from each of `nodes`; returns the others'
 /// `(from, n)` headers, each of which must have come once.
@@ -140,4 +140,41 @@ async fn a_restarted_node_rejoins() {
         b.shutdown().await.expect("b stops");
     }
     listener.barrier().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_producer_faster_than_nats_is_paced_and_nothing_is_dropped() {
+    // More than a frozen NATS connection buffers (socket buffers, the client's own queue).
+    const COUNT: usize = 20_000;
+    let nats = NatsServer::start().await;
+    let a = node_with(&nats, "a", |cluster| cluster.outgoing_capacity = 8).await;
+    let b = node(&nats, "b").await;
+    let mut listener = b.connect12().await;
+    listener.subscribe("/topic/flood", "0", "").await;
+    until(&b, "b's subscription in NATS", |s| cluster(s).subscriptions == 1).await;
+
+    nats.pause();
+    let mut producer = a.connect12().await;
+    let body = "x".repeat(1024);
+    let sending = tokio::spawn(async move {
+        for n in 0..COUNT {
+            producer.send(format!("SEND\ndestination:/topic/flood\nn:{n}\n\n{body}\0")).await;
+        }
+        producer
+    });
+    let paced = |s: &stompbox_core::broker::Snapshot| {
+        s.connections.iter().any(|c| c.held_by.as_deref() == Some("paced to the cluster bridge's backlog"))
+    };
+    until_within(std::time::Duration::from_secs(30), &a, "the producer paced to the bridge", paced).await;
+    assert!(!sending.is_finished(), "the producer waits in its writes");
+    assert_eq!(cluster(&a.broker.snapshot()).dropped, 0, "nothing dropped while paced");
+
+    nats.resume();
+    for n in 0..COUNT {
+        let message = listener.message().await;
+        assert_eq!(message.header("n"), Some(n.to_string().as_str()), "in order, none missing");
+    }
+    sending.await.expect("the producer finished");
+    assert_eq!(cluster(&a.broker.snapshot()).dropped, 0);
+    assert_eq!(cluster(&b.broker.snapshot()).dropped, 0);
 }

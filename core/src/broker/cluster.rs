@@ -16,7 +16,9 @@
 //! [`Broker::deliver_to_queue_from_cluster`], each with its [`Claim`].
 //!
 //! Calls into the bridge are made with no lock of the engine held that a bridge could need, and
-//! must not block: a bridge queues the work for its own task.
+//! must not block: a bridge queues the work for its own task. A bridge falling behind paces
+//! the producers instead, as a slow subscriber does: [`Bridge::publish`] hands back a
+//! [`Pressure`] the publisher's connection waits for.
 
 use std::fmt;
 use std::sync::Arc;
@@ -26,6 +28,7 @@ use serde::Serialize;
 
 use super::claim::{Claim, Confirmation};
 use super::message::Message;
+use super::pressure::Pressure;
 use super::retained::Retain;
 use super::stats::Stats;
 use super::Broker;
@@ -34,8 +37,10 @@ use crate::frame::header;
 
 /// Where the router sends what other nodes must know. See the module docs.
 pub trait Bridge: Send + Sync + fmt::Debug {
-    /// A local client published `message` to a topic; it was delivered locally already.
-    fn publish(&self, message: &Arc<Message>);
+    /// A local client published `message` to a topic; it was delivered locally already. Returns
+    /// the pressure to pace the publisher to while the bridge's backlog is past its high-water
+    /// mark (see `pressure`); the bridge drops (and counts) only what it has no room for.
+    fn publish(&self, message: &Arc<Message>) -> Option<Pressure>;
 
     /// Local interest in the topic `pattern` began (the first subscription to it) or ended
     /// (the last one left): [`Broker::has_topic_interest`] tells which, when the bridge gets to it.

@@ -46,6 +46,7 @@ mod groups;
 mod memory;
 mod message;
 mod outbox;
+mod pressure;
 mod queue;
 mod registry;
 mod retained;
@@ -70,7 +71,8 @@ pub use config::{
 pub use error::{error_frame, frame_error_code, ProtocolError, SessionError};
 pub use memory::{Amount, Memory};
 pub use message::Message;
-pub use outbox::{Closed, Drained, Outbox, OutboxReceiver, Pressure};
+pub use outbox::{Closed, Drained, Outbox, OutboxReceiver};
+pub use pressure::{Backlog, Pressure};
 pub use registry::ConnectionMeta;
 pub use session::{Action, PendingSend, Session};
 pub use snapshot::{

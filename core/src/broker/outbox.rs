@@ -30,6 +30,7 @@ use super::config::{DeliveryConfig, SlowConsumerPolicy};
 use super::delivery::Delivery;
 use super::error::ProtocolError;
 use super::memory::Memory;
+use super::pressure::Pressure;
 use super::stats::Stats;
 
 /// Why an outbox stopped accepting deliveries.
@@ -117,9 +118,9 @@ pub(crate) struct Pushed {
     pub(crate) pressing: bool,
 }
 
-/// A publisher's wait for a subscriber that is past its high-water mark.
+/// A subscriber past its high-water mark, as a publisher waits for it (see [`Pressure`]).
 #[derive(Debug, Clone)]
-pub struct Pressure {
+pub(crate) struct Lagging {
     shared: Arc<Shared>,
 }
 
@@ -235,14 +236,14 @@ impl Outbox {
 
     /// The wait a publisher takes when [`Pushed::pressing`].
     pub(crate) fn pressure(&self) -> Pressure {
-        Pressure { shared: self.shared.clone() }
+        Pressure::subscriber(Lagging { shared: self.shared.clone() })
     }
 }
 
-impl Pressure {
+impl Lagging {
     /// Resolves once the subscriber no longer holds publishers back: its outbox is under the
     /// low-water mark or closed, or it has made no progress for the stall time.
-    pub async fn relieved(&self) {
+    pub(crate) async fn relieved(&self) {
         let shared = &self.shared;
         loop {
             let notified = shared.relief.notified();

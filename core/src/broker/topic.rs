@@ -46,7 +46,7 @@ use tokio::time::{Duration, Instant};
 use super::delivery::{Delivery, Subscriber};
 use super::memory::Memory;
 use super::message::Message;
-use super::outbox::Pressure;
+use super::pressure::Pressure;
 use super::queue::Queue;
 use super::retained::Retained;
 use super::session::temporary_owner;

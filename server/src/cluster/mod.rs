@@ -3,8 +3,9 @@
 //! One task owns the NATS client (`task`): it publishes what local clients send to topics, keeps
 //! one NATS subscription per subject this node has local interest in, and delivers what arrives
 //! to this node's subscribers. The engine reaches it through [`Link`], its `Bridge`: the router
-//! hands over a message with a `try_send` on a bounded channel and never waits for the network;
-//! an interest change marks the pattern for the task to look at. Messages from NATS are
+//! hands over a message with a `try_send` on a bounded channel and never waits for the network,
+//! and a producer is paced while that channel's backlog is high (`backlog`, for why); an
+//! interest change marks the pattern for the task to look at. Messages from NATS are
 //! delivered with `Broker::deliver_from_cluster`, which never calls the bridge again, and the
 //! connection is `no_echo`: nothing loops.
 //!
@@ -18,6 +19,7 @@
 //! RECEIPT waits for; a change of a queue's local consumers marks the queue for the task.
 //! Retained messages are shared through a JetStream stream too (`retained`).
 
+mod backlog;
 mod queues;
 mod retained;
 mod subject;
@@ -34,13 +36,14 @@ use async_nats::{ConnectOptions, Event};
 use parking_lot::Mutex;
 use std::time::Duration;
 
-use stompbox_core::broker::{confirmation, Bridge, Broker, ClusterSnapshot, Confirmation, Message};
+use stompbox_core::broker::{confirmation, Bridge, Broker, ClusterSnapshot, Confirmation, Message, Pressure};
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::config::ClusterConfig;
+use backlog::TopicBacklog;
 
 /// Connects to NATS (in the background: a node starts, and serves, while NATS is down), spawns
 /// the bridge task on `tracker` until `cancel`, and attaches the bridge to `broker`.
@@ -51,13 +54,13 @@ pub(crate) async fn start(
     tracker: &TaskTracker,
 ) -> io::Result<()> {
     let node = config.node_name();
-    let (outgoing, outgoing_receiver) = mpsc::channel(config.outgoing_capacity);
+    let (backlog, outgoing_receiver) = TopicBacklog::new(config.outgoing_capacity);
     let (queued, queued_receiver) = mpsc::channel(config.outgoing_capacity);
     let (settlements, settlements_receiver) = mpsc::unbounded_channel();
     let link = Arc::new(Link {
         origin: format!("{node}/{:016x}", run_id()),
         node,
-        outgoing,
+        backlog: Arc::new(backlog),
         queued,
         dirty: Mutex::default(),
         dirty_queues: Mutex::default(),
@@ -130,7 +133,8 @@ pub(crate) struct Link {
     node: String,
     /// The node and this run of it: what other nodes tell its messages apart by.
     origin: String,
-    outgoing: mpsc::Sender<Arc<Message>>,
+    /// Topic messages on their way to NATS.
+    backlog: Arc<TopicBacklog>,
     /// Queue messages on their way to JetStream.
     queued: mpsc::Sender<queues::Outgoing>,
     /// Patterns whose local interest changed since the task last looked.
@@ -161,11 +165,11 @@ struct Counters {
 }
 
 impl Bridge for Link {
-    fn publish(&self, message: &Arc<Message>) {
-        let sent = self.connected.load(Ordering::Acquire) && self.outgoing.try_send(message.clone()).is_ok();
-        if !sent {
+    fn publish(&self, message: &Arc<Message>) -> Option<Pressure> {
+        if !self.backlog.send(message) {
             bump(&self.counters.dropped);
         }
+        self.backlog.pressing().then(|| Pressure::bridge(self.backlog.clone()))
     }
 
     fn interest_changed(&self, pattern: &str) {
@@ -233,6 +237,7 @@ impl Link {
 
     fn set_connected(&self, connected: bool) {
         let was = self.connected.swap(connected, Ordering::AcqRel);
+        self.backlog.set_connected(connected);
         let mut state = self.state.lock();
         if was != connected {
             state.since_ms = now_ms();

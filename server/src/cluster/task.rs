@@ -58,6 +58,7 @@ pub(super) async fn run(
             Some(settlement) = inbound.settlements.recv() => queues.settle(settlement).await,
             () = queues.answered() => {}
             Some(message) = inbound.outgoing.recv() => {
+                link.backlog.drained();
                 sequence += 1;
                 let name = message.destination().strip_prefix(TOPIC_PREFIX).unwrap_or(message.destination());
                 let subject = subject::for_topic(&interest.prefix, name);
@@ -77,6 +78,9 @@ pub(super) async fn run(
         }
     }
     queues.stop();
+    // Producers paced to the backlog go on: nothing drains it any more.
+    inbound.outgoing.close();
+    link.backlog.drained();
     // What the node's consumers gave back as they left goes back to JetStream now.
     while let Ok(settlement) = inbound.settlements.try_recv() {
         queues.settle(settlement).await;

@@ -17,8 +17,8 @@ use tokio::time::Instant;
 pub(super) enum Hold {
     /// A SEND waits for room in a full queue (`when_full = "block"`), since `since`.
     QueueFull { pending: PendingSend, space: Pin<Box<OwnedNotified>>, since: Instant },
-    /// A subscriber the last SEND reached is past its high-water mark and still reading: the
-    /// producer is paced to it.
+    /// A subscriber the last SEND reached is past its high-water mark and still reading, or the
+    /// cluster bridge's backlog for NATS is: the producer is paced to it.
     Paced(Pressure),
     /// The broker holds more than its memory watermark: this SEND waits to be handled.
     Memory(Frame),
@@ -31,7 +31,7 @@ impl Hold {
     pub(super) fn describe(&self) -> String {
         match self {
             Hold::QueueFull { pending, .. } => format!("queue {} is full", pending.destination()),
-            Hold::Paced(_) => "paced to a subscriber that is behind".to_owned(),
+            Hold::Paced(pressure) => pressure.describe().to_owned(),
             Hold::Memory(_) => "the broker's memory high watermark".to_owned(),
             Hold::Store(_) => "the message store's backlog".to_owned(),
         }

@@ -10,7 +10,7 @@ use crate::broker::claim::Confirmation;
 use crate::broker::config::QueueFullPolicy;
 use crate::broker::error::ProtocolError;
 use crate::broker::message::{asks_persistence, Message};
-use crate::broker::outbox::Pressure;
+use crate::broker::pressure::Pressure;
 use crate::broker::queue::Queue;
 use crate::broker::retained::Retain;
 use crate::broker::stats::Stats;
@@ -22,8 +22,9 @@ use crate::store::Ticket;
 pub(crate) enum Published {
     /// Delivered or enqueued; stored if the store's ticket is given.
     Done(Option<Ticket>),
-    /// Delivered (and stored if the ticket is given), and a subscriber is past its high-water
-    /// mark: the publisher waits for [`Pressure::relieved`] before it reads more.
+    /// Delivered (and stored if the ticket is given), and a subscriber or the cluster bridge is
+    /// past its high-water mark: the publisher waits for [`Pressure::relieved`] before it reads
+    /// more.
     Paced(Pressure, Option<Ticket>),
     /// A full queue holds the message back ([`QueueFullPolicy::Block`]).
     Held(Held),
@@ -139,10 +140,8 @@ impl Router {
                 });
                 let fanned = self.topics.fan_out(topic, &message, &env.memory);
                 let ticket = fanned.ticket.max(retained);
-                if let Some(bridge) = self.bridge() {
-                    bridge.publish(&message);
-                }
-                Ok(match fanned.pressure {
+                let bridged = self.bridge().and_then(|bridge| bridge.publish(&message));
+                Ok(match fanned.pressure.or(bridged) {
                     Some(pressure) => Delivered::Paced(pressure, ticket),
                     None => Delivered::Done(ticket),
                 })

@@ -34,7 +34,8 @@ use super::claim::Confirmation;
 use super::close::CloseReason;
 use super::delivery::Subscriber;
 use super::error::{ProtocolError, SessionError};
-use super::outbox::{Outbox, Pressure};
+use super::outbox::Outbox;
+use super::pressure::Pressure;
 use super::registry::ConnectionInfo;
 use super::router::{Binding, RouteCache, Router};
 use super::stats::ConnectionCounters;
@@ -70,8 +71,9 @@ pub enum Action {
     /// A queue is full: stop reading, wait for [`PendingSend::space`], then hand the SEND to
     /// [`Session::resume`].
     Blocked(PendingSend),
-    /// The SEND was delivered, and a subscriber that still reads is past its high-water mark:
-    /// read nothing more until [`Pressure::relieved`] (the producer is paced to it).
+    /// The SEND was delivered, and a subscriber that still reads, or the cluster bridge, is past
+    /// its high-water mark: read nothing more until [`Pressure::relieved`] (the producer is
+    /// paced to it).
     Paced(Pressure),
 }
 

@@ -6,7 +6,7 @@ use tokio::sync::Notify;
 
 use super::{connected, frame_in_transaction, Action, Session};
 use crate::broker::error::ProtocolError;
-use crate::broker::outbox::Pressure;
+use crate::broker::pressure::Pressure;
 use crate::broker::router::{Admission, Held, Published};
 use crate::broker::stats::Stats;
 use crate::frame::Frame;

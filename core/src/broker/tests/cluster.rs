@@ -13,7 +13,9 @@ struct FakeBridge {
 }
 
 impl Bridge for FakeBridge {
-    fn publish(&self, _: &Arc<Message>) {}
+    fn publish(&self, _: &Arc<Message>) -> Option<Pressure> {
+        None
+    }
 
     fn interest_changed(&self, _: &str) {}
 

@@ -6,6 +6,7 @@ use bytes::BytesMut;
 mod access_rules;
 mod admin;
 mod authorization;
+mod bridge_pressure;
 mod cluster;
 mod flow;
 mod persistence;
