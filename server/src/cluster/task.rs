@@ -1,11 +1,14 @@
 //! The bridge task: the one owner of the NATS client (see the module docs of `cluster`).
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::{Client, Subscriber};
+use async_nats::{Client, RequestErrorKind, Subscriber};
+use bytes::Bytes;
 use stompbox_core::broker::{Broker, Message};
 use stompbox_core::destination::TOPIC_PREFIX;
 use tokio::sync::mpsc;
@@ -45,6 +48,8 @@ pub(super) async fn run(
 ) {
     let mut interest =
         Interest { prefix, patterns: HashMap::new(), subjects: HashMap::new(), streams: StreamMap::new() };
+    // The round trip confirming the latest subscriptions, while one is under way.
+    let mut confirming: Option<Probe> = None;
     let mut seen = Seen::default();
     let mut sequence = 0;
     loop {
@@ -52,7 +57,18 @@ pub(super) async fn run(
             () = cancel.cancelled() => break,
             () = link.wake.notified() => {
                 queues.follow(link.take_dirty_queues(), &link, &broker);
-                interest.follow(&client, &link, &broker).await;
+                if interest.follow(&client, &link, &broker).await {
+                    confirming = Some(confirm_subscriptions(&client, &interest.prefix, Duration::ZERO));
+                }
+            }
+            confirmed = async { confirming.as_mut().expect("guarded by the condition").await }, if confirming.is_some() => {
+                confirming = if confirmed {
+                    link.counters.subscriptions.store(interest.streams.len() as u64, Ordering::Relaxed);
+                    None
+                } else {
+                    debug!("cluster: NATS did not confirm the subscriptions yet; asking again");
+                    Some(confirm_subscriptions(&client, &interest.prefix, FLUSH_WAIT))
+                };
             }
             Some(message) = inbound.queued.recv(), if queues.has_room() => queues.publish(&link, message).await,
             Some(settlement) = inbound.settlements.recv() => queues.settle(settlement).await,
@@ -113,7 +129,8 @@ fn deliver(broker: &Broker, link: &Link, seen: &mut Seen, payload: bytes::Bytes)
 
 /// The NATS subscriptions that follow local interest: per pattern its subjects, per subject how
 /// many patterns need it and its stream. A subject is subscribed to when its first pattern
-/// comes and unsubscribed from (its stream dropped) when its last one goes.
+/// comes and unsubscribed from (its stream dropped) when its last one goes. The snapshot
+/// counts the subscriptions once a [`Probe`] has confirmed them.
 struct Interest {
     prefix: String,
     patterns: HashMap<String, Vec<String>>,
@@ -122,8 +139,9 @@ struct Interest {
 }
 
 impl Interest {
-    /// Looks at every pattern whose local interest changed, and subscribes or unsubscribes.
-    async fn follow(&mut self, client: &Client, link: &Link, broker: &Broker) {
+    /// Looks at every pattern whose local interest changed, and subscribes or unsubscribes;
+    /// returns whether the subscriptions changed.
+    async fn follow(&mut self, client: &Client, link: &Link, broker: &Broker) -> bool {
         let mut changed = false;
         for pattern in link.take_dirty() {
             let wanted = broker.has_topic_interest(&pattern);
@@ -144,16 +162,7 @@ impl Interest {
                 _ => {}
             }
         }
-        if changed {
-            // The server has seen the subscriptions once it answers: what is published after
-            // that reaches this node.
-            match tokio::time::timeout(FLUSH_WAIT, client.flush()).await {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) | Err(_) => debug!("cluster: NATS did not confirm the subscriptions yet"),
-            }
-            let count = self.streams.len() as u64;
-            link.counters.subscriptions.store(count, Ordering::Relaxed);
-        }
+        changed
     }
 
     /// One more pattern needs `subject`; returns whether it was subscribed to now.
@@ -186,4 +195,24 @@ impl Interest {
         // Dropping the subscriber unsubscribes.
         self.streams.remove(subject).is_some()
     }
+}
+
+/// A round trip to NATS confirming that the server has processed the subscriptions made
+/// before it, so that what is published after reaches this node. `Client::flush` only writes
+/// them to the socket; the server, though, handles what one client sends in order, and answers
+/// a request to a subject nobody serves ("no responders") when it gets there. It runs beside
+/// the task's other work, at most `FLUSH_WAIT`, so a NATS that went away never stalls the task.
+type Probe = Pin<Box<dyn Future<Output = bool> + Send>>;
+
+/// A [`Probe`] sent after `delay` (a retry's pause); `true` once the server answered.
+fn confirm_subscriptions(client: &Client, prefix: &str, delay: Duration) -> Probe {
+    let (client, subject) = (client.clone(), format!("{prefix}.confirm"));
+    Box::pin(async move {
+        tokio::time::sleep(delay).await;
+        match tokio::time::timeout(FLUSH_WAIT, client.request(subject, Bytes::new())).await {
+            Ok(Ok(_)) => true,
+            Ok(Err(error)) => error.kind() == RequestErrorKind::NoResponders,
+            Err(_) => false,
+        }
+    })
 }
