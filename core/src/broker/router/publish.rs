@@ -146,13 +146,12 @@ impl Router {
                     None => Delivered::Done(ticket),
                 })
             }
-            Target::Queue(queue) if self.shared_through(queue).is_some() => {
-                let bridge = self.shared_through(queue).expect("matched on it");
-                confirmations.push(bridge.enqueue(&message).map_err(ProtocolError::Cluster)?);
-                Stats::bump(&env.stats.messages_in);
-                Ok(Delivered::Done(None))
-            }
             Target::Queue(queue) => {
+                if let Some(bridge) = self.shared_through(queue) {
+                    confirmations.push(bridge.enqueue(&message).map_err(ProtocolError::Cluster)?);
+                    Stats::bump(&env.stats.messages_in);
+                    return Ok(Delivered::Done(None));
+                }
                 let ticket = match admission {
                     Admission::Forced => queue.force(message),
                     Admission::Bounded => match queue.offer(message) {

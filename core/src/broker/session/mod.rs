@@ -296,14 +296,14 @@ impl Session {
                     break;
                 }
             }
-            let outcomes: Option<Result<Vec<()>, String>> = held.confirmations.iter().map(|c| c.outcome()).collect();
+            let outcomes: Option<Result<(), String>> = held.confirmations.iter().map(|c| c.outcome()).collect();
             match outcomes {
                 None => break,
                 Some(Err(refusal)) => {
                     let error = ProtocolError::Cluster(refusal);
                     return Err(SessionError { error, receipt: self.waiting.pop_front().map(|h| h.receipt) });
                 }
-                Some(Ok(_)) => push_receipt(self.waiting.pop_front().map(|h| h.receipt), replies),
+                Some(Ok(())) => push_receipt(self.waiting.pop_front().map(|h| h.receipt), replies),
             }
         }
         Ok(())
