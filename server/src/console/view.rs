@@ -159,8 +159,8 @@ pub(crate) fn destinations(
     let mut rows = broker.destinations();
     match options.kind.as_deref() {
         None => {}
-        Some(kind @ ("topic" | "queue")) => rows.retain(|d| d.kind == kind),
-        Some(other) => return Err(format!("unknown kind {other:?}: expected topic or queue")),
+        Some(kind @ ("topic" | "queue" | "dsub")) => rows.retain(|d| d.kind == kind),
+        Some(other) => return Err(format!("unknown kind {other:?}: expected topic, queue or dsub")),
     }
     sort(&mut rows, options.sort.as_deref(), DESTINATION_KEYS)?;
     Ok(page(rows, options, max_items))
