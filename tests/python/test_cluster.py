@@ -3,7 +3,9 @@
 client on node B talk to each other; with NATS stopped, each node serves its own clients and says
 so in its log, its management API and /metrics, and topics cross again once NATS is back. Queues
 cross JetStream: a node killed with SIGKILL while its consumer holds unacknowledged messages
-gives them, after `ack_wait_ms`, to a consumer on another node; restarted, it rejoins."""
+gives them, after `ack_wait_ms`, to a consumer on another node; restarted, it rejoins. So do
+durable subscriptions: what one collected while its client was away survives its node's SIGKILL,
+and the client finds it on another node."""
 
 from __future__ import annotations
 
@@ -167,40 +169,71 @@ def test_without_nats_nodes_serve_locally_and_say_so(cluster: tuple[Nats, Node, 
     assert a.metric("cluster_connected") == 1
 
 
-def test_a_killed_nodes_unacknowledged_queue_messages_go_to_another_node(
-    tmp_path: Path, broker_launcher: Callable[..., Any]
-) -> None:
+@pytest.fixture(name="nodes")
+def nodes_fixture(tmp_path: Path, broker_launcher: Callable[..., Any]) -> Iterator[Callable[[str], Node]]:
+    """Starts node NAME on one NATS, handing a message its consumer holds for 1 s to another node
+    (`ack_wait_ms`)."""
     nats = Nats(tmp_path)
     try:
-        a, b, c = (start_node(broker_launcher, tmp_path, nats, name, "ack_wait_ms = 1000\n") for name in "abc")
-        holder, held = c.stomppy()
-        holder.subscribe("/queue/work", id="0", ack="client-individual")
-        until(lambda: c.cluster()["queues"] == 1, "c to pull the queue from JetStream")
-        producer, _ = a.stomppy()
-        for n in range(5):
-            producer.send("/queue/work", f"job {n}")
-        until(lambda: a.cluster()["queue_sent"] == 5, "JetStream to store the 5 jobs")
-        assert sorted(held.bodies.get(timeout=TIMEOUT) for _ in range(5)) == [f"job {n}" for n in range(5)]
-
-        c.broker.process.kill()  # SIGKILL: c acknowledges nothing more, and gives nothing back
-        c.broker.process.wait(timeout=TIMEOUT)
-        taker, taken = b.stomppy()
-        taker.subscribe("/queue/work", id="0")
-        redelivered = sorted(taken.bodies.get(timeout=TIMEOUT) for _ in range(5))
-        assert redelivered == [f"job {n}" for n in range(5)], "after ack_wait_ms, to b's consumer"
-        assert b.metric("cluster_queue_received_total") >= 5
-        taker.disconnect()
-
-        c = start_node(broker_launcher, tmp_path, nats, "c", "ack_wait_ms = 1000\n")
-        rejoined, inbox = c.stomppy()
-        rejoined.subscribe("/queue/work", id="0")
-        until(lambda: c.cluster()["queues"] == 1, "the restarted c to pull the queue again")
-        producer.send("/queue/work", "after the restart")
-        assert inbox.bodies.get(timeout=TIMEOUT) == "after the restart"
-        for connection in (rejoined, producer):
-            connection.disconnect()
+        yield lambda name: start_node(broker_launcher, tmp_path, nats, name, "ack_wait_ms = 1000\n")
     finally:
         nats.stop()
+
+
+def test_a_killed_nodes_unacknowledged_queue_messages_go_to_another_node(nodes: Callable[[str], Node]) -> None:
+    a, b, c = (nodes(name) for name in "abc")
+    holder, held = c.stomppy()
+    holder.subscribe("/queue/work", id="0", ack="client-individual")
+    until(lambda: c.cluster()["queues"] == 1, "c to pull the queue from JetStream")
+    producer, _ = a.stomppy()
+    for n in range(5):
+        producer.send("/queue/work", f"job {n}")
+    until(lambda: a.cluster()["queue_sent"] == 5, "JetStream to store the 5 jobs")
+    assert sorted(held.bodies.get(timeout=TIMEOUT) for _ in range(5)) == [f"job {n}" for n in range(5)]
+
+    c.broker.process.kill()  # SIGKILL: c acknowledges nothing more, and gives nothing back
+    c.broker.process.wait(timeout=TIMEOUT)
+    taker, taken = b.stomppy()
+    taker.subscribe("/queue/work", id="0")
+    redelivered = sorted(taken.bodies.get(timeout=TIMEOUT) for _ in range(5))
+    assert redelivered == [f"job {n}" for n in range(5)], "after ack_wait_ms, to b's consumer"
+    assert b.metric("cluster_queue_received_total") >= 5
+    taker.disconnect()
+
+    c = nodes("c")
+    rejoined, inbox = c.stomppy()
+    rejoined.subscribe("/queue/work", id="0")
+    until(lambda: c.cluster()["queues"] == 1, "the restarted c to pull the queue again")
+    producer.send("/queue/work", "after the restart")
+    assert inbox.bodies.get(timeout=TIMEOUT) == "after the restart"
+    for connection in (rejoined, producer):
+        connection.disconnect()
+
+
+def test_a_durable_subscriptions_backlog_survives_its_node_killed(nodes: Callable[[str], Node]) -> None:
+    a, b, c = (nodes(name) for name in "abc")
+    reader, _ = c.stomppy()
+    reader.subscribe("/topic/news.*", id="reader", headers={"persistent": "true"})
+
+    def knows(node: Node) -> bool:
+        items = json.loads(node.api("/api/destinations?kind=dsub"))["items"]
+        return [item["destination"] for item in items] == ["/dsub/reader"]
+
+    for node in (a, b):
+        until(lambda: knows(node), "every node to know the durable subscription")
+    reader.disconnect()
+    producer, _ = a.stomppy()
+    for n in range(5):
+        producer.send("/topic/news.eu", f"news {n}", headers={"persistent": "true", "receipt": f"r{n}"})
+    producer.disconnect()  # its RECEIPT comes after the SENDs': JetStream holds all five
+    c.broker.process.kill()  # SIGKILL: the node that made the subscription is gone
+    c.broker.process.wait(timeout=TIMEOUT)
+
+    again, inbox = b.stomppy()
+    again.subscribe("/topic/news.*", id="reader", headers={"persistent": "true"})
+    # What c's last pull took as its client left comes after `ack_wait_ms`, after the rest.
+    assert sorted(inbox.bodies.get(timeout=TIMEOUT) for _ in range(5)) == [f"news {n}" for n in range(5)]
+    again.disconnect()
 
 
 VIRTUAL_HOSTS = """

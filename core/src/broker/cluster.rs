@@ -9,11 +9,14 @@
 //! bridge: a message crosses the bridge once, so nodes cannot echo each other (NATS's route
 //! check `c.kind != ROUTER`).
 //!
-//! Queues (not durable subscriptions) are the cluster's in cluster mode: the router hands a SEND
-//! to a queue to [`Bridge::enqueue`] instead of the local queue, and tells the bridge when the
-//! local consumers of a queue change; the bridge takes messages from the cluster's queue as long
-//! as they have room ([`Broker::queue_room`]) and hands them to the local queue with
-//! [`Broker::deliver_to_queue_from_cluster`], each with its [`Claim`].
+//! Queues and durable subscriptions are the cluster's in cluster mode: the router hands a SEND
+//! to a queue to [`Bridge::enqueue`] instead of the local queue, and a topic message to each
+//! durable subscription that collects it (every node knows every durable subscription: a client
+//! making, replacing or deleting one is told to the bridge with [`Bridge::durable_changed`], and
+//! other nodes' come back through [`Broker::durable_from_cluster`]). The router tells the bridge
+//! when the local consumers of a queue or durable subscription change; the bridge takes messages
+//! from the cluster as long as they have room ([`Broker::queue_room`]) and hands them to the
+//! local queue with [`Broker::deliver_to_queue_from_cluster`], each with its [`Claim`].
 //!
 //! Calls into the bridge are made with no lock of the engine held that a bridge could need, and
 //! must not block: a bridge queues the work for its own task. A bridge falling behind paces
@@ -27,13 +30,16 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use super::claim::{Claim, Confirmation};
+use super::error::ProtocolError;
 use super::message::Message;
 use super::pressure::Pressure;
 use super::retained::Retain;
 use super::stats::Stats;
 use super::Broker;
-use crate::destination::{Destination, Kind};
+use crate::destination::{Destination, Kind, DURABLE_PREFIX};
 use crate::frame::header;
+use crate::selector::Selector;
+use crate::store::CatalogEntry;
 
 /// Where the router sends what other nodes must know. See the module docs.
 pub trait Bridge: Send + Sync + fmt::Debug {
@@ -46,14 +52,21 @@ pub trait Bridge: Send + Sync + fmt::Debug {
     /// (the last one left): [`Broker::has_topic_interest`] tells which, when the bridge gets to it.
     fn interest_changed(&self, pattern: &str);
 
-    /// A local client sent `message` to a queue: the bridge hands it to the cluster's queue
+    /// A local client sent `message` to the queue `queue`, or to a topic the durable
+    /// subscription `queue` (`/dsub/NAME`) collects: the bridge hands it to the cluster's queue
     /// instead of the local one. The confirmation resolves once the cluster stored it; `Err`
     /// says why the bridge cannot take it now.
-    fn enqueue(&self, message: &Arc<Message>) -> Result<Confirmation, String>;
+    fn enqueue(&self, queue: &str, message: &Arc<Message>) -> Result<Confirmation, String>;
 
-    /// The local consumers of the queue `destination` changed (one came, one left, or one got
-    /// room): [`Broker::queue_room`] tells how many messages they can take.
+    /// The local consumers of the queue or durable subscription `destination` changed (one
+    /// came, one left, or one got room): [`Broker::queue_room`] tells how many messages they
+    /// can take.
     fn consumers_changed(&self, destination: &str);
+
+    /// A local client made, replaced (or subscribed again to) or deleted the durable
+    /// subscription `name`: [`Broker::durable_subscription`] tells what it is now. The
+    /// confirmation resolves once the cluster knows.
+    fn durable_changed(&self, name: &str) -> Result<Confirmation, String>;
 
     /// The bridge's state, for the snapshot and the console.
     fn snapshot(&self) -> ClusterSnapshot;
@@ -79,7 +92,8 @@ pub struct ClusterSnapshot {
     /// Messages that could not be sent to other nodes (the bridge's queue was full) or that came
     /// from them malformed.
     pub dropped: u64,
-    /// Queues this node takes messages from the cluster for (it has consumers of them).
+    /// Queues (and durable subscriptions) this node takes messages from the cluster for (it has
+    /// consumers of them).
     pub queues: u64,
     /// Queue messages this node's clients sent into the cluster's queues (stored by NATS).
     pub queue_sent: u64,
@@ -99,11 +113,29 @@ pub enum RemoteError {
     /// Its queue has no consumers on this node (any more).
     #[error("no local consumers of {0}")]
     NoConsumers(String),
+    /// A durable subscription's definition this node cannot make.
+    #[error("durable subscription {name}: {why}")]
+    BadDurable {
+        /// Its name.
+        name: String,
+        /// Why not.
+        why: String,
+    },
+}
+
+/// A durable subscription as every node of a cluster knows it: the topic pattern it collects
+/// and the selector it collects with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct DurableSubscription {
+    /// `/topic/PATTERN`.
+    pub pattern: String,
+    /// The SUBSCRIBE's `selector`, if it had one.
+    pub selector: Option<String>,
 }
 
 impl Broker {
     /// Attaches the cluster bridge (once; a second call is ignored), and tells it about every
-    /// pattern with local interest already (durable subscriptions read back from the store).
+    /// pattern with local interest already.
     pub fn attach_bridge(&self, bridge: Arc<dyn Bridge>) {
         let router = &self.shared.router;
         if router.set_bridge(bridge.clone()) {
@@ -113,7 +145,8 @@ impl Broker {
         }
     }
 
-    /// Whether any local subscription (durable ones included) uses the topic `pattern`.
+    /// Whether any live local subscription uses the topic `pattern` (durable subscriptions
+    /// collect through the cluster's queues instead).
     pub fn has_topic_interest(&self, pattern: &str) -> bool {
         self.shared.router.topics().has_interest(pattern)
     }
@@ -123,10 +156,48 @@ impl Broker {
         self.shared.router.bridge().map(|bridge| bridge.snapshot())
     }
 
-    /// How many local consumers the queue `destination` has (none for a durable subscription).
+    /// How many local consumers the queue (or durable subscription) `destination` has.
     pub fn queue_consumers(&self, destination: &str) -> usize {
-        let queue = self.shared.router.find_queue(destination).filter(|queue| !queue.is_durable());
+        let queue = self.shared.router.find_queue(destination);
         queue.map_or(0, |queue| queue.figures().consumers)
+    }
+
+    /// The durable subscription `name` (after `/dsub/`), if this node knows it.
+    pub fn durable_subscription(&self, name: &str) -> Option<DurableSubscription> {
+        let queue = self.shared.router.find_queue(&format!("{DURABLE_PREFIX}{name}"))?;
+        match queue.entry() {
+            CatalogEntry::Durable { pattern, selector, .. } => {
+                Some(DurableSubscription { pattern: pattern.clone(), selector: selector.clone() })
+            }
+            _ => None,
+        }
+    }
+
+    /// Makes, replaces (`Some`) or deletes (`None`) the durable subscription `name` as another
+    /// node (or this one, in an earlier run) did; never calls the bridge. Making one that is
+    /// known already, the same, changes nothing.
+    pub fn durable_from_cluster(
+        &self,
+        name: &str,
+        subscription: Option<DurableSubscription>,
+    ) -> Result<(), RemoteError> {
+        let router = &self.shared.router;
+        let invalid = |why: String| RemoteError::BadDurable { name: name.to_owned(), why };
+        let Some(DurableSubscription { pattern, selector }) = subscription else {
+            return match router.delete_durable(name) {
+                Ok(_) | Err(ProtocolError::NoSuchDurable(_)) => Ok(()),
+                Err(error) => Err(invalid(error.to_string())),
+            };
+        };
+        let pattern = Destination::parse_pattern(&pattern).map_err(|e| invalid(e.to_string()))?;
+        if pattern.kind() != Kind::Topic {
+            return Err(invalid(format!("not a topic pattern: {}", pattern.as_str())));
+        }
+        let depth = self.config().limits.max_selector_depth;
+        let selector = selector.map(|text| Selector::parse(&text, depth).map(Arc::new)).transpose();
+        let selector = selector.map_err(|e| invalid(e.to_string()))?;
+        router.durable(None, name, &pattern, selector).map_err(|e| invalid(e.to_string()))?;
+        Ok(())
     }
 
     /// How many messages the local consumers of the queue `destination` can take now.
@@ -134,10 +205,13 @@ impl Broker {
         self.shared.router.find_queue(destination).map_or(0, |queue| queue.room())
     }
 
-    /// Hands a message of the cluster's queue to the local queue `destination`, which settles
-    /// `claim` when done with it. The message was delivered `deliveries` times before.
+    /// Hands a message of the cluster's queue to the local queue (or durable subscription)
+    /// `queue`, which settles `claim` when done with it. The message was sent to `destination`
+    /// (the queue, or a topic the durable subscription collects) and delivered `deliveries`
+    /// times before.
     pub fn deliver_to_queue_from_cluster(
         &self,
+        queue: &str,
         destination: &str,
         headers: Vec<(String, String)>,
         body: Bytes,
@@ -145,11 +219,22 @@ impl Broker {
         deliveries: u32,
     ) -> Result<(), RemoteError> {
         let router = &self.shared.router;
-        let Some(queue) = router.find_queue(destination).filter(|queue| !queue.is_durable()) else {
+        let Some(queue) = router.find_queue(queue) else {
             claim.release();
-            return Err(RemoteError::NoConsumers(destination.to_owned()));
+            return Err(RemoteError::NoConsumers(queue.to_owned()));
         };
-        let (id, shared) = (router.next_id(), queue.destination().shared().clone());
+        let shared = match queue.destination().as_str() == destination {
+            true => queue.destination().shared().clone(),
+            false => match Destination::parse(destination) {
+                Ok(topic) if topic.kind() == Kind::Topic && queue.is_durable() => topic.shared().clone(),
+                _ => {
+                    // Not for this queue: nobody here can take it.
+                    claim.done();
+                    return Err(RemoteError::NotATopic(destination.to_owned()));
+                }
+            },
+        };
+        let id = router.next_id();
         let message = Message::new(id, shared, headers, body, queue.counters().clone()).with_claim(claim);
         queue.take_from_cluster(Arc::new(message), deliveries);
         Ok(())
@@ -202,7 +287,7 @@ impl Broker {
         }
         // Pressure is not waited for: NATS does not wait for a slow node either, and the
         // subscribers' own slow-consumer policy bounds what they hold.
-        router.topics().fan_out(&topic, &message, &self.shared.memory);
+        router.topics().fan_out(&topic, &message, &self.shared.memory, false);
         Ok(())
     }
 }

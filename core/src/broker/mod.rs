@@ -63,7 +63,7 @@ pub use admin::QueueError;
 pub use claim::{confirmation, Claim, Confirmation, Confirmer};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use close::{CloseKind, CloseReason};
-pub use cluster::{Bridge, ClusterSnapshot, RemoteError};
+pub use cluster::{Bridge, ClusterSnapshot, DurableSubscription, RemoteError};
 pub use config::{
     BrokerConfig, DeadLetterPolicy, DeliveryConfig, HeartbeatConfig, Limits, MemoryConfig, QueueFullPolicy,
     QueueLimits, QueuePolicy, QueueRule, QueuesConfig, SlowConsumerPolicy, StoreConfig,

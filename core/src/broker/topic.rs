@@ -17,7 +17,10 @@
 //!
 //! Durable subscriptions are queues that collect what their pattern matches while their
 //! subscriber is away (see `queue`), so the topic hands each message to its subscribers' outboxes
-//! and to its durable subscriptions' queues in one pass.
+//! and to its durable subscriptions' queues in one pass. In cluster mode the durable
+//! subscriptions collect through the cluster instead ([`Topics::collectors`] tells the router
+//! which ones a message is for), and they are not local interest: the node subscribes to a
+//! pattern in NATS for its live subscriptions only.
 //!
 //! The wildcard lists are also the deny filter of wildcard subscriptions (NATS's
 //! `checkDenySub`): a subscription to `/topic/chat.*` is left out of `/topic/chat.secret`'s list
@@ -98,7 +101,7 @@ struct Inner {
     durables: TopicTrie<DurableEntry>,
     known: HashMap<Arc<str>, Arc<Topic>>,
     sweep_at: usize,
-    /// How many subscriptions (durable ones included) use each pattern: the local interest the
+    /// How many live subscriptions (not durable ones) use each pattern: the local interest the
     /// cluster bridge follows.
     interest: HashMap<Arc<str>, usize>,
 }
@@ -194,7 +197,7 @@ impl Topics {
 
     /// Adds a subscription to a pattern. The entry of a topic subscribed to by name must exist
     /// (the caller holds it for as long as the subscription lives). Returns whether it is the
-    /// pattern's first (durable subscriptions included): local interest in it began.
+    /// pattern's first: local interest in it began.
     pub(crate) fn subscribe(&self, pattern: &Destination, subscriber: Arc<Subscriber>) -> bool {
         if pattern.is_wildcard() {
             return self.change(pattern, |inner| {
@@ -225,30 +228,27 @@ impl Topics {
     }
 
     /// Adds a durable subscription's queue to a pattern; a wildcard one collects only what
-    /// `receive_check` (its subscriber; `None` for one read back from the store) may receive,
-    /// and one with a `selector` only what that selects. Returns whether local interest in the
-    /// pattern began.
+    /// `receive_check` (its subscriber; `None` for one read back from the store or made by
+    /// another node) may receive, and one with a `selector` only what that selects.
     pub(crate) fn subscribe_durable(
         &self,
         pattern: &Destination,
         queue: Arc<Queue>,
         receive_check: Option<Arc<Principal>>,
         selector: Option<Arc<Selector>>,
-    ) -> bool {
+    ) {
         let receive_check = receive_check.filter(|_| pattern.is_wildcard());
         let entry = DurableEntry { queue, receive_check, selector };
-        self.change(pattern, |inner| {
-            inner.durables.insert(pattern.segments(), entry);
-            true
-        })
+        let mut inner = self.inner.lock();
+        inner.durables.insert(pattern.segments(), entry);
+        self.generation.fetch_add(1, Ordering::Release);
     }
 
-    /// Removes a durable subscription's queue. Returns whether local interest in the pattern
-    /// ended.
-    pub(crate) fn unsubscribe_durable(&self, pattern: &Destination, queue: &Arc<Queue>) -> bool {
-        self.change_out(pattern, |inner| {
-            inner.durables.remove(pattern.segments(), |d| Arc::ptr_eq(&d.queue, queue)).is_some()
-        })
+    /// Removes a durable subscription's queue.
+    pub(crate) fn unsubscribe_durable(&self, pattern: &Destination, queue: &Arc<Queue>) {
+        let mut inner = self.inner.lock();
+        inner.durables.remove(pattern.segments(), |d| Arc::ptr_eq(&d.queue, queue));
+        self.generation.fetch_add(1, Ordering::Release);
     }
 
     /// Adds to a pattern under the trie lock (`add` says whether it did) and bumps the
@@ -270,12 +270,12 @@ impl Topics {
         removed && interest_ended(&mut inner, pattern)
     }
 
-    /// Whether any subscription (durable ones included) uses `pattern`.
+    /// Whether any live subscription uses `pattern`.
     pub(crate) fn has_interest(&self, pattern: &str) -> bool {
         self.inner.lock().interest.contains_key(pattern)
     }
 
-    /// The patterns subscriptions use (durable ones included).
+    /// The patterns live subscriptions use.
     pub(crate) fn patterns(&self) -> Vec<String> {
         self.inner.lock().interest.keys().map(|p| p.to_string()).collect()
     }
@@ -289,6 +289,13 @@ impl Topics {
     /// Whether any durable subscription collects what is published to `topic`.
     pub(crate) fn has_durables(&self, topic: &Topic) -> bool {
         !self.matches(topic).1.is_empty()
+    }
+
+    /// The durable subscriptions that collect `message`, published to `topic`: what the router
+    /// hands the cluster in cluster mode, where [`Topics::fan_out`] leaves them out.
+    pub(crate) fn collectors(&self, topic: &Topic, message: &Message) -> Vec<Arc<Queue>> {
+        let (_, durables) = self.matches(topic);
+        durables.iter().filter(|d| collects(d, message)).map(|d| d.queue.clone()).collect()
     }
 
     /// The wildcard subscriptions that match `topic` and may receive from it, and the durable
@@ -331,9 +338,10 @@ impl Topics {
     }
 
     /// Pushes `message` into the outbox of every active subscriber of `topic`, counting what
-    /// the outboxes now hold against `memory` at once, and into the queue of every durable
-    /// subscription (one that is full misses it, counted as dropped). See [`Fanned`].
-    pub(crate) fn fan_out(&self, topic: &Topic, message: &Arc<Message>, memory: &Memory) -> Fanned {
+    /// the outboxes now hold against `memory` at once, and, when `to_durables`, into the queue
+    /// of every durable subscription (one that is full misses it, counted as dropped). See
+    /// [`Fanned`].
+    pub(crate) fn fan_out(&self, topic: &Topic, message: &Arc<Message>, memory: &Memory, to_durables: bool) -> Fanned {
         let by_name = topic.by_name.lock().clone();
         let (wildcard, durables) = self.matches(topic);
         let (mut delivered, mut held, mut fanned) = (0, 0, Fanned::default());
@@ -347,8 +355,8 @@ impl Topics {
             delivered += 1;
         }
         memory.change(held);
-        let collects = |d: &&DurableEntry| d.selector.as_ref().is_none_or(|s| message.selected_by(s));
-        for durable in durables.iter().filter(collects) {
+        let durables = durables.iter().filter(|_| to_durables);
+        for durable in durables.filter(|d| collects(d, message)) {
             match durable.queue.offer(message.clone()) {
                 Ok(ticket) => fanned.ticket = fanned.ticket.max(ticket),
                 Err(_) => Stats::bump(&topic.counters.dropped),
@@ -441,6 +449,12 @@ fn interest_ended(inner: &mut Inner, pattern: &Destination) -> bool {
         inner.interest.remove(pattern.as_str());
     }
     ended
+}
+
+/// Whether a durable subscription collects `message` (its pattern matched): its selector, if
+/// any, selects it.
+fn collects(durable: &DurableEntry, message: &Message) -> bool {
+    durable.selector.as_ref().is_none_or(|s| message.selected_by(s))
 }
 
 /// A subscriber's key among a topic's subscribers by name.

@@ -17,9 +17,13 @@
 //! Queues are the cluster's, over JetStream (`queues`): the router hands a queue SEND to
 //! [`Link::enqueue`], which queues it for the task and returns the confirmation the SEND's
 //! RECEIPT waits for; a change of a queue's local consumers marks the queue for the task.
+//! Durable subscriptions are too (`durables`): every node knows them all, hands what they
+//! collect to `Link::enqueue` as for a queue, and consumes them as queues.
 //! Retained messages are shared through a JetStream stream too (`retained`).
 
 mod backlog;
+mod durables;
+mod last_word;
 mod queues;
 mod retained;
 mod subject;
@@ -36,7 +40,9 @@ use async_nats::{ConnectOptions, Event};
 use parking_lot::Mutex;
 use std::time::Duration;
 
-use stompbox_core::broker::{confirmation, Bridge, Broker, ClusterSnapshot, Confirmation, Message, Pressure};
+use stompbox_core::broker::{
+    confirmation, Bridge, Broker, ClusterSnapshot, Confirmation, Confirmer, Message, Pressure,
+};
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -56,12 +62,14 @@ pub(crate) async fn start(
     let node = config.node_name();
     let (backlog, outgoing_receiver) = TopicBacklog::new(config.outgoing_capacity);
     let (queued, queued_receiver) = mpsc::channel(config.outgoing_capacity);
+    let (durables, durables_receiver) = mpsc::channel(config.outgoing_capacity);
     let (settlements, settlements_receiver) = mpsc::unbounded_channel();
     let link = Arc::new(Link {
         origin: format!("{node}/{:016x}", run_id()),
         node,
         backlog: Arc::new(backlog),
         queued,
+        durables,
         dirty: Mutex::default(),
         dirty_queues: Mutex::default(),
         wake: Notify::new(),
@@ -77,13 +85,24 @@ pub(crate) async fn start(
         replicas: config.stream_replicas,
     };
     let jetstream = async_nats::jetstream::new(client.clone());
-    let prefix = config.subject_prefix.clone();
-    let follower =
-        retained::follow(jetstream.clone(), prefix, settings.replicas, link.clone(), broker.clone(), cancel.clone());
-    tracker.spawn(follower);
+    let prefix = &config.subject_prefix;
+    // Every node follows the last words on retained messages and on durable subscriptions.
+    let followed: [(_, Apply); 2] = [
+        (retained::stream(prefix, settings.replicas), retained::apply),
+        (durables::stream(prefix, settings.replicas), durables::apply),
+    ];
+    for (stream, apply) in followed {
+        let (link, broker) = (link.clone(), broker.clone());
+        let apply = move |message| apply(&broker, &link, message);
+        tracker.spawn(last_word::follow(jetstream.clone(), stream, cancel.clone(), apply));
+    }
     let queues = queues::Queues::new(jetstream, config.subject_prefix.clone(), settings, settlements);
-    let inbound =
-        task::Inbound { outgoing: outgoing_receiver, queued: queued_receiver, settlements: settlements_receiver };
+    let inbound = task::Inbound {
+        outgoing: outgoing_receiver,
+        queued: queued_receiver,
+        durables: durables_receiver,
+        settlements: settlements_receiver,
+    };
     tracker.spawn(task::run(
         client,
         link.clone(),
@@ -127,6 +146,9 @@ async fn options(config: &ClusterConfig, link: Arc<Link>) -> io::Result<ConnectO
     }))
 }
 
+/// Applies a word of a stream every node follows (see `last_word`) to this node.
+type Apply = fn(&Broker, &Link, async_nats::jetstream::Message);
+
 /// The engine's side of the bridge (see the module docs), shared with the task.
 #[derive(Debug)]
 pub(crate) struct Link {
@@ -135,8 +157,10 @@ pub(crate) struct Link {
     origin: String,
     /// Topic messages on their way to NATS.
     backlog: Arc<TopicBacklog>,
-    /// Queue messages on their way to JetStream.
+    /// Queue messages (and durable subscriptions' messages) on their way to JetStream.
     queued: mpsc::Sender<queues::Outgoing>,
+    /// Durable subscriptions local clients changed, on their way to the cluster.
+    durables: mpsc::Sender<(String, Confirmer)>,
     /// Patterns whose local interest changed since the task last looked.
     dirty: Mutex<HashSet<String>>,
     /// Queues whose local consumers changed since the task last looked.
@@ -177,12 +201,10 @@ impl Bridge for Link {
         self.wake.notify_one();
     }
 
-    fn enqueue(&self, message: &Arc<Message>) -> Result<Confirmation, String> {
-        if !self.connected.load(Ordering::Acquire) {
-            return Err("NATS is unreachable".to_owned());
-        }
+    fn enqueue(&self, queue: &str, message: &Arc<Message>) -> Result<Confirmation, String> {
+        self.reachable()?;
         let (confirmer, confirmation) = confirmation();
-        match self.queued.try_send((message.clone(), confirmer)) {
+        match self.queued.try_send((queue.into(), message.clone(), confirmer)) {
             Ok(()) => Ok(confirmation),
             Err(_) => Err("too many queue messages are waiting for NATS (cluster.outgoing_capacity)".to_owned()),
         }
@@ -191,6 +213,15 @@ impl Bridge for Link {
     fn consumers_changed(&self, destination: &str) {
         self.dirty_queues.lock().insert(destination.to_owned());
         self.wake.notify_one();
+    }
+
+    fn durable_changed(&self, name: &str) -> Result<Confirmation, String> {
+        self.reachable()?;
+        let (confirmer, confirmation) = confirmation();
+        match self.durables.try_send((name.to_owned(), confirmer)) {
+            Ok(()) => Ok(confirmation),
+            Err(_) => Err("too many durable subscriptions are waiting for NATS (cluster.outgoing_capacity)".to_owned()),
+        }
     }
 
     fn snapshot(&self) -> ClusterSnapshot {
@@ -213,6 +244,14 @@ impl Bridge for Link {
 }
 
 impl Link {
+    /// `Err` while NATS is unreachable: what the cluster keeps cannot be handed to it.
+    fn reachable(&self) -> Result<(), String> {
+        match self.connected.load(Ordering::Acquire) {
+            true => Ok(()),
+            false => Err("NATS is unreachable".to_owned()),
+        }
+    }
+
     /// Follows the connection's events: its state for the snapshot, and the log.
     fn event(&self, event: Event) {
         match event {

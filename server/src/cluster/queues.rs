@@ -9,7 +9,9 @@
 //! claim. The local queue's ACK becomes a JetStream ack (a `double_ack` when a RECEIPT waits
 //! for it), a message given back (NACK, its consumer left) a `nak`: JetStream delivers it
 //! again, to any node. A node that dies acknowledges nothing more: after `ack_wait` JetStream
-//! delivers its messages to the others.
+//! delivers its messages to the others. Durable subscriptions' backlogs live in the same stream,
+//! each on its own subject with its own consumer (`d_<name>`), published and consumed the same
+//! way (see `durables`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -23,21 +25,23 @@ use async_nats::jetstream::stream::{self, RetentionPolicy, StorageType};
 use async_nats::jetstream::{self, AckKind};
 use parking_lot::Mutex;
 use stompbox_core::broker::{confirmation, Broker, Claim, Confirmation, Confirmer, Message};
-use stompbox_core::destination::QUEUE_PREFIX;
+use stompbox_core::destination::DURABLE_PREFIX;
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinSet;
 use tokio_stream::StreamExt;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
-use super::{bump, subject, wire, Link};
+use super::{bump, durables, subject, wire, Link};
 
 /// How long one pull waits for messages before it asks again, and how long a puller waits
 /// before it tries again after an error.
 const PULL_WAIT: Duration = Duration::from_secs(1);
 
-/// A queue message a local client sent, on its way to JetStream.
-pub(super) type Outgoing = (Arc<Message>, Confirmer);
+/// A message a local client sent, on its way to JetStream: for a queue, or for a durable
+/// subscription that collects it (the queue's or the subscription's destination first).
+pub(super) type Outgoing = (Arc<str>, Arc<Message>, Confirmer);
 
 /// What the local queue decided about a message of the cluster's queue.
 pub(super) enum Settlement {
@@ -67,6 +71,8 @@ pub(super) struct Queues {
     /// PubAcks and double acks awaited.
     pending: JoinSet<()>,
     pullers: HashMap<String, Puller>,
+    /// The pullers' tasks, stopped ones included until they have read their last pull.
+    pulling: TaskTracker,
     settlements: mpsc::UnboundedSender<Settlement>,
     sequence: u64,
 }
@@ -102,6 +108,7 @@ impl Queues {
             stream_ready: false,
             pending: JoinSet::new(),
             pullers: HashMap::new(),
+            pulling: TaskTracker::new(),
             settlements,
             sequence: 0,
         }
@@ -125,16 +132,20 @@ impl Queues {
         }
     }
 
-    /// Publishes a queue message to JetStream; `confirmer` gets the PubAck's outcome.
-    pub(super) async fn publish(&mut self, link: &Arc<Link>, (message, confirmer): Outgoing) {
+    /// Publishes a message to JetStream, on its queue's or durable subscription's subject;
+    /// `confirmer` gets the PubAck's outcome.
+    pub(super) async fn publish(&mut self, link: &Arc<Link>, (queue, message, confirmer): Outgoing) {
         if let Err(refusal) = self.ensure_stream().await {
             confirmer.resolve(Err(refusal));
             return;
         }
+        let Some((subject, _)) = subject::shared_queue(&self.prefix, &queue) else {
+            confirmer.resolve(Err(format!("{queue} is no queue")));
+            return;
+        };
         self.sequence += 1;
-        let name = message.destination().strip_prefix(QUEUE_PREFIX).unwrap_or(message.destination());
         let payload = wire::encode(&link.origin, self.sequence, &message);
-        match self.jetstream.publish(subject::for_queue(&self.prefix, name), payload).await {
+        match self.jetstream.publish(subject, payload).await {
             Ok(acknowledged) => {
                 let link = link.clone();
                 self.pending.spawn(async move {
@@ -147,6 +158,16 @@ impl Queues {
             }
             Err(error) => confirmer.resolve(Err(format!("JetStream: {error}"))),
         }
+    }
+
+    /// Tells the cluster what the durable subscription `name` is now (see `durables`) off the
+    /// task's path; `confirmer` gets the outcome.
+    pub(super) fn announce(&mut self, name: String, confirmer: Confirmer, broker: &Broker) {
+        let subscription = broker.durable_subscription(&name);
+        let (jetstream, prefix, settings) = (self.jetstream.clone(), self.prefix.clone(), self.settings);
+        self.pending.spawn(async move {
+            confirmer.resolve(durables::announce(&jetstream, &prefix, settings, &name, subscription).await);
+        });
     }
 
     /// Sends JetStream what the local queues decided.
@@ -169,11 +190,12 @@ impl Queues {
         }
     }
 
-    /// Starts a puller for each of `queues` that has local consumers now, wakes the running ones,
-    /// and stops those of queues without local consumers.
+    /// Starts a puller for each of `queues` (or durable subscriptions) that has local consumers
+    /// now, wakes the running ones, and stops those of queues without local consumers.
     pub(super) fn follow(&mut self, queues: Vec<String>, link: &Arc<Link>, broker: &Broker) {
         for destination in queues {
             let consumers = broker.queue_consumers(&destination);
+            let Some((subject, consumer)) = subject::shared_queue(&self.prefix, &destination) else { continue };
             match (consumers > 0, self.pullers.get(&destination)) {
                 (true, Some(puller)) => puller.shared.wake.notify_one(),
                 (true, None) => {
@@ -181,10 +203,8 @@ impl Queues {
                     let context = PullContext {
                         jetstream: self.jetstream.clone(),
                         prefix: self.prefix.clone(),
-                        subject: subject::for_queue(
-                            &self.prefix,
-                            destination.strip_prefix(QUEUE_PREFIX).unwrap_or(&destination),
-                        ),
+                        subject,
+                        consumer,
                         destination: destination.clone(),
                         settings: self.settings,
                         link: link.clone(),
@@ -192,7 +212,7 @@ impl Queues {
                         settlements: self.settlements.clone(),
                         shared: puller.shared.clone(),
                     };
-                    tokio::spawn(pull(context, puller.stop.clone()));
+                    self.pulling.spawn(pull(context, puller.stop.clone()));
                     self.pullers.insert(destination, puller);
                 }
                 (false, Some(_)) => {
@@ -206,11 +226,14 @@ impl Queues {
         link.counters.queues.store(self.pullers.len() as u64, Ordering::Relaxed);
     }
 
-    /// Stops every puller (the node is stopping).
-    pub(super) fn stop(&mut self) {
+    /// Stops every puller (the node is stopping) and waits until each has read its last pull,
+    /// so that what JetStream sent them is given back now rather than after `ack_wait`.
+    pub(super) async fn stop(&mut self) {
         for (_, puller) in self.pullers.drain() {
             puller.stop.cancel();
         }
+        self.pulling.close();
+        let _ = tokio::time::timeout(3 * PULL_WAIT, self.pulling.wait()).await;
     }
 
     /// Makes sure the queues' stream exists (once per run of the node).
@@ -232,8 +255,8 @@ impl Queues {
     }
 }
 
-/// The queues' stream (see the module docs).
-fn stream_config(prefix: &str, replicas: usize) -> stream::Config {
+/// The queues' stream (see the module docs), which holds durable subscriptions' messages too.
+pub(super) fn stream_config(prefix: &str, replicas: usize) -> stream::Config {
     stream::Config {
         name: subject::stream_name(prefix, "queues"),
         subjects: vec![subject::all_queues(prefix)],
@@ -249,6 +272,8 @@ struct PullContext {
     jetstream: jetstream::Context,
     prefix: String,
     subject: String,
+    /// The shared JetStream consumer's name.
+    consumer: String,
     destination: String,
     settings: Settings,
     link: Arc<Link>,
@@ -257,19 +282,30 @@ struct PullContext {
     shared: Arc<PullerShared>,
 }
 
-/// One queue's puller: fetches what the local consumers have room for, until stopped.
+/// One queue's puller: fetches what the local consumers have room for, until stopped. A pull
+/// that fails (the consumer was deleted: a durable subscription replaced) binds it again.
 async fn pull(context: PullContext, stop: CancellationToken) {
-    let consumer = loop {
+    while !stop.is_cancelled() {
         match consumer(&context).await {
-            Ok(consumer) => break consumer,
+            Ok((consumer, bound)) => pull_from(&context, &consumer, &bound, &stop).await,
             Err(error) => {
                 warn!(%error, queue = %context.destination, "cluster: no JetStream consumer for the queue yet");
-                if stop.run_until_cancelled(tokio::time::sleep(PULL_WAIT)).await.is_none() {
-                    return;
-                }
             }
         }
-    };
+        let _ = stop.run_until_cancelled(tokio::time::sleep(PULL_WAIT)).await;
+    }
+}
+
+/// What a puller bound to: for a durable subscription, what the subscription was then.
+type Bound = Option<String>;
+
+/// Pulls from `consumer` until stopped, or until a pull fails.
+async fn pull_from(
+    context: &PullContext,
+    consumer: &jetstream::consumer::PullConsumer,
+    bound: &Bound,
+    stop: &CancellationToken,
+) {
     while !stop.is_cancelled() {
         let outstanding = context.shared.outstanding.load(Ordering::Acquire);
         let room = context.broker.queue_room(&context.destination);
@@ -286,8 +322,7 @@ async fn pull(context: PullContext, stop: CancellationToken) {
             Ok(messages) => messages,
             Err(error) => {
                 debug!(%error, queue = %context.destination, "cluster: a JetStream pull failed");
-                let _ = stop.run_until_cancelled(tokio::time::sleep(PULL_WAIT)).await;
-                continue;
+                return;
             }
         };
         // A pull is read to its end (`PULL_WAIT` at most), even once stopped: a message JetStream
@@ -296,35 +331,67 @@ async fn pull(context: PullContext, stop: CancellationToken) {
         let end = tokio::time::Instant::now() + 2 * PULL_WAIT;
         while let Ok(Some(next)) = tokio::time::timeout_at(end, messages.next()).await {
             match next {
-                Ok(message) => deliver(&context, message),
+                Ok(message) => deliver(context, bound, message),
                 Err(error) => {
                     debug!(%error, queue = %context.destination, "cluster: a JetStream pull ended early");
-                    break;
+                    return;
                 }
             }
         }
     }
 }
 
-/// The queue's shared durable consumer, made (with the stream) if it does not exist.
-async fn consumer(context: &PullContext) -> Result<jetstream::consumer::PullConsumer, async_nats::Error> {
+/// The queue's shared durable consumer, made (with the stream) if it does not exist. A durable
+/// subscription's must say what this node knows the subscription to be: one that says
+/// otherwise is about to be replaced (see `durables`), and its backlog is not this one's.
+async fn consumer(context: &PullContext) -> Result<(jetstream::consumer::PullConsumer, Bound), async_nats::Error> {
     let config = stream_config(&context.prefix, context.settings.replicas);
     let stream = context.jetstream.get_or_create_stream(config).await?;
-    let name = subject::queue_consumer(context.destination.strip_prefix(QUEUE_PREFIX).unwrap_or(&context.destination));
-    let config = pull::Config {
-        durable_name: Some(name.clone()),
-        filter_subject: context.subject.clone(),
+    let description = durable_now(context);
+    if let Some(description) = &description {
+        if let Ok(info) = stream.consumer_info(&context.consumer).await {
+            if info.config.description.as_ref() != Some(description) {
+                return Err(format!("{} is being replaced", context.destination).into());
+            }
+        }
+    }
+    let config = consumer_config(&context.consumer, &context.subject, context.settings, description.clone());
+    Ok((stream.get_or_create_consumer(&context.consumer, config).await?, description))
+}
+
+/// What the puller's durable subscription is now on this node (`None` for a queue).
+fn durable_now(context: &PullContext) -> Bound {
+    let name = context.destination.strip_prefix(DURABLE_PREFIX)?;
+    Some(durables::describe(&context.broker.durable_subscription(name)))
+}
+
+/// The shared durable consumer `name` of the queue or durable subscription on `subject`; a
+/// durable subscription's `description` says what it is (see `durables`).
+pub(super) fn consumer_config(
+    name: &str,
+    subject: &str,
+    settings: Settings,
+    description: Option<String>,
+) -> pull::Config {
+    pull::Config {
+        durable_name: Some(name.to_owned()),
+        description,
+        filter_subject: subject.to_owned(),
         ack_policy: AckPolicy::Explicit,
-        ack_wait: context.settings.ack_wait,
+        ack_wait: settings.ack_wait,
         ..Default::default()
-    };
-    Ok(stream.get_or_create_consumer(&name, config).await?)
+    }
 }
 
 /// Hands one message from JetStream to the local queue, with its claim.
-fn deliver(context: &PullContext, message: jetstream::Message) {
+fn deliver(context: &PullContext, bound: &Bound, message: jetstream::Message) {
     let deliveries = message.info().map_or(1, |info| info.delivered.max(1));
     let (message, acker) = message.split();
+    if bound.is_some() && durable_now(context) != *bound {
+        // Pulled for a durable subscription since replaced here: not the new one's.
+        let _ = context.settlements.send(Settlement::Nak(acker));
+        return;
+    }
     let remote = match wire::decode(message.payload) {
         Ok(remote) => remote,
         Err(error) => {
@@ -344,6 +411,7 @@ fn deliver(context: &PullContext, message: jetstream::Message) {
     let redeliveries = u32::try_from(deliveries - 1).unwrap_or(u32::MAX);
     let handed = context.broker.deliver_to_queue_from_cluster(
         &context.destination,
+        &remote.destination,
         remote.headers,
         remote.body,
         claim,

@@ -1,7 +1,10 @@
-//! NATS subjects for topics, topic patterns and queues, and JetStream names.
+//! NATS subjects for topics, topic patterns, queues and durable subscriptions, and JetStream
+//! names.
 //!
 //! A topic `/topic/a.b` is published on `<prefix>.t.a.b`, a queue `/queue/a.b` on
-//! `<prefix>.q.a.b`, the topic's retained message on `<prefix>.r.a.b`. A segment that is not a plain NATS
+//! `<prefix>.q.a.b`, what the durable subscription `/dsub/a.b` collects on `<prefix>.q.=d.a.b`
+//! (`=d` is no encoded segment), the topic's retained message on `<prefix>.r.a.b`, and what the
+//! durable subscription is on `<prefix>.s.<a.b as one token>`. A segment that is not a plain NATS
 //! token (letters, digits, `_`, `-`) is written as `~` and the hex of its bytes, so every topic
 //! has one subject and no two topics share one. A pattern's `*` is NATS's `*`; `**` (zero or
 //! more segments) is NATS's `>` (one or more) plus, at the end, the subject without it. A `**`
@@ -9,6 +12,8 @@
 //! the segments before it, and its own trie keeps only what matches.
 
 use std::fmt::Write;
+
+use stompbox_core::destination::{DURABLE_PREFIX, QUEUE_PREFIX};
 
 /// The subject a message to the topic named `name` (after `/topic/`) is published on.
 pub(crate) fn for_topic(prefix: &str, name: &str) -> String {
@@ -18,6 +23,34 @@ pub(crate) fn for_topic(prefix: &str, name: &str) -> String {
 /// The subject a message to the queue named `name` (after `/queue/`) is published on.
 pub(crate) fn for_queue(prefix: &str, name: &str) -> String {
     for_name(prefix, "q", name)
+}
+
+/// The subject what the durable subscription named `name` (after `/dsub/`) collects is kept on,
+/// in the queues' stream.
+pub(crate) fn for_durable(prefix: &str, name: &str) -> String {
+    for_name(prefix, "q.=d", name)
+}
+
+/// The subject and the shared JetStream consumer of a queue or durable subscription
+/// (`/queue/NAME` or `/dsub/NAME`); `None` for another destination.
+pub(crate) fn shared_queue(prefix: &str, destination: &str) -> Option<(String, String)> {
+    if let Some(name) = destination.strip_prefix(QUEUE_PREFIX) {
+        return Some((for_queue(prefix, name), consumer("q", name)));
+    }
+    let name = destination.strip_prefix(DURABLE_PREFIX)?;
+    Some((for_durable(prefix, name), consumer("d", name)))
+}
+
+/// The subject that says what the durable subscription named `name` is (its last word).
+pub(crate) fn for_subscription(prefix: &str, name: &str) -> String {
+    let mut subject = format!("{prefix}.s.");
+    push_token(&mut subject, name);
+    subject
+}
+
+/// The subjects of every durable subscription's word: what the subscriptions' stream holds.
+pub(crate) fn all_subscriptions(prefix: &str) -> String {
+    format!("{prefix}.s.>")
 }
 
 /// The subject the retained message of the topic named `name` is kept on.
@@ -43,14 +76,15 @@ pub(crate) fn stream_name(prefix: &str, what: &str) -> String {
     format!("{}_{what}", prefix.chars().map(plain).collect::<String>())
 }
 
-/// The durable JetStream consumer every node shares for the queue named `name`: `q_<name>` for
-/// a name of letters, digits, `_` and `-`, else `qx_` and the hex of its bytes.
-pub(crate) fn queue_consumer(name: &str) -> String {
+/// The durable JetStream consumer every node shares for the queue (`kind` `q`) or durable
+/// subscription (`d`) named `name`: `q_<name>` for a name of letters, digits, `_` and `-`, else
+/// `qx_` and the hex of its bytes.
+fn consumer(kind: &str, name: &str) -> String {
     let plain = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
     if !name.is_empty() && name.chars().all(plain) {
-        return format!("q_{name}");
+        return format!("{kind}_{name}");
     }
-    name.bytes().fold("qx_".to_owned(), |mut hex, byte| {
+    name.bytes().fold(format!("{kind}x_"), |mut hex, byte| {
         let _ = write!(hex, "{byte:02x}");
         hex
     })
@@ -117,9 +151,20 @@ mod tests {
         assert_eq!(for_queue("sb", "orders.eu"), "sb.q.orders.eu");
         assert_eq!(stream_name("app.vh.2", "queues"), "app_vh_2_queues");
         assert_ne!(stream_name("a.vh.1", "queues"), stream_name("a.vh.2", "queues"), "two hosts, two streams");
-        assert_eq!(queue_consumer("jobs-1"), "q_jobs-1");
-        assert_eq!(queue_consumer("a.b"), "qx_612e62");
-        assert_ne!(queue_consumer("qx_61"), queue_consumer("a"), "an encoded name never meets a plain one");
+        let consumer = |destination| shared_queue("sb", destination).unwrap().1;
+        assert_eq!(consumer("/queue/jobs-1"), "q_jobs-1");
+        assert_eq!(consumer("/queue/a.b"), "qx_612e62");
+        assert_ne!(consumer("/queue/qx_61"), consumer("/queue/a"), "an encoded name never meets a plain one");
+        assert_eq!(consumer("/dsub/client.archive"), "dx_636c69656e742e61726368697665");
+        assert_eq!(shared_queue("sb", "/topic/a"), None);
+    }
+
+    #[test]
+    fn durable_subscriptions_have_subjects_of_their_own() {
+        assert_eq!(shared_queue("sb", "/dsub/c.x"), Some(("sb.q.=d.c.x".into(), "dx_632e78".into())));
+        assert_ne!(for_durable("sb", "x"), for_queue("sb", "=d.x"), "no queue's subject is a durable one's");
+        assert_eq!(for_subscription("sb", "c.x"), "sb.s.~632e78");
+        assert_eq!(all_subscriptions("sb"), "sb.s.>");
     }
 
     #[test]

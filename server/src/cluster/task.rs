@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_nats::{Client, RequestErrorKind, Subscriber};
 use bytes::Bytes;
-use stompbox_core::broker::{Broker, Message};
+use stompbox_core::broker::{Broker, Confirmer, Message};
 use stompbox_core::destination::TOPIC_PREFIX;
 use tokio::sync::mpsc;
 use tokio_stream::{StreamExt, StreamMap};
@@ -31,6 +31,8 @@ pub(super) struct Inbound {
     pub(super) outgoing: mpsc::Receiver<Arc<Message>>,
     /// Queue messages to publish to JetStream.
     pub(super) queued: mpsc::Receiver<Outgoing>,
+    /// Durable subscriptions to tell the cluster about.
+    pub(super) durables: mpsc::Receiver<(String, Confirmer)>,
     /// What the local queues decided about messages of the cluster's queues.
     pub(super) settlements: mpsc::UnboundedReceiver<Settlement>,
 }
@@ -71,6 +73,9 @@ pub(super) async fn run(
                 };
             }
             Some(message) = inbound.queued.recv(), if queues.has_room() => queues.publish(&link, message).await,
+            Some((name, confirmer)) = inbound.durables.recv(), if queues.has_room() => {
+                queues.announce(name, confirmer, &broker);
+            }
             Some(settlement) = inbound.settlements.recv() => queues.settle(settlement).await,
             () = queues.answered() => {}
             Some(message) = inbound.outgoing.recv() => {
@@ -93,7 +98,7 @@ pub(super) async fn run(
             Some((_, nats)) = interest.streams.next() => deliver(&broker, &link, &mut seen, nats.payload),
         }
     }
-    queues.stop();
+    queues.stop().await;
     // Producers paced to the backlog go on: nothing drains it any more.
     inbound.outgoing.close();
     link.backlog.drained();

@@ -63,9 +63,10 @@ impl Router {
     /// The durable subscription `name` to `pattern`: the existing one, or a new one (stored at
     /// once, so it outlives a restart even before its first message). One that subscribed to
     /// another pattern or with another selector is replaced, its backlog dropped (as JMS does).
-    pub(super) fn durable(
+    /// A wildcard one collects only what `principal` may receive (none: one another node made).
+    pub(crate) fn durable(
         &self,
-        principal: &Principal,
+        principal: Option<&Principal>,
         name: &str,
         pattern: &Destination,
         selector: Option<Arc<Selector>>,
@@ -89,8 +90,8 @@ impl Router {
         let queue = self.directory.insert_entry(&mut queues, destination, entry, Arc::default());
         drop(queues);
         let mut ticket = replaced.and_then(|old| self.drop_durable(&old));
-        let began = self.topics.subscribe_durable(pattern, queue.clone(), Some(Arc::new(principal.clone())), selector);
-        self.interest(pattern, began);
+        let receive_check = principal.map(|principal| Arc::new(principal.clone()));
+        self.topics.subscribe_durable(pattern, queue.clone(), receive_check, selector);
         ticket = ticket.max(queue.record());
         Ok((queue, ticket))
     }
@@ -107,8 +108,7 @@ impl Router {
     fn drop_durable(&self, queue: &Arc<Queue>) -> Option<Ticket> {
         if let CatalogEntry::Durable { pattern, .. } = queue.entry() {
             if let Ok(pattern) = Destination::parse_pattern(pattern) {
-                let ended = self.topics.unsubscribe_durable(&pattern, queue);
-                self.interest(&pattern, ended);
+                self.topics.unsubscribe_durable(&pattern, queue);
             }
         }
         queue.destroy()

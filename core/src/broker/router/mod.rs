@@ -8,10 +8,12 @@
 //! queue and durable subscription stores the persistent messages it takes, and publish returns
 //! the store's [`Ticket`] for the RECEIPT to wait on. The cluster bridge, when one is attached, is
 //! the last subscriber of a topic: it gets the message after local delivery (see `cluster`); in
-//! cluster mode a queue SEND goes to the bridge instead of the local queue, and the RECEIPT waits
-//! for the cluster's confirmation. That path is `publish`; no other file fans out or enqueues. [`Router::subscribe`] authorizes
-//! `receive` (topics) or `consume` (queues), and `create`, then inserts the subscription: a plain
-//! one, a durable one, or a browser. `lifecycle` makes and deletes durable subscriptions and
+//! cluster mode a queue SEND goes to the bridge instead of the local queue, so does a topic
+//! message for each durable subscription that collects it (before local delivery), and the
+//! RECEIPT waits for the cluster's confirmation. That path is `publish`; no other file fans out
+//! or enqueues. [`Router::subscribe`] authorizes `receive` (topics) or `consume` (queues), and
+//! `create`, then inserts the subscription: a plain one, a durable one (told to the bridge in
+//! cluster mode), or a browser. `lifecycle` makes and deletes durable subscriptions and
 //! deletes unused, temporary and operator-deleted queues; `recovery` puts back what the store read
 //! at start.
 //! A wildcard topic subscription is allowed when some of what it matches may be received; the
@@ -30,6 +32,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
+use super::claim::Confirmation;
 use super::cluster::Bridge;
 use super::config::BrokerConfig;
 use super::delivery::Subscriber;
@@ -153,6 +156,23 @@ pub(crate) enum Binding {
     Browse(Arc<Queue>),
 }
 
+/// What a subscription came to: its binding, the store's ticket when a new durable
+/// subscription was stored, and in cluster mode the cluster's confirmation that it knows the
+/// durable subscription; a RECEIPT waits for both.
+#[derive(Debug)]
+pub(crate) struct Subscribed {
+    pub(crate) binding: Binding,
+    pub(crate) ticket: Option<Ticket>,
+    pub(crate) confirmation: Option<Confirmation>,
+}
+
+impl Subscribed {
+    /// A subscription with nothing to wait for.
+    fn bound(binding: Binding) -> Subscribed {
+        Subscribed { binding, ticket: None, confirmation: None }
+    }
+}
+
 impl Router {
     pub(crate) fn new(config: BrokerConfig, stats: Arc<Stats>, memory: Arc<Memory>, store: Option<Store>) -> Router {
         let directory = Directory::new(&config, stats, memory, store);
@@ -177,17 +197,19 @@ impl Router {
         }
     }
 
-    /// The bridge a queue is shared through, in cluster mode (not a durable subscription: its
-    /// backlog is this node's).
-    fn shared_through(&self, queue: &Queue) -> Option<&Arc<dyn Bridge>> {
-        self.bridge().filter(|_| !queue.is_durable())
-    }
-
-    /// Tells the bridge that the local consumers of a shared queue changed.
+    /// Tells the bridge that the local consumers of a queue (or durable subscription) changed:
+    /// in cluster mode the cluster holds its messages.
     fn consumers_changed(&self, queue: &Queue) {
-        if let Some(bridge) = self.shared_through(queue) {
+        if let Some(bridge) = self.bridge() {
             bridge.consumers_changed(queue.destination().as_str());
         }
+    }
+
+    /// Tells the bridge that a client made, replaced or deleted the durable subscription
+    /// `name`; returns the confirmation its RECEIPT waits for, in cluster mode.
+    pub(crate) fn durable_changed(&self, name: &str) -> Result<Option<Confirmation>, ProtocolError> {
+        let Some(bridge) = self.bridge() else { return Ok(None) };
+        bridge.durable_changed(name).map(Some).map_err(ProtocolError::Cluster)
     }
 
     fn env(&self) -> &Environment {
@@ -362,7 +384,7 @@ impl Router {
     }
 
     /// Subscribes to a topic pattern, a queue or a durable subscription: authorize, insert.
-    /// Returns the binding, and the store's ticket when a new durable subscription was stored.
+    /// See [`Subscribed`].
     pub(crate) fn subscribe(
         &self,
         principal: &Principal,
@@ -371,14 +393,16 @@ impl Router {
         kind: Subscribe,
         subscriber: &Arc<Subscriber>,
         window: usize,
-    ) -> Result<(Binding, Option<Ticket>), ProtocolError> {
+    ) -> Result<Subscribed, ProtocolError> {
         let resource = Resource::Destination(pattern);
         match (pattern.kind(), kind) {
             (Kind::Topic, Subscribe::Durable(name)) => {
                 self.authorize(principal, Operation::Receive, resource)?;
-                let (queue, ticket) = self.durable(principal, &name, pattern, subscriber.selector.clone())?;
+                let (queue, ticket) = self.durable(Some(principal), &name, pattern, subscriber.selector.clone())?;
+                let confirmation = self.durable_changed(&name)?;
                 queue.add_consumer(subscriber.clone(), window).bury();
-                Ok((Binding::Queue(queue), ticket))
+                self.consumers_changed(&queue);
+                Ok(Subscribed { binding: Binding::Queue(queue), ticket, confirmation })
             }
             (Kind::Topic, _) => {
                 self.authorize(principal, Operation::Receive, resource)?;
@@ -390,19 +414,19 @@ impl Router {
                 self.interest(pattern, began);
                 let env = self.env();
                 self.topics.replay_retained(pattern, subscriber, self.config.clock.now_ms(), &env.memory);
-                Ok((Binding::Topic { pattern: pattern.clone(), _topic: topic }, None))
+                Ok(Subscribed::bound(Binding::Topic { pattern: pattern.clone(), _topic: topic }))
             }
             (Kind::Queue, Subscribe::Browse { keep_open }) => {
                 self.authorize(principal, Operation::Receive, resource)?;
                 let queue = self.queue(principal, &routes.created, pattern, Attach::Browser)?;
                 queue.browse(subscriber, keep_open, self.next_id());
-                Ok((Binding::Browse(queue), None))
+                Ok(Subscribed::bound(Binding::Browse(queue)))
             }
             (Kind::Queue, _) => {
                 self.authorize(principal, Operation::Consume, resource)?;
                 let queue = self.queue(principal, &routes.created, pattern, Attach::Consumer(subscriber, window))?;
                 self.consumers_changed(&queue);
-                Ok((Binding::Queue(queue), None))
+                Ok(Subscribed::bound(Binding::Queue(queue)))
             }
             (Kind::Durable, _) => {
                 self.authorize(principal, Operation::Consume, resource)?;
@@ -411,7 +435,8 @@ impl Router {
                     .find(pattern.as_str())
                     .ok_or_else(|| ProtocolError::NoSuchDurable(pattern.name().to_owned()))?;
                 queue.add_consumer(subscriber.clone(), window).bury();
-                Ok((Binding::Queue(queue), None))
+                self.consumers_changed(&queue);
+                Ok(Subscribed::bound(Binding::Queue(queue)))
             }
         }
     }

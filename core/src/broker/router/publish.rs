@@ -134,11 +134,19 @@ impl Router {
                     Stats::bump(&topic.counters().expired);
                     return Ok(Delivered::Done(None));
                 }
+                // In cluster mode the durable subscriptions collect through the cluster, before
+                // anything is delivered: a message they cannot have is refused whole.
+                if let Some(bridge) = self.bridge() {
+                    for durable in self.topics.collectors(topic, &message) {
+                        let queue = durable.destination().as_str();
+                        confirmations.push(bridge.enqueue(queue, &message).map_err(ProtocolError::Cluster)?);
+                    }
+                }
                 let retained = retain.and_then(|retain| {
                     let name = topic.destination().as_str();
                     topic.retained().update(retain, &message, name, self.store(), &env.memory)
                 });
-                let fanned = self.topics.fan_out(topic, &message, &env.memory);
+                let fanned = self.topics.fan_out(topic, &message, &env.memory, self.bridge().is_none());
                 let ticket = fanned.ticket.max(retained);
                 let bridged = self.bridge().and_then(|bridge| bridge.publish(&message));
                 Ok(match fanned.pressure.or(bridged) {
@@ -147,8 +155,9 @@ impl Router {
                 })
             }
             Target::Queue(queue) => {
-                if let Some(bridge) = self.shared_through(queue) {
-                    confirmations.push(bridge.enqueue(&message).map_err(ProtocolError::Cluster)?);
+                if let Some(bridge) = self.bridge() {
+                    let queue = queue.destination().as_str();
+                    confirmations.push(bridge.enqueue(queue, &message).map_err(ProtocolError::Cluster)?);
                     Stats::bump(&env.stats.messages_in);
                     return Ok(Delivered::Done(None));
                 }
@@ -173,12 +182,14 @@ impl Router {
     }
 
     /// Refuses a persistent message the store cannot take (failed, or full) when it would be
-    /// stored: sent to a queue, or to a topic with durable subscriptions or to be retained.
+    /// stored: sent to a queue, or to a topic with durable subscriptions or to be retained (in
+    /// cluster mode the cluster keeps queues' and durable subscriptions' messages).
     fn admit(&self, target: &Target, retain: Option<Retain>) -> Result<(), ProtocolError> {
         let Some(store) = self.store() else { return Ok(()) };
+        let local = self.bridge().is_none();
         let stored = match target {
-            Target::Queue(queue) => self.shared_through(queue).is_none(),
-            Target::Topic(topic) => retain == Some(Retain::Set) || self.topics.has_durables(topic),
+            Target::Queue(_) => local,
+            Target::Topic(topic) => retain == Some(Retain::Set) || (local && self.topics.has_durables(topic)),
         };
         match stored {
             true => store.admit().map_err(ProtocolError::Store),

@@ -48,7 +48,6 @@ impl Router {
                 let mut queues = self.directory.lock();
                 let queue = self.directory.insert_entry(&mut queues, destination, entry, Arc::default());
                 drop(queues);
-                // Read back before a bridge can be attached, which then learns of it.
                 self.topics.subscribe_durable(&pattern, queue.clone(), None, selector);
                 Some(queue)
             }

@@ -234,7 +234,8 @@ impl Session {
         self.ticket = self.ticket.max(ticket);
     }
 
-    /// Notes the cluster's confirmation of what the frame being handled sent or acknowledged.
+    /// Notes the cluster's confirmation of what the frame being handled sent, acknowledged or
+    /// subscribed to.
     fn confirming(&mut self, confirmations: impl IntoIterator<Item = Confirmation>) {
         self.confirming.extend(confirmations);
     }

@@ -86,7 +86,7 @@ impl Session {
             exclusive: EXCLUSIVE_HEADERS.iter().any(|name| frame.header(name) == Some("true")),
         });
         let mut subscription = Subscription { subscriber, bindings: Vec::with_capacity(destinations.len()) };
-        let mut stored = None;
+        let (mut stored, mut confirmation) = (None, None);
         if let Some(foreign) = destinations.iter().find(|d| self.temporary.is_foreign(d)) {
             return Err(ProtocolError::ForeignTemporary(foreign.as_str().to_owned()));
         }
@@ -100,9 +100,10 @@ impl Session {
             let subscribed =
                 router.subscribe(principal, &self.routes, destination, kind, &subscription.subscriber, window);
             match subscribed {
-                Ok((binding, ticket)) => {
-                    subscription.bindings.push(binding);
-                    stored = stored.max(ticket);
+                Ok(subscribed) => {
+                    subscription.bindings.push(subscribed.binding);
+                    stored = stored.max(subscribed.ticket);
+                    confirmation = confirmation.or(subscribed.confirmation);
                 }
                 Err(error) => {
                     subscription.end(router);
@@ -111,6 +112,7 @@ impl Session {
             }
         }
         self.stored(stored);
+        self.confirming(confirmation);
         self.info.subscriptions.lock().push(SubscriptionSnapshot {
             id: id.clone(),
             destination: text.to_owned(),
@@ -136,8 +138,12 @@ impl Session {
         }
         self.info.subscriptions.lock().retain(|s| s.id != id);
         if let Some(name) = durable {
-            match self.broker.shared.router.delete_durable(&name) {
-                Ok(ticket) => self.stored(ticket),
+            match router.delete_durable(&name) {
+                Ok(ticket) => {
+                    let confirmation = router.durable_changed(&name)?;
+                    self.stored(ticket);
+                    self.confirming(confirmation);
+                }
                 // Durable headers on a plain subscription's UNSUBSCRIBE: it is gone, all the same.
                 Err(ProtocolError::NoSuchDurable(_)) if removed.is_some() => {}
                 Err(error) => return Err(error),

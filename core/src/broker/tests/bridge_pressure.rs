@@ -41,11 +41,15 @@ impl Bridge for BackedUpBridge {
 
     fn interest_changed(&self, _: &str) {}
 
-    fn enqueue(&self, _: &Arc<Message>) -> Result<Confirmation, String> {
+    fn enqueue(&self, _: &str, _: &Arc<Message>) -> Result<Confirmation, String> {
         unreachable!("no queues in these tests")
     }
 
     fn consumers_changed(&self, _: &str) {}
+
+    fn durable_changed(&self, _: &str) -> Result<Confirmation, String> {
+        unreachable!("no durable subscriptions in these tests")
+    }
 
     fn snapshot(&self) -> ClusterSnapshot {
         unreachable!("not asked for in these tests")

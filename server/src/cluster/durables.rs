@@ -1,0 +1,99 @@
+//! Durable subscriptions across nodes over JetStream.
+//!
+//! Every node knows every durable subscription, so that whichever node a message is published on
+//! hands it to each durable subscription that collects it. A client making, replacing (or
+//! subscribing again to) or deleting one on any node has that node [`announce`] it: the
+//! subscription's shared JetStream consumer is made in the queues' stream (on
+//! `<prefix>.q.=d.<name>`, named `d_<name>`, its description saying what the subscription is),
+//! or replaced with its backlog when it said something else (as JMS replaces a subscription whose
+//! topic or selector changed), or deleted with its backlog; then the word is published on
+//! `<prefix>.s.<name>` to the stream `<prefix>_subscriptions`, which keeps the last word per
+//! subscription and which every node follows (see `last_word`) and applies with
+//! `Broker::durable_from_cluster`. The SUBSCRIBE's (or UNSUBSCRIBE's) RECEIPT waits for all of
+//! that.
+//!
+//! What the durable subscriptions collect then travels as queue messages do (`queues`): the
+//! publisher's node publishes a copy to each one's subject and the SEND's RECEIPT waits for the
+//! PubAcks; a node whose clients consume a durable subscription pulls from its consumer, acks
+//! what they acknowledge, and naks what they give back. Its backlog is JetStream's, so a node's
+//! crash loses none of it, and a client may consume it again on any node.
+
+use async_nats::jetstream::context::ConsumerInfoErrorKind;
+use async_nats::jetstream::stream;
+use async_nats::jetstream::{self, Context};
+use serde::{Deserialize, Serialize};
+use stompbox_core::broker::{Broker, DurableSubscription};
+use stompbox_core::destination::DURABLE_PREFIX;
+use tracing::warn;
+
+use super::queues::{self, Settings};
+use super::{bump, last_word, subject, Link};
+
+/// What the durable subscription `name` is now: made (or replaced), or deleted (`None`).
+#[derive(Debug, Serialize, Deserialize)]
+struct Word {
+    name: String,
+    subscription: Option<DurableSubscription>,
+}
+
+/// What a durable subscription's JetStream consumer says it is, in its description.
+pub(super) fn describe(subscription: &Option<DurableSubscription>) -> String {
+    serde_json::to_string(subscription).expect("a durable subscription serializes")
+}
+
+/// Tells the cluster what the durable subscription `name` is now on this node (see the module
+/// docs); `Err` says why the cluster does not know.
+pub(super) async fn announce(
+    jetstream: &Context,
+    prefix: &str,
+    settings: Settings,
+    name: &str,
+    subscription: Option<DurableSubscription>,
+) -> Result<(), String> {
+    let failed = |error: &dyn std::fmt::Display| format!("JetStream, durable subscription {name}: {error}");
+    let stream = queues::stream_config(prefix, settings.replicas);
+    let stream = jetstream.get_or_create_stream(stream).await.map_err(|e| failed(&e))?;
+    let destination = format!("{DURABLE_PREFIX}{name}");
+    let (subject, consumer) = subject::shared_queue(prefix, &destination).expect("a durable subscription's");
+    let description = describe(&subscription);
+    let same = match stream.consumer_info(&consumer).await {
+        Ok(info) => {
+            let same = info.config.description.as_deref() == Some(description.as_str());
+            if !same || subscription.is_none() {
+                stream.delete_consumer(&consumer).await.map_err(|e| failed(&e))?;
+            }
+            same
+        }
+        Err(error) if error.kind() == ConsumerInfoErrorKind::NotFound => false,
+        Err(error) => return Err(failed(&error)),
+    };
+    if !same {
+        // What an earlier subscription of the name collected is not this one's.
+        stream.purge().filter(subject.as_str()).await.map_err(|e| failed(&e))?;
+        if subscription.is_some() {
+            let config = queues::consumer_config(&consumer, &subject, settings, Some(description));
+            stream.create_consumer(config).await.map_err(|e| failed(&e))?;
+        }
+    }
+    jetstream.get_or_create_stream(self::stream(prefix, settings.replicas)).await.map_err(|e| failed(&e))?;
+    let word = serde_json::to_vec(&Word { name: name.to_owned(), subscription }).expect("a word serializes");
+    let acknowledged = jetstream.publish(subject::for_subscription(prefix, name), word.into()).await;
+    acknowledged.map_err(|e| failed(&e))?.await.map_err(|e| failed(&e))?;
+    Ok(())
+}
+
+/// The durable subscriptions' words, which every node follows (see the module docs).
+pub(super) fn stream(prefix: &str, replicas: usize) -> stream::Config {
+    last_word::stream(subject::stream_name(prefix, "subscriptions"), subject::all_subscriptions(prefix), replicas)
+}
+
+/// Makes, replaces or deletes a durable subscription on this node as its word says.
+pub(super) fn apply(broker: &Broker, link: &Link, message: jetstream::Message) {
+    let applied = serde_json::from_slice::<Word>(&message.message.payload)
+        .map_err(|error| error.to_string())
+        .and_then(|word| broker.durable_from_cluster(&word.name, word.subscription).map_err(|e| e.to_string()));
+    if let Err(error) = applied {
+        bump(&link.counters.dropped);
+        warn!(%error, "cluster: dropped a durable subscription's word from JetStream");
+    }
+}
