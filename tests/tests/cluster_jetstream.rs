@@ -145,6 +145,39 @@ async fn a_receipt_waits_for_jetstream_to_store_the_message() {
     assert_eq!(error.header("code"), Some("store-failed"));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn temporary_queues_of_two_nodes_never_meet_and_leave_nothing_behind() {
+    let nats = NatsServer::start().await;
+    let (a, b) = (node(&nats, "a").await, node(&nats, "b").await);
+    // Each node's first client: the same connection id on both nodes.
+    let (mut on_a, mut on_b) = (a.connect12().await, b.connect12().await);
+    on_a.subscribe("/temp-queue/replies", "r", "").await;
+    on_b.subscribe("/temp-queue/replies", "r", "").await;
+    let mut worker = b.connect12().await;
+    worker.subscribe("/queue/jobs", "0", "").await;
+    until(&a, "a to pull its temporary queue", |s| cluster(s).queues == 1).await;
+    until(&b, "b to pull its temporary queue and the jobs", |s| cluster(s).queues == 2).await;
+
+    on_a.send("SEND\ndestination:/queue/jobs\nreply-to:/temp-queue/replies\n\nquestion\0").await;
+    let request = worker.message().await;
+    let reply_to = request.header("reply-to").expect("the request says where to reply").to_owned();
+    worker.send(format!("SEND\ndestination:{reply_to}\nreceipt:answered\n\nanswer\0")).await;
+    worker.expect_receipt("answered").await;
+    assert_eq!(body(&on_a.message().await), "answer");
+    assert!(on_b.try_frame(Duration::from_millis(300)).await.is_none(), "b's /temp-queue/replies is another");
+
+    // Closing its connection deletes a's temporary queue in JetStream too.
+    let client = async_nats::connect(nats.url()).await.expect("a NATS client");
+    let mut stream = async_nats::jetstream::new(client).get_stream("test_queues").await.expect("the stream");
+    assert_eq!(stream.info().await.expect("stream info").state.consumer_count, 3);
+    on_a.disconnect().await;
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    while stream.info().await.expect("stream info").state.consumer_count != 2 {
+        assert!(tokio::time::Instant::now() < deadline, "a's temporary queue stayed in JetStream");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// What a new subscriber to `topic` on `node` gets at once: the retained message's body, if any.
 async fn retained_on(node: &TestBroker, topic: &str) -> Option<String> {
     let mut client = node.connect12().await;

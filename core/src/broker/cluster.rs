@@ -63,6 +63,10 @@ pub trait Bridge: Send + Sync + fmt::Debug {
     /// can take.
     fn consumers_changed(&self, destination: &str);
 
+    /// The temporary queue `destination` was deleted with the connection that owned it: the
+    /// cluster forgets it and what it holds.
+    fn temporary_deleted(&self, destination: &str);
+
     /// A local client made, replaced (or subscribed again to) or deleted the durable
     /// subscription `name`: [`Broker::durable_subscription`] tells what it is now. The
     /// confirmation resolves once the cluster knows.

@@ -39,7 +39,8 @@ pub(crate) struct Subscriber {
     pub(crate) receive_check: Option<Arc<Principal>>,
     /// The SUBSCRIBE `selector`: only the messages it selects are delivered.
     pub(crate) selector: Option<Arc<Selector>>,
-    /// The id of the connection that subscribed.
+    /// The subscribing connection's number as owner of temporary destinations (see
+    /// `session::temporary`).
     pub(crate) owner: u64,
     /// `exclusive:true` (or `activemq.exclusive:true`): while it is the queue's first exclusive
     /// consumer, the queue's messages go to it alone.

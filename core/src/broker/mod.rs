@@ -130,6 +130,10 @@ struct Shared {
     registry: Registry,
     /// Distinguishes this broker run's session ids from another run's.
     epoch: u64,
+    /// A random number of this run. A connection's temporary destinations are named after it
+    /// plus the connection's id: unique across runs and, in a cluster, across nodes, whose
+    /// connection ids overlap (a temporary queue is the cluster's there).
+    run: u64,
     /// When it was made, ms since the epoch (by its clock).
     started_at_ms: u64,
     stats: Arc<Stats>,
@@ -164,6 +168,7 @@ impl Broker {
                 router: Router::new(config, stats.clone(), memory.clone(), store),
                 registry: Registry::default(),
                 epoch,
+                run: random_run(epoch),
                 started_at_ms,
                 stats,
                 memory,
@@ -264,3 +269,13 @@ impl Broker {
 
 #[cfg(test)]
 mod tests;
+
+/// A random number for a broker run (see `Shared::run`); from the clock if the system has no
+/// randomness to give.
+fn random_run(epoch: u64) -> u64 {
+    let mut bytes = [0; 8];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => u64::from_le_bytes(bytes),
+        Err(_) => epoch.rotate_left(32) ^ u64::from(std::process::id()),
+    }
+}

@@ -72,6 +72,7 @@ pub(crate) async fn start(
         durables,
         dirty: Mutex::default(),
         dirty_queues: Mutex::default(),
+        deleted_queues: Mutex::default(),
         wake: Notify::new(),
         connected: AtomicBool::new(false),
         state: Mutex::new(State { since_ms: now_ms(), last_error: None }),
@@ -165,6 +166,8 @@ pub(crate) struct Link {
     dirty: Mutex<HashSet<String>>,
     /// Queues whose local consumers changed since the task last looked.
     dirty_queues: Mutex<HashSet<String>>,
+    /// Temporary queues deleted since the task last looked.
+    deleted_queues: Mutex<Vec<String>>,
     wake: Notify,
     connected: AtomicBool,
     state: Mutex<State>,
@@ -212,6 +215,11 @@ impl Bridge for Link {
 
     fn consumers_changed(&self, destination: &str) {
         self.dirty_queues.lock().insert(destination.to_owned());
+        self.wake.notify_one();
+    }
+
+    fn temporary_deleted(&self, destination: &str) {
+        self.deleted_queues.lock().push(destination.to_owned());
         self.wake.notify_one();
     }
 
@@ -294,6 +302,11 @@ impl Link {
     /// The queues whose local consumers changed, taken.
     fn take_dirty_queues(&self) -> Vec<String> {
         self.dirty_queues.lock().drain().collect()
+    }
+
+    /// The temporary queues deleted, taken.
+    fn take_deleted_queues(&self) -> Vec<String> {
+        std::mem::take(&mut *self.deleted_queues.lock())
     }
 }
 

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull, AckPolicy};
 use async_nats::jetstream::message::Acker;
-use async_nats::jetstream::stream::{self, RetentionPolicy, StorageType};
+use async_nats::jetstream::stream::{self, ConsumerErrorKind, RetentionPolicy, StorageType};
 use async_nats::jetstream::{self, AckKind};
 use parking_lot::Mutex;
 use stompbox_core::broker::{confirmation, Broker, Claim, Confirmation, Confirmer, Message};
@@ -224,6 +224,32 @@ impl Queues {
             }
         }
         link.counters.queues.store(self.pullers.len() as u64, Ordering::Relaxed);
+    }
+
+    /// Deletes the JetStream consumers of `queues` (temporary ones, deleted with their
+    /// connection) and what their subjects hold, off the task's path.
+    pub(super) fn forget(&mut self, queues: Vec<String>) {
+        for destination in queues {
+            if let Some(puller) = self.pullers.remove(&destination) {
+                puller.stop.cancel();
+            }
+            let Some((subject, consumer)) = subject::shared_queue(&self.prefix, &destination) else { continue };
+            let (jetstream, stream) = (self.jetstream.clone(), self.stream.clone());
+            self.pending.spawn(async move {
+                let forgotten = async {
+                    let stream = jetstream.get_stream(stream).await?;
+                    stream.delete_consumer(&consumer).await.map(drop).or_else(|error| match error.kind() {
+                        ConsumerErrorKind::JetStream(error) if error.code() == 404 => Ok(()),
+                        _ => Err(error),
+                    })?;
+                    stream.purge().filter(subject).await?;
+                    Ok::<_, async_nats::Error>(())
+                };
+                if let Err(error) = forgotten.await {
+                    debug!(%error, queue = %destination, "cluster: a temporary queue stays in JetStream");
+                }
+            });
+        }
     }
 
     /// Stops every puller (the node is stopping) and waits until each has read its last pull,

@@ -58,6 +58,7 @@ pub(super) async fn run(
         tokio::select! {
             () = cancel.cancelled() => break,
             () = link.wake.notified() => {
+                queues.forget(link.take_deleted_queues());
                 queues.follow(link.take_dirty_queues(), &link, &broker);
                 if interest.follow(&client, &link, &broker).await {
                     confirming = Some(confirm_subscriptions(&client, &interest.prefix, Duration::ZERO));

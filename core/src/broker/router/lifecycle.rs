@@ -51,12 +51,16 @@ impl Router {
         Ok(purged)
     }
 
-    /// Deletes a closing connection's temporary queue, with its messages.
+    /// Deletes a closing connection's temporary queue, with its messages (in cluster mode, the
+    /// cluster's too).
     pub(crate) fn delete_temporary(&self, name: &str) {
         let queue = self.directory.lock().remove(name);
         if let Some(queue) = queue {
             queue.destroy();
             Stats::bump(&self.env().stats.queues_deleted);
+        }
+        if let Some(bridge) = self.bridge() {
+            bridge.temporary_deleted(name);
         }
     }
 

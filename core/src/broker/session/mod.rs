@@ -139,7 +139,7 @@ struct Transaction {
 
 impl Session {
     pub(crate) fn new(broker: Broker, info: Arc<ConnectionInfo>, outbox: Outbox) -> Session {
-        let temporary = Temporary::new(info.id);
+        let temporary = Temporary::new(broker.shared.run.wrapping_add(info.id));
         Session {
             broker,
             info,

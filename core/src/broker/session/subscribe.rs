@@ -82,7 +82,7 @@ impl Session {
                 .header(header::SELECTOR)
                 .map(|text| Selector::parse(text, config.limits.max_selector_depth).map(Arc::new))
                 .transpose()?,
-            owner: self.info.id,
+            owner: self.temporary.owner(),
             exclusive: EXCLUSIVE_HEADERS.iter().any(|name| frame.header(name) == Some("true")),
         });
         let mut subscription = Subscription { subscriber, bindings: Vec::with_capacity(destinations.len()) };

@@ -2,8 +2,9 @@
 //! private to the connection that names them, and deleted when it closes.
 //!
 //! Each connection's temporary destinations are real ones named after it:
-//! `/temp-queue/NAME` is `/queue/temp.ID.NAME` (ID: the connection's id), `/temp-topic/NAME`
-//! `/topic/temp.ID.NAME`. Its SEND, SUBSCRIBE and UNSUBSCRIBE `destination` and SEND `reply-to`
+//! `/temp-queue/NAME` is `/queue/temp.OWNER.NAME`, `/temp-topic/NAME` `/topic/temp.OWNER.NAME`
+//! (OWNER: in hex, the connection's id plus a random number of the broker's run, so that no
+//! other run's connection, nor in a cluster another node's, has the same names). Its SEND, SUBSCRIBE and UNSUBSCRIBE `destination` and SEND `reply-to`
 //! headers are rewritten so, which lets another connection reply to the real name. No other
 //! connection may subscribe to them, nor receive from a temporary topic through a wildcard
 //! subscription (see `topic`); the connection's temporary queues are deleted, with their
@@ -17,7 +18,7 @@ use crate::frame::{header, Frame};
 /// What a connection's temporary destinations are called, and which queues it made.
 #[derive(Debug)]
 pub(super) struct Temporary {
-    /// The connection's id, part of every real name.
+    /// The connection's number as owner (see the module docs), part of every real name.
     owner: u64,
     /// The real names of the temporary queues it named.
     queues: HashSet<String>,
@@ -26,13 +27,14 @@ pub(super) struct Temporary {
 /// The prefix of every real name of a temporary destination (after `/queue/` or `/topic/`).
 const PREFIX: &str = "temp.";
 
-/// The id of the connection whose temporary destination `destination` is, if it is one.
+/// The owner number of the connection whose temporary destination `destination` is, if it is
+/// one.
 pub(crate) fn temporary_owner(destination: &Destination) -> Option<u64> {
     if destination.kind() == Kind::Durable {
         return None;
     }
     let rest = destination.name().strip_prefix(PREFIX)?;
-    rest.split('.').next()?.parse().ok()
+    u64::from_str_radix(rest.split('.').next()?, 16).ok()
 }
 
 impl Temporary {
@@ -53,14 +55,19 @@ impl Temporary {
     /// The real name of one destination (itself unless temporary).
     fn real_name(&mut self, text: &str) -> String {
         if let Some(name) = text.strip_prefix("/temp-queue/") {
-            let real = format!("/queue/{PREFIX}{}.{name}", self.owner);
+            let real = format!("/queue/{PREFIX}{:x}.{name}", self.owner);
             self.queues.insert(real.clone());
             real
         } else if let Some(name) = text.strip_prefix("/temp-topic/") {
-            format!("/topic/{PREFIX}{}.{name}", self.owner)
+            format!("/topic/{PREFIX}{:x}.{name}", self.owner)
         } else {
             text.to_owned()
         }
+    }
+
+    /// The connection's number as owner of its temporary destinations.
+    pub(super) fn owner(&self) -> u64 {
+        self.owner
     }
 
     /// Whether `destination` is another connection's temporary destination.

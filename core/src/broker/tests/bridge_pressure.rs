@@ -47,6 +47,8 @@ impl Bridge for BackedUpBridge {
 
     fn consumers_changed(&self, _: &str) {}
 
+    fn temporary_deleted(&self, _: &str) {}
+
     fn durable_changed(&self, _: &str) -> Result<Confirmation, String> {
         unreachable!("no durable subscriptions in these tests")
     }

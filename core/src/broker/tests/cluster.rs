@@ -39,6 +39,8 @@ impl Bridge for FakeBridge {
         self.consumers_changed.lock().push(destination.to_owned());
     }
 
+    fn temporary_deleted(&self, _: &str) {}
+
     fn snapshot(&self) -> ClusterSnapshot {
         unreachable!("not asked for in these tests")
     }
