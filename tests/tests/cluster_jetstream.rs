@@ -109,6 +109,7 @@ async fn nacked_and_abandoned_messages_are_delivered_again_and_acked_ones_are_go
     first.disconnect().await;
     let message = second.message().await;
     assert_eq!(body(&message), "two", "\"one\" was acknowledged and is gone");
+    assert_eq!(message.header("redelivered"), Some("true"), "its consumer left without acknowledging it");
     settle(&mut second, "ACK", &message, "acked").await;
     second.barrier().await;
 }
