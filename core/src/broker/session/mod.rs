@@ -236,8 +236,12 @@ impl Session {
 
     /// Notes the cluster's confirmation of what the frame being handled sent, acknowledged or
     /// subscribed to.
-    fn confirming(&mut self, confirmations: impl IntoIterator<Item = Confirmation>) {
-        self.confirming.extend(confirmations);
+    fn confirming(&mut self, confirmations: Vec<Confirmation>) {
+        // Mostly none (no cluster): nothing to copy.
+        match self.confirming.is_empty() {
+            true => self.confirming = confirmations,
+            false => self.confirming.extend(confirmations),
+        }
     }
 
     /// Answers a frame's `receipt`: at once, or once `ticket` is durable and the cluster

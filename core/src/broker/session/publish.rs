@@ -39,10 +39,7 @@ impl Session {
             self.buffer(transaction, frame)?;
             return Ok(Action::Continue);
         }
-        let mut confirmations = Vec::new();
-        let published = router.publish(principal, &mut self.routes, frame, Admission::Bounded, &mut confirmations);
-        self.confirming(confirmations);
-        let published = published?;
+        let published = router.publish(principal, &mut self.routes, frame, Admission::Bounded, &mut self.confirming)?;
         Stats::bump(&self.info.counters.messages_in);
         Ok(match published {
             Published::Done(ticket) => {
@@ -62,10 +59,7 @@ impl Session {
     pub(super) fn publish_committed(&mut self, frame: Frame) -> Result<Option<Pressure>, ProtocolError> {
         let principal = connected(&self.principal);
         let router = &self.broker.shared.router;
-        let mut confirmations = Vec::new();
-        let published = router.publish(principal, &mut self.routes, frame, Admission::Forced, &mut confirmations);
-        self.confirming(confirmations);
-        let published = published?;
+        let published = router.publish(principal, &mut self.routes, frame, Admission::Forced, &mut self.confirming)?;
         Stats::bump(&self.info.counters.messages_in);
         Ok(match published {
             Published::Paced(pressure, ticket) => {

@@ -112,7 +112,7 @@ impl Session {
             }
         }
         self.stored(stored);
-        self.confirming(confirmation);
+        self.confirming.extend(confirmation);
         self.info.subscriptions.lock().push(SubscriptionSnapshot {
             id: id.clone(),
             destination: text.to_owned(),
@@ -142,7 +142,7 @@ impl Session {
                 Ok(ticket) => {
                     let confirmation = router.durable_changed(&name)?;
                     self.stored(ticket);
-                    self.confirming(confirmation);
+                    self.confirming.extend(confirmation);
                 }
                 // Durable headers on a plain subscription's UNSUBSCRIBE: it is gone, all the same.
                 Err(ProtocolError::NoSuchDurable(_)) if removed.is_some() => {}
