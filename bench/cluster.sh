@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Cluster figures (docs/PERFORMANCE.md, "Cluster"): stompbox-bench against one node and against
-# three nodes sharing topics (core NATS) and queues (JetStream) through one nats-server, all on
-# this machine's loopback, with the CPU time of every broker process and of nats-server read from
-# /proc around each run.
+# three nodes sharing topics (core NATS), queues and durable subscriptions (JetStream) through one
+# nats-server, all on this machine's loopback, with the CPU time of every broker process and of
+# nats-server read from /proc around each run.
 #
 #   bench/cluster.sh [DURATION] [RUN...]    (default 10s and every run; needs
 #                                           `cargo build --release` and nats-server)
@@ -13,7 +13,7 @@ DURATION="${1:-10s}"
 shift || true
 ONLY=("$@")
 BENCH=target/release/stompbox-bench
-BROKER=target/release/stompbox
+BROKER="${STOMPBOX_BIN:-target/release/stompbox}"   # STOMPBOX_BIN: another build, for a before/after
 WORK="$(mktemp -d)"
 PIDS=()
 trap 'for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"' EXIT
@@ -86,5 +86,7 @@ run "queue 1->1, 1 node" "$SINGLE" "$ONE" queue --producers 1 --consumers 1
 run "queue 1->1, 3 nodes (JetStream; consumer on a, producer on b)" "$A $B $C" "$THREE" queue --producers 1 --consumers 1
 run "queue 3->3, 1 node" "$SINGLE" "$ONE" queue --producers 3 --consumers 3
 run "queue 3->3, 3 nodes (JetStream)" "$A $B $C" "$THREE" queue --producers 3 --consumers 3
+run "durable 1->1, 1 node" "$SINGLE" "$ONE" durable --producers 1 --consumers 1
+run "durable 1->1, 3 nodes (JetStream; subscription made on a, producer on b)" "$A $B $C" "$THREE" durable --producers 1 --consumers 1
 run "persistent 1->1, 1 node (no store: a receipt per SEND)" "$SINGLE" "$ONE" persistent --producers 1 --consumers 1
 run "persistent 1->1, 3 nodes (a receipt per SEND after the PubAck)" "$A $B $C" "$THREE" persistent --producers 1 --consumers 1

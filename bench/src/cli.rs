@@ -101,6 +101,23 @@ pub enum Scenario {
         #[command(flatten)]
         load: Load,
     },
+    /// P producers -> /topic/... -> one durable subscription that C consumers share (each
+    /// message to one of them, acknowledged one by one): the path a topic's backlog takes, in
+    /// a cluster through JetStream.
+    Durable {
+        /// Producer connections.
+        #[arg(long, default_value_t = 1)]
+        producers: usize,
+        /// Consumer connections of the durable subscription.
+        #[arg(long, default_value_t = 1)]
+        consumers: usize,
+        /// Unacknowledged messages per consumer.
+        #[arg(long, default_value_t = 1000)]
+        prefetch: u32,
+        /// Producer pacing and batching.
+        #[command(flatten)]
+        load: Load,
+    },
     /// One producer at a fixed rate -> /topic/... -> one subscriber: latency percentiles.
     Latency {
         /// Messages per second.

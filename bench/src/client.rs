@@ -175,6 +175,7 @@ impl Conn {
         ack: AckMode,
         prefetch: u32,
         selector: Option<&str>,
+        durable: bool,
     ) -> Result<()> {
         let receipt = format!("sub-{id}");
         let prefetch = prefetch.to_string();
@@ -187,6 +188,12 @@ impl Conn {
             .with_header(header::RECEIPT, receipt.as_str());
         if let Some(selector) = selector {
             frame = frame.with_header(header::SELECTOR, selector);
+        }
+        if durable {
+            // A durable subscription named `id`: Apollo's headers, and RabbitMQ's.
+            for (name, value) in [("persistent", "true"), ("durable", "true"), ("auto-delete", "false")] {
+                frame = frame.with_header(name, value);
+            }
         }
         self.send(&frame).await?;
         self.receipt(&receipt, "SUBSCRIBE receipt").await

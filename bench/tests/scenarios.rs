@@ -77,6 +77,14 @@ fn queue_with_auto_ack_loses_and_duplicates_nothing() {
 }
 
 #[test]
+fn durable_consumers_share_one_durable_subscription() {
+    let report = bench(&["durable", "--count", "200", "--consumers", "2"]);
+    assert_eq!(report["scenario"], "durable");
+    assert_eq!(count(&report, "sent"), 200);
+    assert_eq!(count(&report, "delivered"), 200, "each message to one of the subscription's consumers");
+}
+
+#[test]
 fn latency_runs_at_the_given_rate() {
     let report = bench(&["latency", "--count", "200", "--rate", "2000"]);
     assert_eq!(report["scenario"], "latency");

@@ -1,8 +1,8 @@
 //! The scenarios, and what they share: the stop conditions (`--duration`, `--count`, Ctrl-C),
 //! destination names, and the CPU/RSS readings around a run.
 //!
-//! - `flow`: producers and consumers over a topic or a queue (`fanout`, `queue`, `latency`,
-//!   `persistent`).
+//! - `flow`: producers and consumers over a topic, a queue or a durable subscription (`fanout`,
+//!   `queue`, `durable`, `latency`, `persistent`).
 //! - `counters`: what the tasks of a flow or relay run share (sent, delivered, receipts, errors)
 //!   and the report they add up to.
 //! - `connections`: idle connections, connections/s and broker RSS.
@@ -153,6 +153,9 @@ pub(crate) async fn run(cli: &Cli) -> Result<Report> {
             );
             spec.persistent = Some(*receipt_window);
             flow::run(&ctx, spec).await
+        }
+        Scenario::Durable { producers, consumers, prefetch, load } => {
+            flow::run(&ctx, flow::Spec::durable(&ctx, *producers, *consumers, *prefetch, *load)).await
         }
         Scenario::Latency { rate } => flow::run(&ctx, flow::Spec::latency(&ctx, *rate)).await,
         Scenario::Room { publishers, subscribers, rate, churn } => {

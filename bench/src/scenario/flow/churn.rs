@@ -33,7 +33,7 @@ pub(super) async fn run(stop: CancellationToken, target: Target, spec: Arc<Spec>
         }
         let id = format!("churn{cycles}");
         let cycle = async {
-            conn.subscribe(&spec.destination, &id, spec.ack, spec.prefetch, spec.selector.as_deref()).await?;
+            conn.subscribe(&spec.destination, &id, spec.ack, spec.prefetch, spec.selector.as_deref(), false).await?;
             conn.unsubscribe(&id).await
         };
         if let Err(e) = cycle.await {

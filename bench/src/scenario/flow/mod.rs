@@ -86,8 +86,8 @@ pub(crate) async fn run(ctx: &Ctx, spec: Spec) -> Result<Report> {
     let mut stuck = Vec::with_capacity(spec.stuck);
     for index in 0..spec.stuck {
         let mut conn = Conn::connect(target()).await?;
-        conn.subscribe(&spec.destination, &format!("stuck{index}"), spec.ack, spec.prefetch, spec.selector.as_deref())
-            .await?;
+        let id = format!("stuck{index}");
+        conn.subscribe(&spec.destination, &id, spec.ack, spec.prefetch, spec.selector.as_deref(), false).await?;
         stuck.push(conn);
     }
     let rss_subscribed = broker.and_then(proc::rss_kib);
@@ -186,8 +186,10 @@ async fn subscribe_all<'a>(
         subscribing.spawn(async move {
             let _permit = permits.acquire_owned().await.expect("never closed");
             let mut conn = Conn::connect(&target).await?;
-            conn.subscribe(&spec.destination, &format!("s{index}"), spec.ack, spec.prefetch, spec.selector.as_deref())
-                .await?;
+            // The consumers of a durable subscription all name it.
+            let id = spec.durable.clone().unwrap_or_else(|| format!("s{index}"));
+            let durable = spec.durable.is_some();
+            conn.subscribe(&spec.destination, &id, spec.ack, spec.prefetch, spec.selector.as_deref(), durable).await?;
             Ok::<_, BenchError>((index, conn))
         });
     }

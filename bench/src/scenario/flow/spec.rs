@@ -34,6 +34,8 @@ pub(crate) struct Spec {
     pub churn: u64,
     /// The `selector` every subscription carries.
     pub selector: Option<String>,
+    /// The durable subscription (its name) every consumer subscribes to the topic with.
+    pub durable: Option<String>,
 }
 
 impl Spec {
@@ -53,6 +55,7 @@ impl Spec {
             stuck: 0,
             churn: 0,
             selector: None,
+            durable: None,
         }
     }
 
@@ -80,6 +83,18 @@ impl Spec {
             stuck: 0,
             churn: 0,
             selector: None,
+            durable: None,
+        }
+    }
+
+    /// `durable`: producers to a topic whose one durable subscription `consumers` share.
+    pub fn durable(ctx: &Ctx, producers: usize, consumers: usize, prefetch: u32, load: Load) -> Spec {
+        let destination = ctx.destination("topic", "durable");
+        let name = destination.trim_start_matches("/topic/").to_owned();
+        Spec {
+            destination,
+            durable: Some(name),
+            ..Spec::queue(ctx, "durable", producers, consumers, AckMode::ClientIndividual, prefetch, load)
         }
     }
 
@@ -117,6 +132,7 @@ impl Spec {
             stuck: 0,
             churn,
             selector: None,
+            durable: None,
         }
     }
 }
