@@ -74,7 +74,7 @@ pub use message::Message;
 pub use outbox::{Closed, Drained, Outbox, OutboxReceiver};
 pub use pressure::{Backlog, Pressure};
 pub use registry::ConnectionMeta;
-pub use session::{Action, PendingSend, Session};
+pub use session::{is_temporary_queue, Action, PendingSend, Session};
 pub use snapshot::{
     ClosedConnection, ConnectionSnapshot, DestinationSnapshot, MemorySnapshot, Snapshot, SubscriptionSnapshot,
 };

@@ -24,7 +24,7 @@ use async_nats::jetstream::message::Acker;
 use async_nats::jetstream::stream::{self, ConsumerErrorKind, RetentionPolicy, StorageType};
 use async_nats::jetstream::{self, AckKind};
 use parking_lot::Mutex;
-use stompbox_core::broker::{confirmation, Broker, Claim, Confirmation, Confirmer, Message};
+use stompbox_core::broker::{confirmation, is_temporary_queue, Broker, Claim, Confirmation, Confirmer, Message};
 use stompbox_core::destination::DURABLE_PREFIX;
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinSet;
@@ -38,6 +38,9 @@ use super::{bump, durables, subject, wire, Link};
 /// How long one pull waits for messages before it asks again, and how long a puller waits
 /// before it tries again after an error.
 const PULL_WAIT: Duration = Duration::from_secs(1);
+
+/// How long a temporary queue's JetStream consumer lives without pulls (its node died with it).
+const TEMPORARY_INACTIVITY: Duration = Duration::from_secs(600);
 
 /// A message a local client sent, on its way to JetStream: for a queue, or for a durable
 /// subscription that collects it (the queue's or the subscription's destination first).
@@ -381,7 +384,12 @@ async fn consumer(context: &PullContext) -> Result<(jetstream::consumer::PullCon
             }
         }
     }
-    let config = consumer_config(&context.consumer, &context.subject, context.settings, description.clone());
+    let mut config = consumer_config(&context.consumer, &context.subject, context.settings, description.clone());
+    if is_temporary_queue(&context.destination) {
+        // Its connection's node deletes it when the connection closes; if that node dies first,
+        // NATS does, once nobody has pulled from it for this long.
+        config.inactive_threshold = TEMPORARY_INACTIVITY;
+    }
     Ok((stream.get_or_create_consumer(&context.consumer, config).await?, description))
 }
 

@@ -48,6 +48,7 @@ use crate::version::Version;
 
 use connect::Handshake;
 pub use publish::PendingSend;
+pub use temporary::is_temporary_queue;
 pub(crate) use temporary::temporary_owner;
 use temporary::Temporary;
 

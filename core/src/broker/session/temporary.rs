@@ -27,6 +27,11 @@ pub(super) struct Temporary {
 /// The prefix of every real name of a temporary destination (after `/queue/` or `/topic/`).
 const PREFIX: &str = "temp.";
 
+/// Whether `destination` (`/queue/NAME`) is a connection's temporary queue.
+pub fn is_temporary_queue(destination: &str) -> bool {
+    destination.strip_prefix("/queue/").is_some_and(|name| name.starts_with(PREFIX))
+}
+
 /// The owner number of the connection whose temporary destination `destination` is, if it is
 /// one.
 pub(crate) fn temporary_owner(destination: &Destination) -> Option<u64> {
