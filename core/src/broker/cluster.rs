@@ -36,6 +36,7 @@ use super::pressure::Pressure;
 use super::retained::Retain;
 use super::stats::Stats;
 use super::Broker;
+use crate::auth::Principal;
 use crate::destination::{Destination, Kind, DURABLE_PREFIX};
 use crate::frame::header;
 use crate::selector::Selector;
@@ -68,9 +69,10 @@ pub trait Bridge: Send + Sync + fmt::Debug {
     fn temporary_deleted(&self, destination: &str);
 
     /// A local client made, replaced (or subscribed again to) or deleted the durable
-    /// subscription `name`: [`Broker::durable_subscription`] tells what it is now. The
-    /// confirmation resolves once the cluster knows.
-    fn durable_changed(&self, name: &str) -> Result<Confirmation, String>;
+    /// subscription `name`: [`Broker::durable_subscription`] tells what it is now, and `owner`
+    /// is the client that subscribed (none for a deletion), whose `receive` rights filter what a
+    /// wildcard one collects on every node. The confirmation resolves once the cluster knows.
+    fn durable_changed(&self, name: &str, owner: Option<&Principal>) -> Result<Confirmation, String>;
 
     /// The bridge's state, for the snapshot and the console.
     fn snapshot(&self) -> ClusterSnapshot;
@@ -179,11 +181,13 @@ impl Broker {
 
     /// Makes, replaces (`Some`) or deletes (`None`) the durable subscription `name` as another
     /// node (or this one, in an earlier run) did; never calls the bridge. Making one that is
-    /// known already, the same, changes nothing.
+    /// known already, the same, changes nothing but whose `receive` rights filter what a wildcard
+    /// one collects: `owner`'s, the client that last subscribed to it.
     pub fn durable_from_cluster(
         &self,
         name: &str,
         subscription: Option<DurableSubscription>,
+        owner: Option<Principal>,
     ) -> Result<(), RemoteError> {
         let router = &self.shared.router;
         let invalid = |why: String| RemoteError::BadDurable { name: name.to_owned(), why };
@@ -200,7 +204,7 @@ impl Broker {
         let depth = self.config().limits.max_selector_depth;
         let selector = selector.map(|text| Selector::parse(&text, depth).map(Arc::new)).transpose();
         let selector = selector.map_err(|e| invalid(e.to_string()))?;
-        router.durable(None, name, &pattern, selector).map_err(|e| invalid(e.to_string()))?;
+        router.durable(owner.as_ref(), name, &pattern, selector).map_err(|e| invalid(e.to_string()))?;
         Ok(())
     }
 

@@ -244,6 +244,20 @@ impl Topics {
         self.generation.fetch_add(1, Ordering::Release);
     }
 
+    /// Makes `owner` the principal whose `receive` right filters what a wildcard durable
+    /// subscription collects (its latest subscriber).
+    pub(crate) fn set_durable_owner(&self, pattern: &Destination, queue: &Arc<Queue>, owner: Arc<Principal>) {
+        if !pattern.is_wildcard() {
+            return;
+        }
+        let mut inner = self.inner.lock();
+        if let Some(mut entry) = inner.durables.remove(pattern.segments(), |d| Arc::ptr_eq(&d.queue, queue)) {
+            entry.receive_check = Some(owner);
+            inner.durables.insert(pattern.segments(), entry);
+            self.generation.fetch_add(1, Ordering::Release);
+        }
+    }
+
     /// Removes a durable subscription's queue.
     pub(crate) fn unsubscribe_durable(&self, pattern: &Destination, queue: &Arc<Queue>) {
         let mut inner = self.inner.lock();

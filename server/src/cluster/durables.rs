@@ -6,7 +6,8 @@
 //! subscription's shared JetStream consumer is made in the queues' stream (on
 //! `<prefix>.q.=d.<name>`, named `d_<name>`, its description saying what the subscription is),
 //! or replaced with its backlog when it said something else (as JMS replaces a subscription whose
-//! topic or selector changed), or deleted with its backlog; then the word is published on
+//! topic or selector changed), or deleted with its backlog; then the word (with the client that
+//! subscribed, whose `receive` rights filter what a wildcard one collects) is published on
 //! `<prefix>.s.<name>` to the stream `<prefix>_subscriptions`, which keeps the last word per
 //! subscription and which every node follows (see `last_word`) and applies with
 //! `Broker::durable_from_cluster`. The SUBSCRIBE's (or UNSUBSCRIBE's) RECEIPT waits for all of
@@ -22,18 +23,67 @@ use async_nats::jetstream::context::ConsumerInfoErrorKind;
 use async_nats::jetstream::stream;
 use async_nats::jetstream::{self, Context};
 use serde::{Deserialize, Serialize};
-use stompbox_core::broker::{Broker, DurableSubscription};
+use stompbox_core::auth::{Connector, Principal};
+use stompbox_core::broker::{Broker, Confirmer, DurableSubscription};
 use stompbox_core::destination::DURABLE_PREFIX;
 use tracing::warn;
 
 use super::queues::{self, Settings};
 use super::{bump, last_word, subject, Link};
 
-/// What the durable subscription `name` is now: made (or replaced), or deleted (`None`).
+/// A durable subscription a local client changed, on its way to the bridge task.
+#[derive(Debug)]
+pub(super) struct Change {
+    pub(super) name: String,
+    /// The client that subscribed; none when it deleted the subscription.
+    pub(super) owner: Option<Principal>,
+    pub(super) confirmer: Confirmer,
+}
+
+/// What a node says of a durable subscription: what it is now (none: deleted), and who
+/// subscribed to it last (their `receive` rights filter what a wildcard one collects).
+#[derive(Debug)]
+pub(super) struct Said {
+    pub(super) subscription: Option<DurableSubscription>,
+    pub(super) owner: Option<Principal>,
+}
+
+/// What the durable subscription `name` is now, as published for every node.
 #[derive(Debug, Serialize, Deserialize)]
 struct Word {
     name: String,
     subscription: Option<DurableSubscription>,
+    owner: Option<Owner>,
+}
+
+/// A [`Principal`] in a [`Word`]: access rules decide by user, groups and listener.
+#[derive(Debug, Serialize, Deserialize)]
+struct Owner {
+    user: Option<String>,
+    groups: Vec<String>,
+    listener: String,
+    listener_kind: String,
+}
+
+impl From<&Principal> for Owner {
+    fn from(principal: &Principal) -> Owner {
+        Owner {
+            user: principal.user.as_deref().map(str::to_owned),
+            groups: principal.groups.iter().map(|group| group.to_string()).collect(),
+            listener: principal.connector.name.to_string(),
+            listener_kind: principal.connector.kind.to_string(),
+        }
+    }
+}
+
+impl From<Owner> for Principal {
+    fn from(owner: Owner) -> Principal {
+        Principal {
+            user: owner.user.map(Into::into),
+            groups: owner.groups.into_iter().map(Into::into).collect(),
+            connector: Connector { name: owner.listener.into(), kind: owner.listener_kind.into() },
+        }
+    }
 }
 
 /// What a durable subscription's JetStream consumer says it is, in its description.
@@ -48,7 +98,7 @@ pub(super) async fn announce(
     prefix: &str,
     settings: Settings,
     name: &str,
-    subscription: Option<DurableSubscription>,
+    Said { subscription, owner }: Said,
 ) -> Result<(), String> {
     let failed = |error: &dyn std::fmt::Display| format!("JetStream, durable subscription {name}: {error}");
     let stream = queues::stream_config(prefix, settings.replicas);
@@ -76,7 +126,8 @@ pub(super) async fn announce(
         }
     }
     jetstream.get_or_create_stream(self::stream(prefix, settings.replicas)).await.map_err(|e| failed(&e))?;
-    let word = serde_json::to_vec(&Word { name: name.to_owned(), subscription }).expect("a word serializes");
+    let owner = owner.as_ref().map(Owner::from);
+    let word = serde_json::to_vec(&Word { name: name.to_owned(), subscription, owner }).expect("a word serializes");
     let acknowledged = jetstream.publish(subject::for_subscription(prefix, name), word.into()).await;
     acknowledged.map_err(|e| failed(&e))?.await.map_err(|e| failed(&e))?;
     Ok(())
@@ -89,11 +140,32 @@ pub(super) fn stream(prefix: &str, replicas: usize) -> stream::Config {
 
 /// Makes, replaces or deletes a durable subscription on this node as its word says.
 pub(super) fn apply(broker: &Broker, link: &Link, message: jetstream::Message) {
-    let applied = serde_json::from_slice::<Word>(&message.message.payload)
-        .map_err(|error| error.to_string())
-        .and_then(|word| broker.durable_from_cluster(&word.name, word.subscription).map_err(|e| e.to_string()));
+    let applied =
+        serde_json::from_slice::<Word>(&message.message.payload).map_err(|error| error.to_string()).and_then(|word| {
+            let owner = word.owner.map(Principal::from);
+            broker.durable_from_cluster(&word.name, word.subscription, owner).map_err(|e| e.to_string())
+        });
     if let Err(error) = applied {
         bump(&link.counters.dropped);
         warn!(%error, "cluster: dropped a durable subscription's word from JetStream");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_word_carries_its_owner_whole() {
+        let connector = Connector { name: "public".into(), kind: "wss".into() };
+        let owner = Principal { groups: vec!["users".into(), "chat".into()], ..Principal::user("demo", connector) };
+        let subscription = DurableSubscription { pattern: "/topic/chat.*".into(), selector: Some("n > 1".into()) };
+        let word =
+            Word { name: "archive".into(), subscription: Some(subscription.clone()), owner: Some((&owner).into()) };
+        let read: Word = serde_json::from_slice(&serde_json::to_vec(&word).unwrap()).unwrap();
+        assert_eq!((read.name.as_str(), read.subscription), ("archive", Some(subscription)));
+        assert_eq!(read.owner.map(Principal::from), Some(owner));
+        let deleted: Word = serde_json::from_str(r#"{"name":"archive","subscription":null}"#).unwrap();
+        assert!(deleted.subscription.is_none() && deleted.owner.is_none(), "a deletion names no owner");
     }
 }

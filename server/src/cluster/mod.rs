@@ -40,9 +40,8 @@ use async_nats::{ConnectOptions, Event};
 use parking_lot::Mutex;
 use std::time::Duration;
 
-use stompbox_core::broker::{
-    confirmation, Bridge, Broker, ClusterSnapshot, Confirmation, Confirmer, Message, Pressure,
-};
+use stompbox_core::auth::Principal;
+use stompbox_core::broker::{confirmation, Bridge, Broker, ClusterSnapshot, Confirmation, Message, Pressure};
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -161,7 +160,7 @@ pub(crate) struct Link {
     /// Queue messages (and durable subscriptions' messages) on their way to JetStream.
     queued: mpsc::Sender<queues::Outgoing>,
     /// Durable subscriptions local clients changed, on their way to the cluster.
-    durables: mpsc::Sender<(String, Confirmer)>,
+    durables: mpsc::Sender<durables::Change>,
     /// Patterns whose local interest changed since the task last looked.
     dirty: Mutex<HashSet<String>>,
     /// Queues whose local consumers changed since the task last looked.
@@ -223,10 +222,11 @@ impl Bridge for Link {
         self.wake.notify_one();
     }
 
-    fn durable_changed(&self, name: &str) -> Result<Confirmation, String> {
+    fn durable_changed(&self, name: &str, owner: Option<&Principal>) -> Result<Confirmation, String> {
         self.reachable()?;
         let (confirmer, confirmation) = confirmation();
-        match self.durables.try_send((name.to_owned(), confirmer)) {
+        let change = durables::Change { name: name.to_owned(), owner: owner.cloned(), confirmer };
+        match self.durables.try_send(change) {
             Ok(()) => Ok(confirmation),
             Err(_) => Err("too many durable subscriptions are waiting for NATS (cluster.outgoing_capacity)".to_owned()),
         }

@@ -163,13 +163,15 @@ impl Queues {
         }
     }
 
-    /// Tells the cluster what the durable subscription `name` is now (see `durables`) off the
-    /// task's path; `confirmer` gets the outcome.
-    pub(super) fn announce(&mut self, name: String, confirmer: Confirmer, broker: &Broker) {
-        let subscription = broker.durable_subscription(&name);
+    /// Tells the cluster what a durable subscription is now (see `durables`) off the task's
+    /// path; the change's confirmer gets the outcome.
+    pub(super) fn announce(&mut self, change: durables::Change, broker: &Broker) {
+        let subscription = broker.durable_subscription(&change.name);
         let (jetstream, prefix, settings) = (self.jetstream.clone(), self.prefix.clone(), self.settings);
         self.pending.spawn(async move {
-            confirmer.resolve(durables::announce(&jetstream, &prefix, settings, &name, subscription).await);
+            let durables::Change { name, owner, confirmer } = change;
+            let said = durables::Said { subscription, owner };
+            confirmer.resolve(durables::announce(&jetstream, &prefix, settings, &name, said).await);
         });
     }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_nats::{Client, RequestErrorKind, Subscriber};
 use bytes::Bytes;
-use stompbox_core::broker::{Broker, Confirmer, Message};
+use stompbox_core::broker::{Broker, Message};
 use stompbox_core::destination::TOPIC_PREFIX;
 use tokio::sync::mpsc;
 use tokio_stream::{StreamExt, StreamMap};
@@ -17,9 +17,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::queues::{Outgoing, Queues, Settlement};
-use super::retained;
 use super::wire::{self, Seen};
 use super::{bump, subject, Link};
+use super::{durables, retained};
 
 /// The longest the task waits for NATS to confirm what it sent (subscriptions, or the last
 /// messages of a stopping node), so that it never stalls on a NATS that went away.
@@ -32,7 +32,7 @@ pub(super) struct Inbound {
     /// Queue messages to publish to JetStream.
     pub(super) queued: mpsc::Receiver<Outgoing>,
     /// Durable subscriptions to tell the cluster about.
-    pub(super) durables: mpsc::Receiver<(String, Confirmer)>,
+    pub(super) durables: mpsc::Receiver<durables::Change>,
     /// What the local queues decided about messages of the cluster's queues.
     pub(super) settlements: mpsc::UnboundedReceiver<Settlement>,
 }
@@ -74,9 +74,7 @@ pub(super) async fn run(
                 };
             }
             Some(message) = inbound.queued.recv(), if queues.has_room() => queues.publish(&link, message).await,
-            Some((name, confirmer)) = inbound.durables.recv(), if queues.has_room() => {
-                queues.announce(name, confirmer, &broker);
-            }
+            Some(change) = inbound.durables.recv(), if queues.has_room() => queues.announce(change, &broker),
             Some(settlement) = inbound.settlements.recv() => queues.settle(settlement).await,
             () = queues.answered() => {}
             Some(message) = inbound.outgoing.recv() => {

@@ -67,7 +67,8 @@ impl Router {
     /// The durable subscription `name` to `pattern`: the existing one, or a new one (stored at
     /// once, so it outlives a restart even before its first message). One that subscribed to
     /// another pattern or with another selector is replaced, its backlog dropped (as JMS does).
-    /// A wildcard one collects only what `principal` may receive (none: one another node made).
+    /// A wildcard one collects only what `principal`, its latest subscriber, may receive (none:
+    /// everything, for one another node made without saying who).
     pub(crate) fn durable(
         &self,
         principal: Option<&Principal>,
@@ -82,10 +83,11 @@ impl Router {
             selector: selector.as_ref().map(|selector| selector.text().to_owned()),
         };
         let mut queues = self.directory.lock();
-        if let Some(queue) = queues.get(destination.as_str()) {
-            if queue.entry() == &entry {
-                return Ok((queue.clone(), None));
+        if let Some(queue) = queues.get(destination.as_str()).filter(|queue| queue.entry() == &entry) {
+            if let Some(principal) = principal {
+                self.topics.set_durable_owner(pattern, queue, Arc::new(principal.clone()));
             }
+            return Ok((queue.clone(), None));
         }
         let replaced = queues.remove(destination.as_str());
         if queues.len() >= self.config.limits.max_queues {

@@ -205,11 +205,16 @@ impl Router {
         }
     }
 
-    /// Tells the bridge that a client made, replaced or deleted the durable subscription
-    /// `name`; returns the confirmation its RECEIPT waits for, in cluster mode.
-    pub(crate) fn durable_changed(&self, name: &str) -> Result<Option<Confirmation>, ProtocolError> {
+    /// Tells the bridge that a client (`owner`; none when it deleted it) made, replaced or
+    /// deleted the durable subscription `name`; returns the confirmation its RECEIPT waits for,
+    /// in cluster mode.
+    pub(crate) fn durable_changed(
+        &self,
+        name: &str,
+        owner: Option<&Principal>,
+    ) -> Result<Option<Confirmation>, ProtocolError> {
         let Some(bridge) = self.bridge() else { return Ok(None) };
-        bridge.durable_changed(name).map(Some).map_err(ProtocolError::Cluster)
+        bridge.durable_changed(name, owner).map(Some).map_err(ProtocolError::Cluster)
     }
 
     fn env(&self) -> &Environment {
@@ -399,7 +404,7 @@ impl Router {
             (Kind::Topic, Subscribe::Durable(name)) => {
                 self.authorize(principal, Operation::Receive, resource)?;
                 let (queue, ticket) = self.durable(Some(principal), &name, pattern, subscriber.selector.clone())?;
-                let confirmation = self.durable_changed(&name)?;
+                let confirmation = self.durable_changed(&name, Some(principal))?;
                 queue.add_consumer(subscriber.clone(), window).bury();
                 self.consumers_changed(&queue);
                 Ok(Subscribed { binding: Binding::Queue(queue), ticket, confirmation })

@@ -140,7 +140,7 @@ impl Session {
         if let Some(name) = durable {
             match router.delete_durable(&name) {
                 Ok(ticket) => {
-                    let confirmation = router.durable_changed(&name)?;
+                    let confirmation = router.durable_changed(&name, None)?;
                     self.stored(ticket);
                     self.confirming.extend(confirmation);
                 }

@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
+use super::cluster::FakeBridge;
 use super::{frame, handle_connect, open, Client};
-use crate::auth::{AccessRule, Authenticator, Authorizer, Reloadable, Rules, Users};
-use crate::broker::{Action, Broker, BrokerConfig, Closed, ProtocolError};
+use crate::auth::{AccessRule, Authenticator, Authorizer, Connector, Principal, Reloadable, Rules, Users};
+use crate::broker::{Action, Broker, BrokerConfig, Closed, DurableSubscription, ProtocolError};
 use crate::frame::Command;
 
 /// The seed's groups: `admins=mtchang`, `monitors=admin`, `users=demo`, `appusers=app1`.
@@ -108,6 +109,24 @@ fn a_wildcard_subscription_does_not_receive_what_is_denied() {
     assert_eq!(demo.bodies(), ["/topic/chat.general", "/topic/chat.random"]);
     let error = refused(&mut demo, Command::Subscribe, &[("id", "s"), ("destination", "/topic/chat.secret")]);
     assert!(matches!(error, ProtocolError::AccessDenied { .. }), "{error}");
+}
+
+#[test]
+fn another_nodes_wildcard_durable_subscription_collects_what_its_owner_may_receive() {
+    let mut rules = vec![AccessRule { id: Some("chat.secret".into()), ..deny("users", "receive") }];
+    rules.extend(seed_rules());
+    let (broker, _) = broker(&rules);
+    let bridge = Arc::new(FakeBridge::default());
+    broker.attach_bridge(bridge.clone());
+    let demo = Principal { groups: vec!["users".into()], ..Principal::user("demo", Connector::of_kind("tcp")) };
+    let archive = DurableSubscription { pattern: "/topic/chat.*".into(), selector: None };
+    broker.durable_from_cluster("archive", Some(archive), Some(demo)).unwrap();
+    let mut app1 = login(&broker, "app1");
+    for topic in ["/topic/chat.general", "/topic/chat.secret"] {
+        app1.send(topic, topic);
+    }
+    let collected: Vec<String> = bridge.enqueued.lock().drain(..).map(|(sent, _)| sent).collect();
+    assert_eq!(collected, ["/dsub/archive /topic/chat.general"], "demo may not receive chat.secret");
 }
 
 #[test]

@@ -49,7 +49,7 @@ impl Bridge for BackedUpBridge {
 
     fn temporary_deleted(&self, _: &str) {}
 
-    fn durable_changed(&self, _: &str) -> Result<Confirmation, String> {
+    fn durable_changed(&self, _: &str, _: Option<&Principal>) -> Result<Confirmation, String> {
         unreachable!("no durable subscriptions in these tests")
     }
 

@@ -8,10 +8,11 @@ use super::*;
 
 /// A bridge that keeps what it is given, for the test to answer.
 #[derive(Debug, Default)]
-struct FakeBridge {
+pub(super) struct FakeBridge {
     /// `QUEUE BODY` of each message enqueued, and its confirmer.
-    enqueued: Mutex<Vec<(String, Confirmer)>>,
+    pub(super) enqueued: Mutex<Vec<(String, Confirmer)>>,
     consumers_changed: Mutex<Vec<String>>,
+    /// `NAME by USER` of each durable subscription changed, and its confirmer.
     durables_changed: Mutex<Vec<(String, Confirmer)>>,
 }
 
@@ -29,9 +30,10 @@ impl Bridge for FakeBridge {
         Ok(confirmation)
     }
 
-    fn durable_changed(&self, name: &str) -> Result<Confirmation, String> {
+    fn durable_changed(&self, name: &str, owner: Option<&Principal>) -> Result<Confirmation, String> {
         let (confirmer, confirmation) = confirmation();
-        self.durables_changed.lock().push((name.to_owned(), confirmer));
+        let owner = owner.and_then(|owner| owner.user.as_deref()).unwrap_or("nobody");
+        self.durables_changed.lock().push((format!("{name} by {owner}"), confirmer));
         Ok(confirmation)
     }
 
@@ -139,7 +141,7 @@ fn durable_subscriptions_collect_through_the_bridge_and_every_node_knows_them() 
     c.ok(Command::Subscribe, &[durable.as_slice(), &[("receipt", "made")]].concat());
     assert!(c.replies.is_empty(), "the SUBSCRIBE's receipt waits for the cluster to know it");
     let (name, confirmer) = bridge.durables_changed.lock().remove(0);
-    assert_eq!(name, "archive");
+    assert_eq!(name, "archive by nobody", "an anonymous client made it");
     let known = broker.durable_subscription("archive").unwrap();
     assert_eq!((known.pattern.as_str(), known.selector), ("/topic/chat.*", None));
     assert!(!broker.has_topic_interest("/topic/chat.*"), "a durable subscription is not live interest");
@@ -151,7 +153,7 @@ fn durable_subscriptions_collect_through_the_bridge_and_every_node_knows_them() 
     // Another node's durable subscription collects here too; a topic message goes to the
     // cluster once per durable subscription, and to neither local queue.
     let elsewhere = DurableSubscription { pattern: "/topic/chat.room".into(), selector: Some("n > 1".into()) };
-    broker.durable_from_cluster("other", Some(elsewhere.clone())).unwrap();
+    broker.durable_from_cluster("other", Some(elsewhere.clone()), None).unwrap();
     assert_eq!(broker.durable_subscription("other"), Some(elsewhere));
     let room = broker.queue_room("/dsub/archive");
     c.ok(Command::Send, &[("destination", "/topic/chat.room"), ("n", "1")]);
@@ -166,7 +168,7 @@ fn durable_subscriptions_collect_through_the_bridge_and_every_node_knows_them() 
     let claim = Arc::new(FakeClaim::default());
     broker.deliver_to_queue_from_cluster("/dsub/archive", "/topic/chat.x", vec![], "hi".into(), claim, 0).unwrap();
     assert_eq!(c.messages()[0].header("destination"), Some("/topic/chat.x"));
-    broker.durable_from_cluster("other", None).unwrap();
+    broker.durable_from_cluster("other", None, None).unwrap();
     assert_eq!(broker.durable_subscription("other"), None, "deleted by another node");
     assert!(bridge.durables_changed.lock().is_empty(), "what the cluster said is not said back to it");
 }

@@ -14,7 +14,7 @@ mod room;
 mod snapshot;
 
 use super::*;
-use crate::auth::Connector;
+use crate::auth::{Connector, Principal};
 use crate::frame::{Command, Frame, FrameLimits, FrameParser, Parsed};
 
 struct Client {
