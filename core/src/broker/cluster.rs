@@ -57,7 +57,7 @@ pub trait Bridge: Send + Sync + fmt::Debug {
     /// subscription `queue` (`/dsub/NAME`) collects: the bridge hands it to the cluster's queue
     /// instead of the local one. The confirmation resolves once the cluster stored it; `Err`
     /// says why the bridge cannot take it now.
-    fn enqueue(&self, queue: &str, message: &Arc<Message>) -> Result<Confirmation, String>;
+    fn enqueue(&self, queue: &Destination, message: &Arc<Message>) -> Result<Confirmation, String>;
 
     /// The local consumers of the queue or durable subscription `destination` changed (one
     /// came, one left, or one got room): [`Broker::queue_room`] tells how many messages they

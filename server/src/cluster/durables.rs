@@ -40,20 +40,19 @@ pub(super) struct Change {
     pub(super) confirmer: Confirmer,
 }
 
-/// What a node says of a durable subscription: what it is now (none: deleted), and who
-/// subscribed to it last (their `receive` rights filter what a wildcard one collects).
-#[derive(Debug)]
-pub(super) struct Said {
-    pub(super) subscription: Option<DurableSubscription>,
-    pub(super) owner: Option<Principal>,
-}
-
-/// What the durable subscription `name` is now, as published for every node.
+/// What the durable subscription `name` is now (none: deleted), and who subscribed to it last
+/// (their `receive` rights filter what a wildcard one collects), as published for every node.
 #[derive(Debug, Serialize, Deserialize)]
-struct Word {
+pub(super) struct Word {
     name: String,
     subscription: Option<DurableSubscription>,
     owner: Option<Owner>,
+}
+
+impl Word {
+    pub(super) fn new(name: String, subscription: Option<DurableSubscription>, owner: Option<&Principal>) -> Word {
+        Word { name, subscription, owner: owner.map(Owner::from) }
+    }
 }
 
 /// A [`Principal`] in a [`Word`]: access rules decide by user, groups and listener.
@@ -93,42 +92,30 @@ pub(super) fn describe(subscription: &Option<DurableSubscription>) -> String {
 
 /// Tells the cluster what the durable subscription `name` is now on this node (see the module
 /// docs); `Err` says why the cluster does not know.
-pub(super) async fn announce(
-    jetstream: &Context,
-    prefix: &str,
-    settings: Settings,
-    name: &str,
-    Said { subscription, owner }: Said,
-) -> Result<(), String> {
+pub(super) async fn announce(jetstream: &Context, prefix: &str, settings: Settings, word: Word) -> Result<(), String> {
+    let name = &word.name;
     let failed = |error: &dyn std::fmt::Display| format!("JetStream, durable subscription {name}: {error}");
-    let stream = queues::stream_config(prefix, settings.replicas);
-    let stream = jetstream.get_or_create_stream(stream).await.map_err(|e| failed(&e))?;
+    let stream = queues::queues_stream(jetstream, prefix, settings.replicas).await.map_err(|e| failed(&*e))?;
     let destination = format!("{DURABLE_PREFIX}{name}");
     let (subject, consumer) = subject::shared_queue(prefix, &destination).expect("a durable subscription's");
-    let description = describe(&subscription);
+    // A deletion's description (`null`) is no consumer's: it removes whatever is there.
+    let description = describe(&word.subscription);
     let same = match stream.consumer_info(&consumer).await {
-        Ok(info) => {
-            let same = info.config.description.as_deref() == Some(description.as_str());
-            if !same || subscription.is_none() {
-                stream.delete_consumer(&consumer).await.map_err(|e| failed(&e))?;
-            }
-            same
-        }
+        Ok(info) => info.config.description.as_deref() == Some(description.as_str()),
         Err(error) if error.kind() == ConsumerInfoErrorKind::NotFound => false,
         Err(error) => return Err(failed(&error)),
     };
     if !same {
         // What an earlier subscription of the name collected is not this one's.
-        stream.purge().filter(subject.as_str()).await.map_err(|e| failed(&e))?;
-        if subscription.is_some() {
+        queues::remove(&stream, &consumer, &subject).await.map_err(|e| failed(&*e))?;
+        if word.subscription.is_some() {
             let config = queues::consumer_config(&consumer, &subject, settings, Some(description));
             stream.create_consumer(config).await.map_err(|e| failed(&e))?;
         }
     }
     jetstream.get_or_create_stream(self::stream(prefix, settings.replicas)).await.map_err(|e| failed(&e))?;
-    let owner = owner.as_ref().map(Owner::from);
-    let word = serde_json::to_vec(&Word { name: name.to_owned(), subscription, owner }).expect("a word serializes");
-    let acknowledged = jetstream.publish(subject::for_subscription(prefix, name), word.into()).await;
+    let subject = subject::for_subscription(prefix, name);
+    let acknowledged = jetstream.publish(subject, serde_json::to_vec(&word).expect("a word serializes").into()).await;
     acknowledged.map_err(|e| failed(&e))?.await.map_err(|e| failed(&e))?;
     Ok(())
 }

@@ -41,7 +41,10 @@ use parking_lot::Mutex;
 use std::time::Duration;
 
 use stompbox_core::auth::Principal;
-use stompbox_core::broker::{confirmation, Bridge, Broker, ClusterSnapshot, Confirmation, Message, Pressure};
+use stompbox_core::broker::{
+    confirmation, Bridge, Broker, ClusterSnapshot, Confirmation, Confirmer, Message, Pressure,
+};
+use stompbox_core::destination::Destination;
 use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -203,13 +206,9 @@ impl Bridge for Link {
         self.wake.notify_one();
     }
 
-    fn enqueue(&self, queue: &str, message: &Arc<Message>) -> Result<Confirmation, String> {
-        self.reachable()?;
-        let (confirmer, confirmation) = confirmation();
-        match self.queued.try_send((queue.into(), message.clone(), confirmer)) {
-            Ok(()) => Ok(confirmation),
-            Err(_) => Err("too many queue messages are waiting for NATS (cluster.outgoing_capacity)".to_owned()),
-        }
+    fn enqueue(&self, queue: &Destination, message: &Arc<Message>) -> Result<Confirmation, String> {
+        let queue = queue.shared().clone();
+        self.hand_over(&self.queued, "queue messages", |confirmer| (queue, message.clone(), confirmer))
     }
 
     fn consumers_changed(&self, destination: &str) {
@@ -223,13 +222,8 @@ impl Bridge for Link {
     }
 
     fn durable_changed(&self, name: &str, owner: Option<&Principal>) -> Result<Confirmation, String> {
-        self.reachable()?;
-        let (confirmer, confirmation) = confirmation();
-        let change = durables::Change { name: name.to_owned(), owner: owner.cloned(), confirmer };
-        match self.durables.try_send(change) {
-            Ok(()) => Ok(confirmation),
-            Err(_) => Err("too many durable subscriptions are waiting for NATS (cluster.outgoing_capacity)".to_owned()),
-        }
+        let change = |confirmer| durables::Change { name: name.to_owned(), owner: owner.cloned(), confirmer };
+        self.hand_over(&self.durables, "durable subscriptions", change)
     }
 
     fn snapshot(&self) -> ClusterSnapshot {
@@ -252,11 +246,22 @@ impl Bridge for Link {
 }
 
 impl Link {
-    /// `Err` while NATS is unreachable: what the cluster keeps cannot be handed to it.
-    fn reachable(&self) -> Result<(), String> {
-        match self.connected.load(Ordering::Acquire) {
-            true => Ok(()),
-            false => Err("NATS is unreachable".to_owned()),
+    /// Hands the task what the cluster must keep (`work`, with the confirmer the task resolves
+    /// once the cluster has it); `Err` while NATS is unreachable or the task has `what` waiting
+    /// past `outgoing_capacity`.
+    fn hand_over<T>(
+        &self,
+        to: &mpsc::Sender<T>,
+        what: &str,
+        work: impl FnOnce(Confirmer) -> T,
+    ) -> Result<Confirmation, String> {
+        if !self.connected.load(Ordering::Acquire) {
+            return Err("NATS is unreachable".to_owned());
+        }
+        let (confirmer, confirmation) = confirmation();
+        match to.try_send(work(confirmer)) {
+            Ok(()) => Ok(confirmation),
+            Err(_) => Err(format!("too many {what} are waiting for NATS (cluster.outgoing_capacity)")),
         }
     }
 

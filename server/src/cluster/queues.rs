@@ -24,7 +24,9 @@ use async_nats::jetstream::message::Acker;
 use async_nats::jetstream::stream::{self, ConsumerErrorKind, RetentionPolicy, StorageType};
 use async_nats::jetstream::{self, AckKind};
 use parking_lot::Mutex;
-use stompbox_core::broker::{confirmation, is_temporary_queue, Broker, Claim, Confirmation, Confirmer, Message};
+use stompbox_core::broker::{
+    confirmation, is_temporary_queue, Broker, Claim, Confirmation, Confirmer, DurableSubscription, Message,
+};
 use stompbox_core::destination::DURABLE_PREFIX;
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinSet;
@@ -169,9 +171,8 @@ impl Queues {
         let subscription = broker.durable_subscription(&change.name);
         let (jetstream, prefix, settings) = (self.jetstream.clone(), self.prefix.clone(), self.settings);
         self.pending.spawn(async move {
-            let durables::Change { name, owner, confirmer } = change;
-            let said = durables::Said { subscription, owner };
-            confirmer.resolve(durables::announce(&jetstream, &prefix, settings, &name, said).await);
+            let word = durables::Word::new(change.name, subscription, change.owner.as_ref());
+            change.confirmer.resolve(durables::announce(&jetstream, &prefix, settings, word).await);
         });
     }
 
@@ -241,15 +242,7 @@ impl Queues {
             let Some((subject, consumer)) = subject::shared_queue(&self.prefix, &destination) else { continue };
             let (jetstream, stream) = (self.jetstream.clone(), self.stream.clone());
             self.pending.spawn(async move {
-                let forgotten = async {
-                    let stream = jetstream.get_stream(stream).await?;
-                    stream.delete_consumer(&consumer).await.map(drop).or_else(|error| match error.kind() {
-                        ConsumerErrorKind::JetStream(error) if error.code() == 404 => Ok(()),
-                        _ => Err(error),
-                    })?;
-                    stream.purge().filter(subject).await?;
-                    Ok::<_, async_nats::Error>(())
-                };
+                let forgotten = async { remove(&jetstream.get_stream(stream).await?, &consumer, &subject).await };
                 if let Err(error) = forgotten.await {
                     debug!(%error, queue = %destination, "cluster: a temporary queue stays in JetStream");
                 }
@@ -272,8 +265,7 @@ impl Queues {
         if self.stream_ready {
             return Ok(());
         }
-        let config = stream_config(&self.prefix, self.settings.replicas);
-        match self.jetstream.get_or_create_stream(config).await {
+        match queues_stream(&self.jetstream, &self.prefix, self.settings.replicas).await {
             Ok(_) => {
                 self.stream_ready = true;
                 Ok(())
@@ -286,8 +278,27 @@ impl Queues {
     }
 }
 
+/// The queues' stream, made if it does not exist.
+pub(super) async fn queues_stream(
+    jetstream: &jetstream::Context,
+    prefix: &str,
+    replicas: usize,
+) -> Result<stream::Stream, async_nats::Error> {
+    Ok(jetstream.get_or_create_stream(stream_config(prefix, replicas)).await?)
+}
+
+/// Deletes the shared consumer `consumer` (if it exists) and purges `subject`, what it held.
+pub(super) async fn remove(stream: &stream::Stream, consumer: &str, subject: &str) -> Result<(), async_nats::Error> {
+    stream.delete_consumer(consumer).await.map(drop).or_else(|error| match error.kind() {
+        ConsumerErrorKind::JetStream(error) if error.code() == 404 => Ok(()),
+        _ => Err(error),
+    })?;
+    stream.purge().filter(subject).await?;
+    Ok(())
+}
+
 /// The queues' stream (see the module docs), which holds durable subscriptions' messages too.
-pub(super) fn stream_config(prefix: &str, replicas: usize) -> stream::Config {
+fn stream_config(prefix: &str, replicas: usize) -> stream::Config {
     stream::Config {
         name: subject::stream_name(prefix, "queues"),
         subjects: vec![subject::all_queues(prefix)],
@@ -327,8 +338,12 @@ async fn pull(context: PullContext, stop: CancellationToken) {
     }
 }
 
-/// What a puller bound to: for a durable subscription, what the subscription was then.
-type Bound = Option<String>;
+/// What a puller bound to: a queue, or a durable subscription as this node knew it then.
+#[derive(Debug, PartialEq, Eq)]
+enum Bound {
+    Queue,
+    Durable(Option<DurableSubscription>),
+}
 
 /// Pulls from `consumer` until stopped, or until a pull fails.
 async fn pull_from(
@@ -376,9 +391,12 @@ async fn pull_from(
 /// subscription's must say what this node knows the subscription to be: one that says
 /// otherwise is about to be replaced (see `durables`), and its backlog is not this one's.
 async fn consumer(context: &PullContext) -> Result<(jetstream::consumer::PullConsumer, Bound), async_nats::Error> {
-    let config = stream_config(&context.prefix, context.settings.replicas);
-    let stream = context.jetstream.get_or_create_stream(config).await?;
-    let description = durable_now(context);
+    let stream = queues_stream(&context.jetstream, &context.prefix, context.settings.replicas).await?;
+    let bound = bound_now(context);
+    let description = match &bound {
+        Bound::Queue => None,
+        Bound::Durable(subscription) => Some(durables::describe(subscription)),
+    };
     if let Some(description) = &description {
         if let Ok(info) = stream.consumer_info(&context.consumer).await {
             if info.config.description.as_ref() != Some(description) {
@@ -386,19 +404,21 @@ async fn consumer(context: &PullContext) -> Result<(jetstream::consumer::PullCon
             }
         }
     }
-    let mut config = consumer_config(&context.consumer, &context.subject, context.settings, description.clone());
+    let mut config = consumer_config(&context.consumer, &context.subject, context.settings, description);
     if is_temporary_queue(&context.destination) {
         // Its connection's node deletes it when the connection closes; if that node dies first,
         // NATS does, once nobody has pulled from it for this long.
         config.inactive_threshold = TEMPORARY_INACTIVITY;
     }
-    Ok((stream.get_or_create_consumer(&context.consumer, config).await?, description))
+    Ok((stream.get_or_create_consumer(&context.consumer, config).await?, bound))
 }
 
-/// What the puller's durable subscription is now on this node (`None` for a queue).
-fn durable_now(context: &PullContext) -> Bound {
-    let name = context.destination.strip_prefix(DURABLE_PREFIX)?;
-    Some(durables::describe(&context.broker.durable_subscription(name)))
+/// What the puller pulls for now on this node.
+fn bound_now(context: &PullContext) -> Bound {
+    match context.destination.strip_prefix(DURABLE_PREFIX) {
+        Some(name) => Bound::Durable(context.broker.durable_subscription(name)),
+        None => Bound::Queue,
+    }
 }
 
 /// The shared durable consumer `name` of the queue or durable subscription on `subject`; a
@@ -423,7 +443,7 @@ pub(super) fn consumer_config(
 fn deliver(context: &PullContext, bound: &Bound, message: jetstream::Message) {
     let deliveries = message.info().map_or(1, |info| info.delivered.max(1));
     let (message, acker) = message.split();
-    if bound.is_some() && durable_now(context) != *bound {
+    if *bound != Bound::Queue && bound_now(context) != *bound {
         // Pulled for a durable subscription since replaced here: not the new one's.
         let _ = context.settlements.send(Settlement::Nak(acker));
         return;

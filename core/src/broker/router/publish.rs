@@ -134,21 +134,22 @@ impl Router {
                     Stats::bump(&topic.counters().expired);
                     return Ok(Delivered::Done(None));
                 }
+                let bridge = self.bridge();
                 // In cluster mode the durable subscriptions collect through the cluster, before
                 // anything is delivered: a message they cannot have is refused whole.
-                if let Some(bridge) = self.bridge() {
+                if let Some(bridge) = bridge {
                     for durable in self.topics.collectors(topic, &message) {
-                        let queue = durable.destination().as_str();
-                        confirmations.push(bridge.enqueue(queue, &message).map_err(ProtocolError::Cluster)?);
+                        let enqueued = bridge.enqueue(durable.destination(), &message);
+                        confirmations.push(enqueued.map_err(ProtocolError::Cluster)?);
                     }
                 }
                 let retained = retain.and_then(|retain| {
                     let name = topic.destination().as_str();
                     topic.retained().update(retain, &message, name, self.store(), &env.memory)
                 });
-                let fanned = self.topics.fan_out(topic, &message, &env.memory, self.bridge().is_none());
+                let fanned = self.topics.fan_out(topic, &message, &env.memory, bridge.is_none());
                 let ticket = fanned.ticket.max(retained);
-                let bridged = self.bridge().and_then(|bridge| bridge.publish(&message));
+                let bridged = bridge.and_then(|bridge| bridge.publish(&message));
                 Ok(match fanned.pressure.or(bridged) {
                     Some(pressure) => Delivered::Paced(pressure, ticket),
                     None => Delivered::Done(ticket),
@@ -156,8 +157,8 @@ impl Router {
             }
             Target::Queue(queue) => {
                 if let Some(bridge) = self.bridge() {
-                    let queue = queue.destination().as_str();
-                    confirmations.push(bridge.enqueue(queue, &message).map_err(ProtocolError::Cluster)?);
+                    let enqueued = bridge.enqueue(queue.destination(), &message);
+                    confirmations.push(enqueued.map_err(ProtocolError::Cluster)?);
                     Stats::bump(&env.stats.messages_in);
                     return Ok(Delivered::Done(None));
                 }

@@ -4,15 +4,16 @@
 //! Each connection's temporary destinations are real ones named after it:
 //! `/temp-queue/NAME` is `/queue/temp.OWNER.NAME`, `/temp-topic/NAME` `/topic/temp.OWNER.NAME`
 //! (OWNER: in hex, the connection's id plus a random number of the broker's run, so that no
-//! other run's connection, nor in a cluster another node's, has the same names). Its SEND, SUBSCRIBE and UNSUBSCRIBE `destination` and SEND `reply-to`
-//! headers are rewritten so, which lets another connection reply to the real name. No other
+//! other run's connection, nor in a cluster another node's, has the same names). Its SEND,
+//! SUBSCRIBE and UNSUBSCRIBE `destination` and SEND `reply-to` headers are rewritten so, which
+//! lets another connection reply to the real name. No other
 //! connection may subscribe to them, nor receive from a temporary topic through a wildcard
 //! subscription (see `topic`); the connection's temporary queues are deleted, with their
 //! messages, when it closes.
 
 use std::collections::HashSet;
 
-use crate::destination::{Destination, Kind};
+use crate::destination::{Destination, Kind, QUEUE_PREFIX};
 use crate::frame::{header, Frame};
 
 /// What a connection's temporary destinations are called, and which queues it made.
@@ -29,7 +30,7 @@ const PREFIX: &str = "temp.";
 
 /// Whether `destination` (`/queue/NAME`) is a connection's temporary queue.
 pub fn is_temporary_queue(destination: &str) -> bool {
-    destination.strip_prefix("/queue/").is_some_and(|name| name.starts_with(PREFIX))
+    destination.strip_prefix(QUEUE_PREFIX).is_some_and(|name| name.starts_with(PREFIX))
 }
 
 /// The owner number of the connection whose temporary destination `destination` is, if it is

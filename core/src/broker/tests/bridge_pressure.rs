@@ -41,7 +41,7 @@ impl Bridge for BackedUpBridge {
 
     fn interest_changed(&self, _: &str) {}
 
-    fn enqueue(&self, _: &str, _: &Arc<Message>) -> Result<Confirmation, String> {
+    fn enqueue(&self, _: &Destination, _: &Arc<Message>) -> Result<Confirmation, String> {
         unreachable!("no queues in these tests")
     }
 

@@ -23,10 +23,10 @@ impl Bridge for FakeBridge {
 
     fn interest_changed(&self, _: &str) {}
 
-    fn enqueue(&self, queue: &str, message: &Arc<Message>) -> Result<Confirmation, String> {
+    fn enqueue(&self, queue: &Destination, message: &Arc<Message>) -> Result<Confirmation, String> {
         let (confirmer, confirmation) = confirmation();
         let body = String::from_utf8(message.body().to_vec()).unwrap();
-        self.enqueued.lock().push((format!("{queue} {body}"), confirmer));
+        self.enqueued.lock().push((format!("{} {body}", queue.as_str()), confirmer));
         Ok(confirmation)
     }
 

@@ -15,6 +15,7 @@ mod snapshot;
 
 use super::*;
 use crate::auth::{Connector, Principal};
+use crate::destination::Destination;
 use crate::frame::{Command, Frame, FrameLimits, FrameParser, Parsed};
 
 struct Client {
