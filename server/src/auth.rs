@@ -99,19 +99,19 @@ fn read(path: &Path) -> Result<String, ConfigError> {
 }
 
 /// Loads the configuration at `path` again and puts each virtual host's users, groups and
-/// access rules in force in `hosts` (each host's [`Auth`] and broker, in configuration order;
-/// other settings, and adding or removing hosts, need a restart); then closes, with an ERROR
-/// saying why, every session the new rules refuse. Returns how many were closed. On an error in
-/// the file nothing changes.
-pub fn reload(path: &Path, hosts: &[(Auth, Broker)]) -> Result<usize, ConfigError> {
+/// access rules in force in `hosts` (each host's id, [`Auth`] and broker, in configuration
+/// order; other settings, and adding, removing, renaming or reordering hosts, need a restart);
+/// then closes, with an ERROR saying why, every session the new rules refuse. Returns how many
+/// were closed. On an error in the file nothing changes.
+pub fn reload(path: &Path, hosts: &[(String, Auth, Broker)]) -> Result<usize, ConfigError> {
     let config = Config::load(path)?;
     let specs = crate::virtual_host::config::hosts(&config);
-    if specs.len() != hosts.len() {
+    if !specs.iter().map(|spec| &spec.id).eq(hosts.iter().map(|(id, _, _)| id)) {
         return Err(ConfigError::Invalid("the virtual hosts changed: restart to apply that".into()));
     }
     let loaded = specs.iter().map(|spec| Loaded::read(&spec.config)).collect::<Result<Vec<_>, _>>()?;
     let mut closed = 0;
-    for ((auth, broker), loaded) in hosts.iter().zip(loaded) {
+    for ((_, auth, broker), loaded) in hosts.iter().zip(loaded) {
         auth.put_in_force(loaded);
         closed += broker.revoke_refused();
     }

@@ -72,18 +72,25 @@ pub async fn bind(config: &Config) -> io::Result<Bound> {
 /// Serves bound listeners until `shutdown` completes, then closes every connection. Reads the
 /// users, groups and access rules `config` names first, and opens every virtual host's broker.
 pub async fn serve(config: Config, bound: Bound, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-    let hosts = open_hosts(&config)?;
-    serve_hosts(hosts.into_iter().map(|(host, _)| host).collect(), config, bound, shutdown).await
+    let hosts = open_all(&config)?;
+    serve_hosts(hosts, config, bound, shutdown).await
 }
 
-/// Every virtual host of `config` with its broker opened, and the [`Auth`] in force in it
-/// (what SIGHUP reloads).
-pub fn open_hosts(config: &Config) -> io::Result<Vec<(HostBroker, Auth)>> {
-    let open = |spec: HostSpec| {
-        let auth = Auth::load(&spec.config).map_err(io::Error::other)?;
-        Ok((HostBroker::open(spec, &auth)?, auth))
-    };
-    virtual_host::config::hosts(config).into_iter().map(open).collect()
+/// The users, groups and access rules in force in each of `hosts` (what SIGHUP reloads).
+pub fn load_auths(hosts: &[HostSpec]) -> Result<Vec<Auth>, ConfigError> {
+    hosts.iter().map(|host| Auth::load(&host.config)).collect()
+}
+
+/// Opens the broker of each of `hosts`, under its [`Auth`] (from [`load_auths`]).
+pub fn open_hosts(hosts: Vec<HostSpec>, auths: &[Auth]) -> io::Result<Vec<HostBroker>> {
+    hosts.into_iter().zip(auths).map(|(host, auth)| HostBroker::open(host, auth)).collect()
+}
+
+/// Every virtual host of `config` with its broker opened.
+fn open_all(config: &Config) -> io::Result<Vec<HostBroker>> {
+    let hosts = virtual_host::config::hosts(config);
+    let auths = load_auths(&hosts).map_err(io::Error::other)?;
+    open_hosts(hosts, &auths)
 }
 
 /// The broker of `engine` (the engine's configuration, from [`Auth::broker_config`]): with
@@ -233,7 +240,7 @@ fn concurrent_authentications() -> usize {
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> io::Result<()> {
     // The stores are read back before the listeners open: once the broker says it is listening,
     // it is ready.
-    let hosts = open_hosts(&config)?;
+    let hosts = open_all(&config)?;
     let bound = bind(&config).await?;
-    serve_hosts(hosts.into_iter().map(|(host, _)| host).collect(), config, bound, shutdown).await
+    serve_hosts(hosts, config, bound, shutdown).await
 }

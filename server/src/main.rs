@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use stompbox_server::create::{self, Instance};
-use stompbox_server::virtual_host::{self, HostBroker};
+use stompbox_server::virtual_host;
 use stompbox_server::{auth, users_file, Auth, Broker, Config};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tracing::{error, info, warn};
@@ -122,7 +122,7 @@ fn run(
         return ExitCode::from(2);
     }
     let hosts = virtual_host::config::hosts(&config);
-    let auths = match hosts.iter().map(|host| Auth::load(&host.config)).collect::<Result<Vec<_>, _>>() {
+    let auths = match stompbox_server::load_auths(&hosts) {
         Ok(auths) => auths,
         Err(e) => {
             error!("{e}");
@@ -146,14 +146,11 @@ fn run(
         // is read back before the listeners open: once the broker says it listens, it is ready.
         let shutdown = shutdown_signal();
         let hangups = hangups();
-        let hosts = hosts
-            .into_iter()
-            .zip(&auths)
-            .map(|(host, auth)| HostBroker::open(host, auth))
-            .collect::<std::io::Result<Vec<_>>>()?;
+        let hosts = stompbox_server::open_hosts(hosts, &auths)?;
         let bound = stompbox_server::bind(&config).await?;
         if let (Some(path), Some(hangups)) = (config_path, hangups) {
-            let reloaded = auths.into_iter().zip(hosts.iter().map(|host| host.broker.clone())).collect();
+            let opened = hosts.iter().map(|host| (host.spec.id.clone(), host.broker.clone()));
+            let reloaded = opened.zip(auths).map(|((id, broker), auth)| (id, auth, broker)).collect();
             tokio::spawn(reload_on_hangup(hangups, path, reloaded));
         }
         stompbox_server::serve_hosts(hosts, config, bound, shutdown).await
@@ -169,7 +166,7 @@ fn run(
 
 /// On every SIGHUP, loads the configuration file again and puts its users, groups and access
 /// rules in force in every virtual host; a bad file is logged and the rules in force stay.
-async fn reload_on_hangup(mut hangups: Signal, path: PathBuf, hosts: Vec<(Auth, Broker)>) {
+async fn reload_on_hangup(mut hangups: Signal, path: PathBuf, hosts: Vec<(String, Auth, Broker)>) {
     let hosts = std::sync::Arc::new(hosts);
     while hangups.recv().await.is_some() {
         let (path, hosts) = (path.clone(), hosts.clone());

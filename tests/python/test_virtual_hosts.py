@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import stomp
 from prometheus_client.parser import text_string_to_metric_families
+from test_auth import wait_for_log
 from test_stomppy import Inbox, barrier
 
 TIMEOUT = 5.0
@@ -242,3 +243,13 @@ def test_sighup_reloads_each_hosts_access_rules(start_hosts):
     alice.send("/topic/news", "still here")
     assert alice_inbox.next().body == "still here"
     assert handshake(hosts.ports["tcp"], {"host": "lab.example", "login": "bob", "passcode": "bobpw"})[0] == "ERROR"
+
+
+def test_sighup_refuses_renamed_hosts_and_keeps_the_rules_in_force(start_hosts):
+    """Hosts are matched by id: renaming one needs a restart, not another host's rules."""
+    hosts = start_hosts()
+    config = hosts.folder / "stompbox.toml"
+    config.write_text(CONFIG.replace('id = "lab"', 'id = "lab2"').replace('allow = "bob"', 'allow = "nobody"'))
+    hosts.broker.process.send_signal(signal.SIGHUP)
+    wait_for_log(hosts.broker, "reload failed", "the virtual hosts changed")
+    assert handshake(hosts.ports["tcp"], {"host": "lab.example", "login": "bob", "passcode": "bobpw"})[0] == "CONNECTED"

@@ -277,7 +277,6 @@ impl Config {
     /// Checks what serde cannot: each listener's keys and certificates, non-zero limits,
     /// protected mode.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |text: &str| Err(ConfigError::Invalid(text.to_owned()));
         self.listener.iter().try_for_each(ListenerConfig::validate)?;
         // With users, a public listener is what the access rules make of it.
         if !self.allow_anonymous && self.auth.is_none() {
@@ -290,6 +289,15 @@ impl Config {
                 )));
             }
         }
+        self.validate_sections()?;
+        crate::virtual_host::config::validate(self)
+    }
+
+    /// Checks the sections a virtual host may have of its own (limits, heart-beats, delivery,
+    /// queues, memory, store, access rules, cluster), as [`Config::validate`] does; not the
+    /// listeners, whose TLS files it would read again for each host.
+    pub(crate) fn validate_sections(&self) -> Result<(), ConfigError> {
+        let invalid = |text: &str| Err(ConfigError::Invalid(text.to_owned()));
         let limits = &self.limits;
         let console = &self.console;
         for (name, value) in [
@@ -334,8 +342,7 @@ impl Config {
             }
         }
         stompbox_core::auth::Rules::compile(&self.access_rule).map_err(|e| ConfigError::Invalid(e.to_string()))?;
-        self.cluster.as_ref().map_or(Ok(()), ClusterConfig::validate)?;
-        crate::virtual_host::config::validate(self)
+        self.cluster.as_ref().map_or(Ok(()), ClusterConfig::validate)
     }
 
     /// The broker engine's configuration: the engine's sections as they are.

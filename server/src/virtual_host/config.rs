@@ -118,7 +118,7 @@ pub fn validate(config: &Config) -> Result<(), ConfigError> {
                 return invalid(format!("host name {name:?} names another virtual_host too"));
             }
         }
-        host.apply(config).validate().or_else(|error| invalid(error.to_string()))?;
+        host.apply(config).validate_sections().or_else(|error| invalid(error.to_string()))?;
     }
     Ok(())
 }
