@@ -59,7 +59,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 use virtual_host::config::{HostSpec, DEFAULT_HOST};
-use virtual_host::{Host, HostBroker, VirtualHosts};
+use virtual_host::{Host, HostBroker, Listening, VirtualHosts};
 
 /// How long shutdown waits for connections to finish closing.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -178,21 +178,20 @@ fn start_hosts(hosts: Vec<HostBroker>, config: &Config) -> VirtualHosts {
         Duration::from_millis(limits.failed_login_delay_ms),
         Duration::from_millis(limits.failed_login_max_delay_ms),
     ));
-    let per_address = Arc::new(per_address::PerAddress::new(limits.max_connections_per_address));
     let start = |HostBroker { spec, broker }: HostBroker| {
-        let context = context(broker, &spec.config, logins.clone(), per_address.clone());
+        let context = context(broker, &spec.config, logins.clone());
         Host { spec, context: Arc::new(context) }
     };
-    VirtualHosts::new(hosts.into_iter().map(start).collect())
+    let listening = Listening {
+        connect: Duration::from_millis(limits.connect_timeout_ms),
+        limits: limits.frame(),
+        per_address: Arc::new(per_address::PerAddress::new(limits.max_connections_per_address)),
+    };
+    VirtualHosts::new(hosts.into_iter().map(start).collect(), listening)
 }
 
 /// What every connection of `broker` shares, as its host's `config` sets it.
-fn context(
-    broker: Broker,
-    config: &Config,
-    logins: Arc<login::Logins>,
-    per_address: Arc<per_address::PerAddress>,
-) -> connection::Context {
+fn context(broker: Broker, config: &Config, logins: Arc<login::Logins>) -> connection::Context {
     let limits = &config.limits;
     connection::Context {
         broker,
@@ -206,7 +205,6 @@ fn context(
             queue_block: Duration::from_millis(config.queues.block_timeout_ms),
         },
         logins,
-        per_address,
     }
 }
 

@@ -48,7 +48,6 @@ use tracing::{debug, info, info_span, Instrument};
 use self::hold::Hold;
 use self::stream::Connection;
 use crate::login::Logins;
-use crate::per_address::PerAddress;
 use crate::transport::Transport;
 use crate::virtual_host::VirtualHosts;
 
@@ -65,7 +64,6 @@ pub(crate) struct Context {
     pub(crate) limits: FrameLimits,
     pub(crate) timeouts: Timeouts,
     pub(crate) logins: Arc<Logins>,
-    pub(crate) per_address: Arc<PerAddress>,
 }
 
 /// The time limits a connection applies.
@@ -100,10 +98,10 @@ pub(crate) async fn serve<T: Transport>(
     cancel: CancellationToken,
 ) {
     let peer = meta.peer.map_or_else(|| "-".to_owned(), |peer| peer.to_string());
-    let first = &hosts.first().context;
+    let listening = &hosts.listening;
     // Connections per address are counted across hosts: checked before anything is read.
-    let admitted = first.per_address.admit(meta.peer.map(|peer| peer.ip()));
-    let mut connection = Connection::new(stream, StompCodec::new(first.limits));
+    let admitted = listening.per_address.admit(meta.peer.map(|peer| peer.ip()));
+    let mut connection = Connection::new(stream, StompCodec::new(listening.limits));
     let host = match admitted.is_ok() && hosts.several() {
         true => hosts.pick(host::peek(&mut connection, deadline, &cancel).await.as_deref()),
         false => hosts.first(),

@@ -22,6 +22,7 @@ use super::error::ApiError;
 use super::origin::cross_site;
 use super::sessions;
 use super::Console;
+use crate::connection::Context;
 use crate::listener::http::Peer;
 
 /// An authenticated caller (steps 1 to 3).
@@ -67,7 +68,7 @@ impl Console {
     /// after failures.
     pub(crate) async fn verify(&self, peer: &Peer, user: String, password: String) -> Result<Principal, AuthError> {
         let login = Login { login: Some(user), passcode: Some(password), connector: peer.site.connector.clone() };
-        let context = &self.shared.context;
+        let context = self.first();
         context.logins.verify(Some(peer.address), login, context.broker.authenticator()).await
     }
 
@@ -75,7 +76,7 @@ impl Console {
     /// Not counted as a failed login when refused: it is what every first visit to the page is.
     async fn anonymous(&self, peer: &Peer) -> Result<Principal, AuthError> {
         let login = Login { login: None, passcode: None, connector: peer.site.connector.clone() };
-        let authenticator = self.shared.broker.authenticator();
+        let authenticator = self.first().broker.authenticator();
         if !authenticator.may_block() {
             return login.verify(&*authenticator);
         }
@@ -84,7 +85,12 @@ impl Console {
 
     /// Whether the access rules let `principal` perform `operation` on the broker.
     pub(crate) fn may(&self, principal: &Principal, operation: Operation) -> bool {
-        self.shared.broker.config().authorizer.allows(principal, operation, Resource::Broker)
+        self.first().broker.config().authorizer.allows(principal, operation, Resource::Broker)
+    }
+
+    /// The first host's context: its users, access rules and login checks are the console's.
+    fn first(&self) -> &Context {
+        &self.shared.hosts.first().context
     }
 
     /// Step 3.

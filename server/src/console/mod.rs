@@ -43,14 +43,12 @@ use axum::response::Redirect;
 use axum::routing::{delete, get, post};
 use axum::Router;
 use prometheus_client::registry::Registry;
-use stompbox_core::broker::Broker;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use self::sessions::Sessions;
 use crate::config::Config;
-use crate::connection::Context;
 use crate::virtual_host::VirtualHosts;
 
 /// The largest request body the console reads (a login).
@@ -64,11 +62,7 @@ pub(crate) struct Console {
 
 #[derive(Debug)]
 struct Shared {
-    /// The first host's broker: its users and access rules say who may use the console.
-    broker: Broker,
-    /// The first host's context: its login checks.
-    context: Arc<Context>,
-    /// Every host: what requests ask about, and what `/stomp` sessions are served with.
+    /// Every host (the first one's users and access rules say who may use the console): what requests ask about, and what `/stomp` sessions are served with.
     hosts: Arc<VirtualHosts>,
     /// Where `/stomp` sessions take their connection permit and run.
     stomp: stomp::Spawner,
@@ -90,12 +84,9 @@ impl Console {
         tracker: TaskTracker,
     ) -> Console {
         let settings = &config.console;
-        let context = hosts.first().context.clone();
         Console {
             shared: Arc::new(Shared {
                 metrics: metrics::registry(&hosts, settings.metrics_max_destinations),
-                broker: context.broker.clone(),
-                context,
                 hosts,
                 stomp: stomp::Spawner { permits, cancel, tracker },
                 sessions: Sessions::new(Duration::from_millis(settings.session_idle_ms), settings.max_sessions),

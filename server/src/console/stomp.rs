@@ -111,8 +111,8 @@ struct Upgraded {
 impl Upgraded {
     async fn serve(self) {
         let Upgraded { upgraded, meta, hosts, cancel, permit: _permit } = self;
-        let first = &hosts.first().context;
-        let deadline = Instant::now() + first.timeouts.connect;
+        let listening = &hosts.listening;
+        let deadline = Instant::now() + listening.connect;
         let upgraded = tokio::select! {
             () = cancel.cancelled() => return,
             upgraded = timeout_at(deadline, upgraded) => match upgraded {
@@ -121,7 +121,7 @@ impl Upgraded {
                 Err(_) => return debug!("WebSocket upgrade failed: limits.connect_timeout_ms passed"),
             },
         };
-        let config = ws::config(&first.limits);
+        let config = ws::config(&listening.limits);
         let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
         connection::serve(WebSocket::new(socket), meta, deadline, hosts, cancel).await;
     }

@@ -202,7 +202,7 @@ pub(crate) async fn accept_loop(
                 continue;
             }
         };
-        let deadline = Instant::now() + hosts.first().context.timeouts.connect;
+        let deadline = Instant::now() + hosts.listening.connect;
         let _ = stream.set_nodelay(true);
         match permits.clone().try_acquire_owned() {
             Ok(permit) => {
@@ -269,7 +269,7 @@ impl Accepted {
     async fn serve_ws(self, endpoint: Arc<ws::Endpoint>) {
         let Accepted { stream, meta, deadline, hosts, cancel, permit: _permit } = self;
         let step = Step { meta: &meta, deadline, cancel: &cancel };
-        let upgrade = Box::pin(endpoint.accept(stream, &hosts.first().context.limits));
+        let upgrade = Box::pin(endpoint.accept(stream, &hosts.listening.limits));
         let Some(stream) = step.run("WebSocket upgrade", upgrade).await else { return };
         connection::serve(stream, meta, deadline, hosts, cancel).await;
     }
@@ -280,7 +280,7 @@ impl Accepted {
         let Some(stream) = step.run("TLS handshake", Box::pin(TlsAcceptor::from(tls).accept(stream))).await else {
             return;
         };
-        let upgrade = Box::pin(endpoint.accept(stream, &hosts.first().context.limits));
+        let upgrade = Box::pin(endpoint.accept(stream, &hosts.listening.limits));
         let Some(stream) = step.run("WebSocket upgrade", upgrade).await else { return };
         connection::serve(stream, meta, deadline, hosts, cancel).await;
     }
@@ -289,7 +289,7 @@ impl Accepted {
         let Accepted { stream, meta, hosts, cancel, permit: _permit, .. } = self;
         let Some(address) = meta.peer else { return };
         let peer = http::Peer { address, site };
-        http::serve(stream, peer, console, hosts.first().context.timeouts.connect, cancel).await;
+        http::serve(stream, peer, console, hosts.listening.connect, cancel).await;
     }
 
     async fn serve_https(self, tls: Arc<ServerConfig>, site: Arc<http::Site>, console: Router) {
@@ -300,7 +300,7 @@ impl Accepted {
         };
         let Some(address) = meta.peer else { return };
         let peer = http::Peer { address, site };
-        http::serve(stream, peer, console, hosts.first().context.timeouts.connect, cancel).await;
+        http::serve(stream, peer, console, hosts.listening.connect, cancel).await;
     }
 }
 

@@ -15,12 +15,15 @@ pub mod config;
 
 use std::io;
 use std::sync::Arc;
+use std::time::Duration;
 
 use stompbox_core::broker::Broker;
+use stompbox_core::frame::FrameLimits;
 
 use self::config::HostSpec;
 use crate::auth::Auth;
 use crate::connection::Context;
+use crate::per_address::PerAddress;
 
 /// A host's specification with its opened broker: what [`crate::serve_hosts`] serves.
 #[derive(Debug, Clone)]
@@ -50,13 +53,25 @@ pub(crate) struct Host {
 #[derive(Debug)]
 pub(crate) struct VirtualHosts {
     hosts: Vec<Host>,
+    /// What the listeners apply before a connection's host is known.
+    pub(crate) listening: Listening,
+}
+
+/// What belongs to the listeners, so to every host alike: the top-level configuration's connect
+/// deadline and frame limits (for a WebSocket's messages and the frame that names the host), and
+/// the count of connections per address.
+#[derive(Debug)]
+pub(crate) struct Listening {
+    pub(crate) connect: Duration,
+    pub(crate) limits: FrameLimits,
+    pub(crate) per_address: Arc<PerAddress>,
 }
 
 impl VirtualHosts {
     /// The hosts, in configuration order; at least one.
-    pub(crate) fn new(hosts: Vec<Host>) -> VirtualHosts {
+    pub(crate) fn new(hosts: Vec<Host>, listening: Listening) -> VirtualHosts {
         assert!(!hosts.is_empty(), "a broker runs at least one host");
-        VirtualHosts { hosts }
+        VirtualHosts { hosts, listening }
     }
 
     /// The first host: the default one.
@@ -121,6 +136,17 @@ mod tests {
         assert_eq!(hosts.pick(Some("elsewhere")).spec.id, "a");
         assert_eq!(hosts.pick(None).spec.id, "a");
         assert!(hosts.find("b").is_some() && hosts.find("c").is_none());
+    }
+
+    #[test]
+    fn the_listeners_apply_the_top_level_limits_whatever_the_first_host_has() {
+        let hosts = hosts(
+            "[limits]\nconnect_timeout_ms = 7000\n\
+             [[virtual_host]]\nid = \"a\"\nhost_names = [\"a.example\"]\n\
+             [virtual_host.limits]\nconnect_timeout_ms = 100\n",
+        );
+        assert_eq!(hosts.listening.connect, Duration::from_millis(7000));
+        assert_eq!(hosts.first().context.timeouts.connect, Duration::from_millis(100), "the host's own, once picked");
     }
 
     #[test]
