@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::cluster::FakeBridge;
-use super::{frame, handle_connect, open, Client};
+use super::{clustered, frame, handle_connect, open, Client};
 use crate::auth::{AccessRule, Authenticator, Authorizer, Connector, Principal, Reloadable, Rules, Users};
 use crate::broker::{Action, Broker, BrokerConfig, Closed, DurableSubscription, ProtocolError};
 use crate::frame::Command;
@@ -116,8 +116,7 @@ fn another_nodes_wildcard_durable_subscription_collects_what_its_owner_may_recei
     let mut rules = vec![AccessRule { id: Some("chat.secret".into()), ..deny("users", "receive") }];
     rules.extend(seed_rules());
     let (broker, _) = broker(&rules);
-    let bridge = Arc::new(FakeBridge::default());
-    broker.attach_bridge(bridge.clone());
+    let (broker, bridge) = clustered::<FakeBridge>(broker);
     let demo = Principal { groups: vec!["users".into()], ..Principal::user("demo", Connector::of_kind("tcp")) };
     let archive = DurableSubscription { pattern: "/topic/chat.*".into(), selector: None };
     broker.durable_from_cluster("archive", Some(archive), Some(demo)).unwrap();

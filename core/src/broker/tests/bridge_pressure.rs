@@ -68,16 +68,9 @@ impl Backlog for FakeBacklog {
     }
 }
 
-fn clustered() -> (Broker, Arc<BackedUpBridge>) {
-    let broker = Broker::new(BrokerConfig::default());
-    let bridge = Arc::new(BackedUpBridge::default());
-    broker.attach_bridge(bridge.clone());
-    (broker, bridge)
-}
-
 #[test]
 fn a_backed_up_bridge_paces_the_publisher_until_it_drains() {
-    let (broker, bridge) = clustered();
+    let (broker, bridge) = clustered::<BackedUpBridge>(Broker::new(BrokerConfig::default()));
     let mut sub = Client::connect(&broker, "1.2");
     sub.ok(Command::Subscribe, &[("id", "s"), ("destination", "/topic/t")]);
     let mut producer = Client::connect(&broker, "1.2");
@@ -101,7 +94,7 @@ fn a_backed_up_bridge_paces_the_publisher_until_it_drains() {
 
 #[test]
 fn a_transaction_committed_to_a_backed_up_bridge_paces_the_publisher() {
-    let (broker, bridge) = clustered();
+    let (broker, bridge) = clustered::<BackedUpBridge>(Broker::new(BrokerConfig::default()));
     let mut producer = Client::connect(&broker, "1.2");
     producer.ok(Command::Begin, &[("transaction", "tx")]);
     producer.ok(Command::Send, &[("destination", "/topic/t"), ("transaction", "tx")]);

@@ -67,16 +67,9 @@ impl Claim for FakeClaim {
     }
 }
 
-fn clustered() -> (Broker, Arc<FakeBridge>) {
-    let broker = Broker::new(BrokerConfig::default());
-    let bridge = Arc::new(FakeBridge::default());
-    broker.attach_bridge(bridge.clone());
-    (broker, bridge)
-}
-
 #[test]
 fn a_queue_send_goes_to_the_bridge_and_its_receipt_waits_for_the_answer_in_order() {
-    let (broker, bridge) = clustered();
+    let (broker, bridge) = clustered::<FakeBridge>(Broker::new(BrokerConfig::default()));
     let mut c = Client::connect(&broker, "1.2");
     c.replies.clear();
     c.ok(Command::Send, &[("destination", "/queue/q"), ("receipt", "r1")]);
@@ -102,7 +95,7 @@ fn a_queue_send_goes_to_the_bridge_and_its_receipt_waits_for_the_answer_in_order
 
 #[test]
 fn messages_from_the_cluster_settle_their_claims() {
-    let (broker, bridge) = clustered();
+    let (broker, bridge) = clustered::<FakeBridge>(Broker::new(BrokerConfig::default()));
     let mut c = Client::connect(&broker, "1.2");
     c.ok(Command::Subscribe, &[("id", "s"), ("destination", "/queue/q"), ("ack", "client-individual")]);
     assert_eq!(*bridge.consumers_changed.lock(), ["/queue/q"]);
@@ -134,7 +127,7 @@ fn messages_from_the_cluster_settle_their_claims() {
 
 #[test]
 fn durable_subscriptions_collect_through_the_bridge_and_every_node_knows_them() {
-    let (broker, bridge) = clustered();
+    let (broker, bridge) = clustered::<FakeBridge>(Broker::new(BrokerConfig::default()));
     let mut c = Client::connect(&broker, "1.2");
     c.replies.clear();
     let durable = [("id", "archive"), ("destination", "/topic/chat.*"), ("persistent", "true")];

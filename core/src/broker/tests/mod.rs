@@ -90,6 +90,13 @@ impl Client {
     }
 }
 
+/// `broker` with a fresh `B` attached as its cluster bridge.
+fn clustered<B: Bridge + Default + 'static>(broker: Broker) -> (Broker, Arc<B>) {
+    let bridge = Arc::new(B::default());
+    broker.attach_bridge(bridge.clone());
+    (broker, bridge)
+}
+
 #[test]
 fn topic_fans_out_one_shared_body_to_every_subscriber() {
     let broker = Broker::new(BrokerConfig::default());
