@@ -170,17 +170,17 @@ def test_without_nats_nodes_serve_locally_and_say_so(cluster: tuple[Nats, Node, 
 
 
 @pytest.fixture(name="nodes")
-def nodes_fixture(tmp_path: Path, broker_launcher: Callable[..., Any]) -> Iterator[Callable[[str], Node]]:
-    """Starts node NAME on one NATS, handing a message its consumer holds for 1 s to another node
-    (`ack_wait_ms`)."""
+def nodes_fixture(tmp_path: Path, broker_launcher: Callable[..., Any]) -> Iterator[Callable[..., Node]]:
+    """Starts node NAME (its configuration ending with `tables`) on one NATS, handing a message
+    its consumer holds for 1 s to another node (`ack_wait_ms`)."""
     nats = Nats(tmp_path)
     try:
-        yield lambda name: start_node(broker_launcher, tmp_path, nats, name, "ack_wait_ms = 1000\n")
+        yield lambda name, tables="": start_node(broker_launcher, tmp_path, nats, name, "ack_wait_ms = 1000\n", tables)
     finally:
         nats.stop()
 
 
-def test_a_killed_nodes_unacknowledged_queue_messages_go_to_another_node(nodes: Callable[[str], Node]) -> None:
+def test_a_killed_nodes_unacknowledged_queue_messages_go_to_another_node(nodes: Callable[..., Node]) -> None:
     a, b, c = (nodes(name) for name in "abc")
     holder, held = c.stomppy()
     holder.subscribe("/queue/work", id="0", ack="client-individual")
@@ -210,7 +210,7 @@ def test_a_killed_nodes_unacknowledged_queue_messages_go_to_another_node(nodes: 
         connection.disconnect()
 
 
-def test_a_durable_subscriptions_backlog_survives_its_node_killed(nodes: Callable[[str], Node]) -> None:
+def test_a_durable_subscriptions_backlog_survives_its_node_killed(nodes: Callable[..., Node]) -> None:
     a, b, c = (nodes(name) for name in "abc")
     reader, _ = c.stomppy()
     reader.subscribe("/topic/news.*", id="reader", headers={"persistent": "true"})
@@ -246,34 +246,28 @@ host_names = ["lab.example.com"]
 """
 
 
-def test_virtual_hosts_keep_their_queues_and_topics_apart_across_nodes(
-    tmp_path: Path, broker_launcher: Callable[..., Any]
-) -> None:
+def test_virtual_hosts_keep_their_queues_and_topics_apart_across_nodes(nodes: Callable[..., Node]) -> None:
     """Each virtual host has its own NATS subjects and JetStream streams: a queue or topic of one
     host, sent on node a, reaches the same-named destination of that host only, on node b."""
-    nats = Nats(tmp_path)
-    try:
-        a, b = (start_node(broker_launcher, tmp_path, nats, name, tables=VIRTUAL_HOSTS) for name in "ab")
-        shop, shop_inbox = b.stomppy("shop.example.com")
-        lab, lab_inbox = b.stomppy("lab.example.com")
-        for connection in (shop, lab):
-            connection.subscribe("/queue/orders", id="0")
-            connection.subscribe("/topic/news", id="1", receipt="news")
-        shop_producer, _ = a.stomppy("shop.example.com")
-        lab_producer, _ = a.stomppy("lab.example.com")
-        for host in ("shop", "lab"):
-            until(lambda: b.cluster(host)["subscriptions"] == 1, f"{host}'s topic interest to reach NATS")
-        for producer, name in ((shop_producer, "shop"), (lab_producer, "lab")):
-            producer.send("/topic/news", f"{name} news")
-            producer.send("/queue/orders", f"a {name} order")
-        assert sorted(shop_inbox.bodies.get(timeout=TIMEOUT) for _ in range(2)) == ["a shop order", "shop news"]
-        assert sorted(lab_inbox.bodies.get(timeout=TIMEOUT) for _ in range(2)) == ["a lab order", "lab news"]
-        # Each host's queue is one JetStream consumer, in order: a stray message would come first.
-        for producer in (shop_producer, lab_producer):
-            producer.send("/queue/orders", "last")
-        assert shop_inbox.bodies.get(timeout=TIMEOUT) == "last"
-        assert lab_inbox.bodies.get(timeout=TIMEOUT) == "last"
-        for connection in (shop, lab, shop_producer, lab_producer):
-            connection.disconnect()
-    finally:
-        nats.stop()
+    a, b = (nodes(name, tables=VIRTUAL_HOSTS) for name in "ab")
+    shop, shop_inbox = b.stomppy("shop.example.com")
+    lab, lab_inbox = b.stomppy("lab.example.com")
+    for connection in (shop, lab):
+        connection.subscribe("/queue/orders", id="0")
+        connection.subscribe("/topic/news", id="1", receipt="news")
+    shop_producer, _ = a.stomppy("shop.example.com")
+    lab_producer, _ = a.stomppy("lab.example.com")
+    for host in ("shop", "lab"):
+        until(lambda: b.cluster(host)["subscriptions"] == 1, f"{host}'s topic interest to reach NATS")
+    for producer, name in ((shop_producer, "shop"), (lab_producer, "lab")):
+        producer.send("/topic/news", f"{name} news")
+        producer.send("/queue/orders", f"a {name} order")
+    assert sorted(shop_inbox.bodies.get(timeout=TIMEOUT) for _ in range(2)) == ["a shop order", "shop news"]
+    assert sorted(lab_inbox.bodies.get(timeout=TIMEOUT) for _ in range(2)) == ["a lab order", "lab news"]
+    # Each host's queue is one JetStream consumer, in order: a stray message would come first.
+    for producer in (shop_producer, lab_producer):
+        producer.send("/queue/orders", "last")
+    assert shop_inbox.bodies.get(timeout=TIMEOUT) == "last"
+    assert lab_inbox.bodies.get(timeout=TIMEOUT) == "last"
+    for connection in (shop, lab, shop_producer, lab_producer):
+        connection.disconnect()

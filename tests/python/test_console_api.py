@@ -67,6 +67,11 @@ def call(
             return Answer(error.code, error.headers, error.read())
 
 
+def metric_value(families: dict[str, Any], name: str, **labels: str) -> float:
+    """The value of the sample of metric family `name` that has `labels`."""
+    return next(s.value for s in families[name].samples if all(s.labels.get(k) == v for k, v in labels.items()))
+
+
 @pytest.mark.parametrize(("method", "path", "acts"), ENDPOINTS)
 def test_every_endpoint_is_refused_to_whoever_may_not(chat_broker: ChatBroker, method: str, path: str, acts: bool):
     url = chat_broker.url("http", path)
@@ -97,8 +102,7 @@ def test_metrics_are_what_the_json_says(chat_broker: ChatBroker):
     overview = call(chat_broker.url("http", "/api/broker"), user=admin).json()
 
     def value(name: str, **labels: str) -> float:
-        family = families[name]
-        return next(s.value for s in family.samples if all(s.labels.get(k) == v for k, v in labels.items()))
+        return metric_value(families, name, **labels)
 
     assert families["stompbox_connections"].type == "gauge"
     assert families["stompbox_messages_in"].type == "counter"

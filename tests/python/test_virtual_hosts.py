@@ -5,22 +5,18 @@ unknown or absent one picks the first. The management API answers per host (`?ho
 
 from __future__ import annotations
 
-import base64
-import json
 import signal
 import socket
-import urllib.error
-import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import stomp
 from prometheus_client.parser import text_string_to_metric_families
-from test_auth import wait_for_log
+from test_auth import connect, wait_for_log
+from test_console_api import call, metric_value
 from test_stomppy import Inbox, barrier
 
 TIMEOUT = 5.0
@@ -81,43 +77,29 @@ class Hosts:
     ports: dict[str, int]
 
     def connect(self, host: str, user: tuple[str, str] = OPS, listener: Inbox | None = None) -> Any:
-        """A stomp.py 1.2 connection whose CONNECT says `host:HOST`."""
-        connection = stomp.Connection12([("127.0.0.1", self.ports["tcp"])], vhost=host)
-        if listener is not None:
-            connection.set_listener("inbox", listener)
-        connection.connect(*user, wait=True)
-        return connection
+        """A stomp.py 1.2 connection (to the tcp listener, the first) whose CONNECT says `host:HOST`."""
+        return connect(self.broker, *user, listener, vhost=host)
 
     def api(self, path: str) -> Any:
         """`GET path` as `ops`: the JSON answer, or the HTTP status of a refusal."""
-        request = urllib.request.Request(f"http://127.0.0.1:{self.ports['http']}{path}")
-        request.add_header("Authorization", "Basic " + base64.b64encode(":".join(OPS).encode()).decode())
-        try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-                body = response.read().decode()
-                return json.loads(body) if path.startswith("/api/") else body
-        except urllib.error.HTTPError as error:
-            with error:
-                return error.code
-
-
-def write_instance(folder: Path) -> Path:
-    (folder / "users.properties").write_text("ops=opspw\nalice=alicepw\nbob=bobpw\n")
-    config = folder / "stompbox.toml"
-    config.write_text(CONFIG)
-    return config
+        answer = call(f"http://127.0.0.1:{self.ports['http']}{path}", user=OPS)
+        if answer.status >= 400:
+            return answer.status
+        return answer.json() if path.startswith("/api/") else answer.body.decode()
 
 
 @pytest.fixture
-def start_hosts(broker_launcher, tmp_path: Path) -> Iterator[Callable[[], Hosts]]:
+def start_hosts(broker_launcher, tmp_path: Path) -> Callable[[], Hosts]:
     """Starts the two-host broker on `tmp_path` (again after a stop: same data folder)."""
-    config = write_instance(tmp_path)
+    (tmp_path / "users.properties").write_text("ops=opspw\nalice=alicepw\nbob=bobpw\n")
+    config = tmp_path / "stompbox.toml"
+    config.write_text(CONFIG)
 
     def start() -> Hosts:
         broker = broker_launcher(["--config", str(config)], listeners=2)
         return Hosts(broker, tmp_path, broker.ports())
 
-    yield start
+    return start
 
 
 def handshake(port: int, headers: dict[str, str]) -> tuple[str, str]:
@@ -199,7 +181,7 @@ def test_the_api_and_metrics_answer_per_host(start_hosts):
     families = {family.name: family for family in text_string_to_metric_families(hosts.api("/metrics"))}
 
     def value(name: str, **labels: str) -> float:
-        return next(s.value for s in families[name].samples if all(s.labels.get(k) == v for k, v in labels.items()))
+        return metric_value(families, name, **labels)
 
     assert value("stompbox_connections", host="lab") == 1
     assert value("stompbox_connections", host="shop") == 0

@@ -25,7 +25,7 @@ async fn until_known(nodes: &[&TestBroker], name: &str, known: bool) {
 }
 
 /// Takes `count` messages sent to `/topic/chat.room`, checks their bodies are `prefix0`,
-/// `prefix1`, ... and acknowledges them, waiting for the last ACK's receipt.
+/// `prefix1`, ... and acknowledges them, each ACK with a receipt waited for.
 async fn take_in_order(client: &mut Client, prefix: &str, count: usize) {
     let mut acks = Vec::new();
     for n in 0..count {
@@ -74,6 +74,12 @@ async fn a_durable_subscriptions_backlog_outlives_its_node_and_is_consumed_on_an
     assert!(again.try_frame(Duration::from_millis(300)).await.is_none(), "a new subscription starts empty");
 }
 
+/// SENDs `body` to `/topic/alerts` with a `level` header, and waits for its RECEIPT.
+async fn alert(producer: &mut Client, level: u8, body: &str) {
+    producer.send(format!("SEND\ndestination:/topic/alerts\nlevel:{level}\nreceipt:{body}\n\n{body}\0")).await;
+    producer.expect_receipt(body).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_selector_replaces_the_subscription_on_every_node() {
     let nats = NatsServer::start().await;
@@ -85,9 +91,7 @@ async fn a_changed_selector_replaces_the_subscription_on_every_node() {
 
     let mut producer = b.connect12().await;
     for level in [1, 2, 3] {
-        let send = format!("SEND\ndestination:/topic/alerts\nlevel:{level}\nreceipt:r{level}\n\nl{level}\0");
-        producer.send(send).await;
-        producer.expect_receipt(&format!("r{level}")).await;
+        alert(&mut producer, level, &format!("l{level}")).await;
     }
     let mut on_b = b.connect12().await;
     on_b.subscribe("/dsub/pager", "p", "ack:client-individual\n").await;
@@ -104,12 +108,10 @@ async fn a_changed_selector_replaces_the_subscription_on_every_node() {
     on_b.disconnect().await;
 
     // Subscribing again with another selector replaces it, backlog and all, on every node.
-    producer.send("SEND\ndestination:/topic/alerts\nlevel:5\nreceipt:old\n\nold\0").await;
-    producer.expect_receipt("old").await;
+    alert(&mut producer, 5, "old").await;
     let mut changed = a.connect12().await;
     changed.subscribe("/topic/alerts", "pager", &format!("{ARCHIVE}selector:level > 4\n")).await;
-    producer.send("SEND\ndestination:/topic/alerts\nlevel:9\nreceipt:new\n\nnew\0").await;
-    producer.expect_receipt("new").await;
+    alert(&mut producer, 9, "new").await;
     let message = changed.message().await;
     assert_eq!(body(&message), "new", "what the old subscription collected went with it");
 }
