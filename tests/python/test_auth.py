@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 import stomp
@@ -47,10 +46,8 @@ def config(instance: Path, rules: str = SEED_RULES, extra: str = "") -> str:
     )
 
 
-def connect(broker, user: str, password: str, listener: Inbox | None = None, **options: Any) -> stomp.Connection12:
-    """A stomp.py 1.2 connection to the broker's first listener as `user`; `options` go to
-    stomp.py's `Connection12` (`vhost=`, say)."""
-    connection = stomp.Connection12([(broker.host, broker.port)], **options)
+def connect(broker, user: str, password: str, listener: Inbox | None = None) -> stomp.Connection12:
+    connection = stomp.Connection12([(broker.host, broker.port)])
     if listener is not None:
         connection.set_listener("inbox", listener)
     connection.connect(user, password, wait=True)

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import stomp
 from prometheus_client.parser import text_string_to_metric_families
-from test_auth import connect, wait_for_log
+from test_auth import wait_for_log
 from test_console_api import call, metric_value
 from test_stomppy import Inbox, barrier
 
@@ -77,8 +78,13 @@ class Hosts:
     ports: dict[str, int]
 
     def connect(self, host: str, user: tuple[str, str] = OPS, listener: Inbox | None = None) -> Any:
-        """A stomp.py 1.2 connection (to the tcp listener, the first) whose CONNECT says `host:HOST`."""
-        return connect(self.broker, *user, listener, vhost=host)
+        """A stomp.py 1.2 connection to the tcp listener whose CONNECT says `host:HOST` (the
+        broker's first reported listener may be the http one)."""
+        connection = stomp.Connection12([("127.0.0.1", self.ports["tcp"])], vhost=host)
+        if listener is not None:
+            connection.set_listener("inbox", listener)
+        connection.connect(*user, wait=True)
+        return connection
 
     def api(self, path: str) -> Any:
         """`GET path` as `ops`: the JSON answer, or the HTTP status of a refusal."""
